@@ -29,7 +29,12 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", "-V", help="Print the version and exit.", callback=_version_callback, is_eager=True
+        False,
+        "--version",
+        "-V",
+        help="Print the version and exit.",
+        callback=_version_callback,
+        is_eager=True,
     ),
 ) -> None:
     """Find, survive, see and escalate upstream API failures."""

@@ -170,10 +170,7 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
         user, has_password, password = userinfo.partition(":")
-        if has_password:
-            netloc = f"{user}:{fingerprint(password)}@{hostport}"
-        else:
-            netloc = f"{fingerprint(user)}@{hostport}"
+        netloc = f"{user}:{fingerprint(password)}@{hostport}" if has_password else f"{fingerprint(user)}@{hostport}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
@@ -207,9 +204,7 @@ def redact_header_value(name: str, value: str) -> str:
             return f"{scheme} {_JWT.sub(_redact_jwt, credentials.strip())}"
         return f"{scheme} {fingerprint(credentials.strip())}"
     if lname == "cookie":
-        return "; ".join(
-            f"{m.group('name')}={fingerprint(m.group('value'))}" for m in _COOKIE_PAIR.finditer(value)
-        )
+        return "; ".join(f"{m.group('name')}={fingerprint(m.group('value'))}" for m in _COOKIE_PAIR.finditer(value))
     if lname == "set-cookie":
         first, sep, attributes = value.partition(";")
         cookie_name, eq, cookie_value = first.partition("=")

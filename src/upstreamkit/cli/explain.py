@@ -1,0 +1,219 @@
+"""``upstreamkit explain``: what a failed response means, and the fixes, ranked."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from upstreamkit.core.classify import Outcome, classify
+from upstreamkit.knowledge import Fix, kind_info
+
+EFFORT_STYLE = {"easy": "green", "medium": "yellow", "hard": "red"}
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its input files: reported in one line, exit code 2."""
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the Exit to raise (exit code 2)."""
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(2)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response as given on the command line."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def parse_header(line: str) -> tuple[str, str]:
+    """``"Name: value"`` → ``("Name", "value")``; raises UsageError on anything else."""
+    name, colon, value = line.partition(":")
+    if not colon or not name.strip() or any(c in name for c in " \t\r\n"):
+        raise UsageError(f"header {line!r} is not of the form 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def parse_status(value: str | int) -> int:
+    """A status code from 100 to 999 (600 included: gateways send it)."""
+    try:
+        status = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"status {value!r} is not a number") from None
+    if not 100 <= status <= 999:
+        raise UsageError(f"status {status} is outside 100..999")
+    return status
+
+
+def parse_raw_response(data: bytes) -> Response:
+    """A raw HTTP/1.x response as saved by ``curl -i`` or a proxy: status line, headers, blank line, body."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = data.partition(b"\n\n")
+    lines = head.decode("iso-8859-1").replace("\r\n", "\n").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
+        raise UsageError("the response file is empty")
+    parts = lines[0].split(None, 2)
+    if len(parts) < 2 or not parts[0].upper().startswith("HTTP/"):
+        raise UsageError(f"the response file does not start with a status line (got {lines[0][:60]!r})")
+    status = parse_status(parts[1])
+    headers = [parse_header(line) for line in lines[1:] if line.strip()]
+    return Response(status, headers, body)
+
+
+def _read(path: str, what: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path!r}: {exc.strerror or exc}") from None
+
+
+def build_response(
+    status: str | None,
+    header: list[str],
+    body: str | None,
+    body_file: str | None,
+    response: str | None,
+) -> Response:
+    """Assemble the response from the options; raises UsageError on contradictions."""
+    if body is not None and body_file is not None:
+        raise UsageError("give --body or --body-file, not both")
+    if response is not None:
+        if status is not None or body is not None or body_file is not None:
+            raise UsageError("--response already holds status, headers and body; drop --status/--body")
+        raw = parse_raw_response(_read(response, "response file"))
+        return Response(raw.status, raw.headers + [parse_header(h) for h in header], raw.body)
+    if status is None:
+        raise UsageError("give --status (with -H and --body) or --response FILE; see --help")
+    data = _read(body_file, "body file") if body_file is not None else (body or "").encode()
+    return Response(parse_status(status), [parse_header(h) for h in header], data)
+
+
+def ranked_fixes(outcome: Outcome) -> list[Fix]:
+    """The signature's own fix first, then the kind's fixes in the knowledge base's order."""
+    if outcome.kind is None:
+        return []
+    fixes = list(kind_info(outcome.kind).fixes)
+    if outcome.fix:
+        fixes.insert(0, Fix(text=outcome.fix, effort="easy"))
+    if outcome.is_600 and outcome.kind.value != "upstream_600":
+        fixes.extend(f for f in kind_info("upstream_600").fixes[:1] if f not in fixes)
+    return fixes
+
+
+def explanation_json(outcome: Outcome) -> dict[str, Any]:
+    """The JSON document ``explain --json`` prints."""
+    data = outcome.to_dict()
+    if outcome.kind is not None:
+        info = kind_info(outcome.kind)
+        data["title"] = info.title
+        data["meaning"] = info.meaning
+    else:
+        data["title"] = "Not a failure"
+        data["meaning"] = outcome.explanation
+    data["fixes"] = [
+        {"rank": rank, "text": fix.text, "effort": fix.effort}
+        for rank, fix in enumerate(ranked_fixes(outcome), start=1)
+    ]
+    return data
+
+
+def render(outcome: Outcome, title: str | None = None) -> Panel:
+    """A rich panel: kind, explanation, meaning, evidence, fixes."""
+    if outcome.kind is None:
+        return Panel(Text(outcome.explanation), title=title or "explain", border_style="green")
+    info = kind_info(outcome.kind)
+    head = Text()
+    head.append(str(outcome.kind), style="bold red")
+    head.append(f"  {info.title}", style="bold")
+    if outcome.is_600:
+        head.append("  (reported as error 600)", style="magenta")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    facts.add_row("explanation", outcome.explanation)
+    facts.add_row("meaning", info.meaning)
+    facts.add_row("retryable", "yes" if outcome.retryable else "no")
+    facts.add_row("request sent", "may have reached the upstream" if outcome.request_sent else "never left")
+    facts.add_row("produced by", str(outcome.hop) + (f" ({outcome.producer})" if outcome.producer else ""))
+    if outcome.retry_after is not None:
+        facts.add_row("retry after", f"{outcome.retry_after:g} s")
+    if outcome.request_id:
+        facts.add_row("request id", outcome.request_id)
+    if outcome.signature:
+        facts.add_row("signature", f"{outcome.signature}  {outcome.source or ''}")
+    evidence = Text("\n".join(f"• {line}" for line in outcome.evidence))
+    fixes = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
+    fixes.add_column("#", justify="right")
+    fixes.add_column("effort")
+    fixes.add_column("fix")
+    for rank, fix in enumerate(ranked_fixes(outcome), start=1):
+        fixes.add_row(str(rank), Text(fix.effort, style=EFFORT_STYLE[fix.effort]), fix.text)
+    body = Group(
+        head, Text(), facts, Text("\nevidence", style="bold"), evidence, Text("\nfixes", style="bold"), fixes
+    )
+    return Panel(body, title=title or "explain", border_style="red" if not outcome.retryable else "yellow")
+
+
+def explain(
+    status: str | None = typer.Option(
+        None, "--status", "-s", help="HTTP status code (100-999; 600 is allowed)."
+    ),
+    header: list[str] = typer.Option(
+        [], "--header", "-H", help="A response header, 'Name: value'. Repeat for more.", show_default=False
+    ),
+    body: str | None = typer.Option(None, "--body", "-b", help="The response body, as text."),
+    body_file: str | None = typer.Option(
+        None, "--body-file", help="Read the response body from a file ('-': stdin)."
+    ),
+    response: str | None = typer.Option(
+        None,
+        "--response",
+        "-r",
+        help="A raw HTTP response (status line, headers, body), as `curl -i` prints it.",
+    ),
+    now: float | None = typer.Option(
+        None,
+        "--now",
+        help="Epoch seconds to resolve HTTP-date Retry-After against (default: the Date header).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the report."),
+) -> None:
+    """Explain a failed upstream response: its kind, what it means, and the fixes, ranked.
+
+    Examples:
+
+      upstreamkit explain --status 200 --body '{"code": 600, "error": "gateway_timeout"}'
+
+      upstreamkit explain -s 401 \
+        -H 'WWW-Authenticate: Bearer error="invalid_token", error_description="The access token expired"'
+
+      curl -si https://api.example.com/v1/x > resp.txt; upstreamkit explain --response resp.txt --json
+    """
+    try:
+        given = build_response(status, header, body, body_file, response)
+    except UsageError as exc:
+        raise fail(str(exc)) from None
+    outcome = classify(given.status, given.headers, given.body, now=now)
+    if as_json:
+        typer.echo(json.dumps(explanation_json(outcome), indent=2))
+    else:
+        Console(highlight=False).print(render(outcome))
+    raise typer.Exit(0)

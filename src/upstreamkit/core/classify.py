@@ -1,0 +1,364 @@
+"""Classification: one pure function from a response (status, headers, body) or an exception to an outcome.
+
+:func:`classify` answers what a retry policy, the gateway and a paged engineer all need to know: which
+kind of failure this is, whether the same request sent again may succeed, whether the upstream could
+have acted on it, when to come back, and one line saying why. It never does I/O and never reads the
+clock (pass ``now``; without it the response's own Date header is the reference for HTTP-dates).
+
+The order of evidence, strongest first:
+
+1. an exception from the HTTP stack, mapped to the most specific kind (see :func:`classify_exception`);
+2. "error 600": a raw 600 status, or a 2xx whose JSON body carries a 600 envelope; the envelope's own
+   words (``gateway_timeout``, ``token expired`` ...) then name the cause behind it;
+3. a ``Proxy-Status`` header (RFC 9209) that names the error type;
+4. a vendor signature from the knowledge base (Cloudflare 522, AWS API Gateway's ``x-amzn-ErrorType``,
+   Slack's ``{"ok": false, "error": "token_expired"}`` ...);
+5. the status code, read together with WWW-Authenticate, Retry-After and the rate-limit headers.
+
+Never lean on ``httpx.Response.is_error``: it is False for status 600.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from upstreamkit.core.envelope import decode_json, envelope_text, find_600, reason_kind
+from upstreamkit.core.exceptions import classify_exception
+from upstreamkit.core.headers import (
+    HeadersLike,
+    HeaderView,
+    RateLimit,
+    bearer_error,
+    find_request_id,
+    header_view,
+    parse_http_date,
+    parse_proxy_status,
+    parse_rate_limit,
+    parse_retry_after,
+)
+from upstreamkit.core.outcome import Outcome, make_outcome
+from upstreamkit.core.redact import redact_text
+from upstreamkit.errors import ErrorKind, Hop
+from upstreamkit.knowledge import kind_info, match_signature, signatures
+
+__all__ = ["Outcome", "classify", "classify_exception"]
+
+_BODY_LIMIT = 65_536
+_CODE_600 = 600
+
+# --- responses -------------------------------------------------------------------------------------------
+
+
+def _text(body: bytes | str | None) -> str:
+    if body is None:
+        return ""
+    if isinstance(body, bytes):
+        return body[:_BODY_LIMIT].decode("utf-8", "replace")
+    return body[:_BODY_LIMIT]
+
+
+def _lower_map(view: HeaderView) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in view.items():
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+def classify(
+    status: int | None = None,
+    headers: HeadersLike | HeaderView | None = None,
+    body: bytes | str | None = None,
+    *,
+    exception: BaseException | None = None,
+    now: float | None = None,
+) -> Outcome:
+    """Classify a response (``status``, ``headers``, ``body``) or an ``exception`` into an :class:`Outcome`.
+
+    ``now`` (epoch seconds) turns HTTP-date Retry-After values and epoch rate-limit resets into delays;
+    when omitted, the response's Date header is used, and without one those delays stay unknown.
+    """
+    if exception is not None:
+        return classify_exception(exception)
+    if status is None:
+        raise ValueError("classify() needs a status or an exception")
+    view = header_view(headers)
+    lower = _lower_map(view)
+    text = _text(body)
+    reference = now if now is not None else parse_http_date(lower.get("date", ""))
+    retry_after = parse_retry_after(lower.get("retry-after"), reference)
+    limit = parse_rate_limit(view, reference)
+    found_id = find_request_id(view)
+    request_id = redact_text(found_id[1]) if found_id else None
+    payload = decode_json(text)
+
+    evidence: list[str] = [f"HTTP status {status}"]
+    if retry_after is not None:
+        evidence.append(f"Retry-After: {lower.get('retry-after')} ({retry_after:g} s)")
+    if limit is not None:
+        evidence.append(_describe_limit(limit))
+    if found_id:
+        evidence.append(f"request id {request_id} ({found_id[0]})")
+
+    common: dict[str, Any] = {"status": status, "request_id": request_id, "rate_limit": limit}
+
+    def finish(outcome: Outcome, *facts: str) -> Outcome:
+        after = outcome.retry_after
+        if after is None and outcome.kind is ErrorKind.RATE_LIMITED:
+            after = retry_after if retry_after is not None else _limit_wait(limit)
+        elif after is None and outcome.kind is not None:
+            after = retry_after
+        return replace(outcome, retry_after=after, evidence=tuple(redact_text(e) for e in (*evidence, *facts)))
+
+    # 2. error 600: a raw status line, or an envelope in a success body.
+    body_600 = 200 <= status < 300 and find_600(payload)
+    if status == _CODE_600 or body_600:
+        reason_text = envelope_text(payload)
+        cause = reason_kind(reason_text) if reason_text else None
+        where = "a raw HTTP 600 status" if status == _CODE_600 else f"HTTP {status} with error 600 in its JSON body"
+        facts = [f"error 600 reported as {where}"]
+        if reason_text:
+            facts.append(f"envelope says: {_clip(reason_text)}")
+        if cause is None or cause is ErrorKind.UPSTREAM_600:
+            explanation = f"The gateway reported {where}: the upstream call failed and the gateway did not say why" + (
+                f" ({_clip(reason_text)})." if reason_text else "."
+            )
+            return finish(
+                make_outcome(ErrorKind.UPSTREAM_600, explanation, hop=Hop.GATEWAY, is_600=True, **common), *facts
+            )
+        explanation = (
+            f"The gateway reported {where}; its message ({_clip(reason_text)}) means: {kind_info(cause).title.lower()}."
+        )
+        return finish(make_outcome(cause, explanation, hop=Hop.GATEWAY, is_600=True, **common), *facts)
+
+    # 3. Proxy-Status (RFC 9209): an intermediary says what went wrong.
+    proxy_status = _proxy_status_kind(lower.get("proxy-status"))
+    if status >= 400 and proxy_status is not None:
+        kind, proxy, details = proxy_status
+        explanation = f"{proxy} reported {kind} in Proxy-Status" + (f": {details}" if details else ".")
+        return finish(
+            make_outcome(kind, explanation, hop=Hop.GATEWAY, producer=proxy, **common),
+            f"Proxy-Status: {lower.get('proxy-status')}",
+        )
+
+    # 4. a vendor signature from the knowledge base. On a success status only body signatures apply:
+    # a Cloudflare header alone says nothing about a 200.
+    candidates = signatures() if status >= 400 else tuple(s for s in signatures() if s.body is not None)
+    signature = match_signature(status, lower, text, candidates)
+    if signature is not None:
+        return finish(
+            make_outcome(
+                signature.kind,
+                signature.explanation,
+                hop=signature.hop,
+                retryable=signature.retryable,
+                request_sent=signature.request_sent,
+                producer=signature.producer,
+                signature=signature.id,
+                source=signature.source,
+                fix=signature.fix,
+                **common,
+            ),
+            f"matches {signature.producer} signature {signature.id}",
+        )
+
+    if status < 400:
+        return Outcome(
+            ok=True,
+            kind=None,
+            retryable=False,
+            request_sent=True,
+            explanation=f"HTTP {status}: not a failure.",
+            hop=Hop.UPSTREAM,
+            **common,
+            evidence=tuple(evidence),
+        )
+
+    # 5. the status code, with the headers that qualify it.
+    outcome, facts = _by_status(
+        status, view=view, payload=payload, text=text, retry_after=retry_after, limit=limit, common=common
+    )
+    return finish(outcome, *facts)
+
+
+def _by_status(
+    status: int,
+    *,
+    view: HeaderView,
+    payload: Any,
+    text: str,
+    retry_after: float | None,
+    limit: RateLimit | None,
+    common: dict[str, Any],
+) -> tuple[Outcome, list[str]]:
+    words = envelope_text(payload) or text[:500]
+    reason = reason_kind(words) if words else None
+    facts: list[str] = [f"body says: {_clip(words)}"] if words.strip() else []
+    throttled = (limit is not None and limit.exhausted) or reason is ErrorKind.RATE_LIMITED
+
+    if status in (401, 407):
+        challenge = bearer_error(view)
+        hop = Hop.GATEWAY if status == 407 else Hop.UPSTREAM
+        who = "The forward proxy" if status == 407 else "The upstream"
+        if challenge is not None and (challenge.error or challenge.description):
+            facts.append(
+                f"WWW-Authenticate: error={challenge.error or '-'}"
+                + (f', error_description="{challenge.description}"' if challenge.description else "")
+            )
+        described = " ".join(filter(None, [challenge.description if challenge else None, words]))
+        if reason_kind(described) is ErrorKind.AUTH_EXPIRED or re.search(r"\bexpir", described, re.I):
+            return make_outcome(
+                ErrorKind.AUTH_EXPIRED,
+                f"{who} rejected the credentials because they expired; refresh the token and retry.",
+                hop=hop,
+                **common,
+            ), facts
+        detail = f" ({challenge.error})" if challenge and challenge.error else ""
+        return make_outcome(
+            ErrorKind.AUTH_INVALID,
+            f"{who} rejected the credentials as invalid or missing{detail}; sending them again will not help.",
+            hop=hop,
+            **common,
+        ), facts
+    if status == 403:
+        if throttled or retry_after is not None:
+            return make_outcome(
+                ErrorKind.RATE_LIMITED,
+                "HTTP 403 with an exhausted rate limit: the upstream throttles with 403 (as GitHub does).",
+                hop=Hop.UPSTREAM,
+                **common,
+            ), facts
+        if reason is ErrorKind.AUTH_EXPIRED:
+            return make_outcome(
+                ErrorKind.AUTH_EXPIRED, "HTTP 403 saying the credentials expired.", hop=Hop.UPSTREAM, **common
+            ), facts
+        return make_outcome(
+            ErrorKind.AUTH_FORBIDDEN,
+            "HTTP 403: the caller is known but not allowed to do this (scope, role, IP allow-list or policy).",
+            hop=Hop.UPSTREAM,
+            **common,
+        ), facts
+    if status == 429:
+        if re.search(r"insufficient[_\s]quota|billing|exceeded your current quota", words, re.IGNORECASE):
+            return make_outcome(
+                ErrorKind.RATE_LIMITED,
+                "HTTP 429 for an exhausted quota or billing limit: waiting will not restore it.",
+                hop=Hop.UPSTREAM,
+                retryable=False,
+                **common,
+            ), facts
+        return make_outcome(
+            ErrorKind.RATE_LIMITED,
+            "HTTP 429 Too Many Requests: the call was throttled"
+            + (f"; come back in {retry_after:g} s." if retry_after is not None else "."),
+            hop=Hop.UPSTREAM,
+            **common,
+        ), facts
+    if status == 503 and (retry_after is not None or throttled):
+        return make_outcome(
+            ErrorKind.RATE_LIMITED,
+            "HTTP 503 with Retry-After: the upstream sheds load and says when to come back"
+            + (f" ({retry_after:g} s)." if retry_after is not None else "."),
+            hop=Hop.UPSTREAM,
+            **common,
+        ), facts
+    if status == 408:
+        return make_outcome(
+            ErrorKind.REQUEST_TIMEOUT,
+            "HTTP 408: the server gave up waiting for the request.",
+            hop=Hop.UPSTREAM,
+            **common,
+        ), facts
+    if status in (400, 413, 415, 422):
+        what = {413: "too large", 415: "of an unsupported media type", 422: "failing validation"}.get(
+            status, "malformed or invalid"
+        )
+        return make_outcome(
+            ErrorKind.PAYLOAD_REJECTED,
+            f"HTTP {status}: the request's content was {what}.",
+            hop=Hop.UPSTREAM,
+            **common,
+        ), facts
+    if status == 502:
+        return make_outcome(
+            ErrorKind.UPSTREAM_OUTAGE,
+            "HTTP 502 Bad Gateway: a gateway got no valid response from the upstream (down, crashing, or refusing).",
+            hop=Hop.GATEWAY,
+            **common,
+        ), facts
+    if status == 504:
+        return make_outcome(
+            ErrorKind.HTTP_RESPONSE_TIMEOUT,
+            "HTTP 504 Gateway Timeout: a gateway waited for the upstream and gave up.",
+            hop=Hop.GATEWAY,
+            **common,
+        ), facts
+    if status in (598, 599):
+        return make_outcome(
+            ErrorKind.HTTP_RESPONSE_TIMEOUT,
+            f"HTTP {status}: a proxy's network read timeout (a non-standard code).",
+            hop=Hop.GATEWAY,
+            **common,
+        ), facts
+    if status == 505:
+        return make_outcome(
+            ErrorKind.HTTP_PROTOCOL_ERROR,
+            "HTTP 505: the HTTP version is not supported.",
+            hop=Hop.UPSTREAM,
+            **common,
+        ), facts
+    if status >= 500:
+        what = {500: "an internal error", 503: "unavailable", 529: "overloaded"}.get(status, "failing")
+        hop = Hop.UPSTREAM if status in (500, 503, 529) else Hop.UNKNOWN
+        if 600 <= status <= 999:
+            return make_outcome(
+                ErrorKind.UPSTREAM_600,
+                f"HTTP {status}: a non-standard gateway status for a failed upstream call.",
+                hop=Hop.GATEWAY,
+                **common,
+            ), facts
+        return make_outcome(
+            ErrorKind.UPSTREAM_OUTAGE, f"HTTP {status}: the upstream is {what}.", hop=hop, **common
+        ), facts
+    return make_outcome(
+        ErrorKind.HTTP_REQUEST_ERROR,
+        f"HTTP {status}: the request was refused (check URL, path and method); a retry will not change that.",
+        hop=Hop.UPSTREAM,
+        **common,
+    ), facts
+
+
+def _proxy_status_kind(value: str | None) -> tuple[ErrorKind, str, str | None] | None:
+    if not value:
+        return None
+    for entry in parse_proxy_status(value):
+        if entry.error:
+            try:
+                return ErrorKind(entry.error), entry.proxy, entry.details
+            except ValueError:
+                continue
+    return None
+
+
+def _limit_wait(limit: RateLimit | None) -> float | None:
+    if limit is not None and limit.exhausted:
+        return limit.reset_after
+    return None
+
+
+def _describe_limit(limit: RateLimit) -> str:
+    parts = [f"rate limit ({limit.source})"]
+    if limit.limit is not None:
+        parts.append(f"limit {limit.limit}")
+    if limit.remaining is not None:
+        parts.append(f"remaining {limit.remaining}")
+    if limit.reset_after is not None:
+        parts.append(f"resets in {limit.reset_after:g} s")
+    return ", ".join(parts)
+
+
+def _clip(text: str, width: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

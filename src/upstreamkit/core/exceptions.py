@@ -1,0 +1,228 @@
+"""Exceptions from any HTTP stack mapped to the most specific kind of the taxonomy.
+
+Exceptions are recognised by class name, so the core imports no HTTP library: the names are httpx's and
+httpcore's (which share them), urllib3's, requests' and aiohttp's. The cause chain (``__cause__``,
+``__context__``, urllib3's ``reason``) is walked, because httpx wraps httpcore, which wraps the socket or
+ssl error that names the real problem.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from upstreamkit.core.outcome import Outcome, make_outcome
+from upstreamkit.core.redact import redact_text
+from upstreamkit.errors import ErrorKind, Hop, UpstreamError
+from upstreamkit.knowledge import kind_info
+
+__all__ = ["classify_exception"]
+
+
+def _clip(text: str, width: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_CONNECT_PHASE = frozenset(
+    {
+        "ConnectError",
+        "ConnectTimeout",
+        "NewConnectionError",
+        "NameResolutionError",
+        "ConnectTimeoutError",
+        "ClientConnectorError",
+        "ClientConnectorDNSError",
+        "ClientConnectorCertificateError",
+        "ClientConnectorSSLError",
+        "ConnectionTimeoutError",
+        "PoolTimeout",
+        "UnsupportedProtocol",
+        "InvalidURL",
+        "LocalProtocolError",
+        "ProxyError",
+    }
+)
+_BY_NAME: dict[str, ErrorKind] = {
+    "ConnectTimeout": ErrorKind.CONNECTION_TIMEOUT,
+    "ConnectTimeoutError": ErrorKind.CONNECTION_TIMEOUT,
+    "ConnectionTimeoutError": ErrorKind.CONNECTION_TIMEOUT,
+    "ReadTimeout": ErrorKind.HTTP_RESPONSE_TIMEOUT,
+    "ReadTimeoutError": ErrorKind.HTTP_RESPONSE_TIMEOUT,
+    "ServerTimeoutError": ErrorKind.HTTP_RESPONSE_TIMEOUT,
+    "SocketTimeoutError": ErrorKind.HTTP_RESPONSE_TIMEOUT,
+    "WriteTimeout": ErrorKind.CONNECTION_WRITE_TIMEOUT,
+    "PoolTimeout": ErrorKind.CONNECTION_LIMIT_REACHED,
+    "NameResolutionError": ErrorKind.DNS_ERROR,
+    "ClientConnectorDNSError": ErrorKind.DNS_ERROR,
+    "ClientConnectorCertificateError": ErrorKind.TLS_CERTIFICATE_ERROR,
+    "ServerDisconnectedError": ErrorKind.CONNECTION_TERMINATED,
+    "ClientPayloadError": ErrorKind.HTTP_RESPONSE_INCOMPLETE,
+    "ReadError": ErrorKind.CONNECTION_TERMINATED,
+    "WriteError": ErrorKind.CONNECTION_TERMINATED,
+    "DecodingError": ErrorKind.HTTP_RESPONSE_CONTENT_CODING,
+    "ContentDecodingError": ErrorKind.HTTP_RESPONSE_CONTENT_CODING,
+    "TooManyRedirects": ErrorKind.HTTP_REQUEST_ERROR,
+    "UnsupportedProtocol": ErrorKind.HTTP_REQUEST_ERROR,
+    "InvalidURL": ErrorKind.HTTP_REQUEST_ERROR,
+    "LocalProtocolError": ErrorKind.HTTP_REQUEST_ERROR,
+    "ProxyError": ErrorKind.PROXY_CONFIGURATION_ERROR,
+}
+# Messages of connect-phase errors, for stacks that give nothing more specific than "ConnectError".
+_MESSAGES: tuple[tuple[re.Pattern[str], ErrorKind], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), k)
+    for p, k in (
+        (r"temporary failure in name resolution|EAI_AGAIN|try again", ErrorKind.DNS_TIMEOUT),
+        (
+            (
+                r"name or service not known|nodename nor servname|getaddrinfo failed|no address associated"
+                r"|name does not resolve|Errno -[25]\b|Errno 11001|NXDOMAIN"
+            ),
+            ErrorKind.DNS_ERROR,
+        ),
+        (
+            (
+                r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|hostname mismatch|certificate has expired"
+                r"|self[- ]signed certificate|unable to get local issuer"
+            ),
+            ErrorKind.TLS_CERTIFICATE_ERROR,
+        ),
+        (
+            r"tlsv1 alert|sslv3 alert|alert (?:handshake|bad certificate|unknown ca)",
+            ErrorKind.TLS_ALERT_RECEIVED,
+        ),
+        (r"WRONG_VERSION_NUMBER|UNSUPPORTED_PROTOCOL|\[SSL|TLS|handshake", ErrorKind.TLS_PROTOCOL_ERROR),
+        (r"connection refused|Errno 111\b|Errno 61\b|WinError 10061", ErrorKind.CONNECTION_REFUSED),
+        (
+            r"network is unreachable|no route to host|Errno 101\b|Errno 113\b",
+            ErrorKind.DESTINATION_IP_UNROUTABLE,
+        ),
+        (r"timed out|timeout", ErrorKind.CONNECTION_TIMEOUT),
+        (r"server disconnected without sending a response", ErrorKind.CONNECTION_TERMINATED),
+        (
+            r"peer closed connection without sending complete message body|incomplete|IncompleteRead",
+            ErrorKind.HTTP_RESPONSE_INCOMPLETE,
+        ),
+        (
+            r"connection reset|connection aborted|broken pipe|Errno 104\b|Errno 32\b|EOF occurred",
+            ErrorKind.CONNECTION_TERMINATED,
+        ),
+    )
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and contexts, and urllib3's ``reason``: outermost first, no repeats."""
+    seen: list[BaseException] = []
+    pending = [exc]
+    while pending and len(seen) < 16:
+        current = pending.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        links = (current.__cause__, current.__context__, getattr(current, "reason", None))
+        pending.extend(link for link in links if isinstance(link, BaseException))
+    return seen
+
+
+def _names(exc: BaseException) -> list[str]:
+    return [cls.__name__ for cls in type(exc).__mro__]
+
+
+def _stdlib_kind(exc: BaseException) -> ErrorKind | None:
+    """The kind a low-level (socket, ssl, OS) error names unambiguously."""
+    names = _names(exc)
+    if "gaierror" in names:
+        errno = getattr(exc, "errno", None)
+        return ErrorKind.DNS_TIMEOUT if errno == -3 else ErrorKind.DNS_ERROR  # -3: EAI_AGAIN
+    if "SSLCertVerificationError" in names:
+        return ErrorKind.TLS_CERTIFICATE_ERROR
+    if "SSLError" in names:
+        message = str(exc)
+        return (
+            ErrorKind.TLS_CERTIFICATE_ERROR
+            if "CERTIFICATE" in message.upper() and "VERIFY" in message.upper()
+            else ErrorKind.TLS_PROTOCOL_ERROR
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorKind.CONNECTION_REFUSED
+    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        return ErrorKind.CONNECTION_TERMINATED
+    if isinstance(exc, OSError) and getattr(exc, "errno", None) in (101, 113):  # ENETUNREACH, EHOSTUNREACH
+        return ErrorKind.DESTINATION_IP_UNROUTABLE
+    return None
+
+
+_MORE_SPECIFIC_THAN_ROOT = frozenset(
+    {
+        ErrorKind.HTTP_RESPONSE_TIMEOUT,
+        ErrorKind.CONNECTION_TIMEOUT,
+        ErrorKind.CONNECTION_WRITE_TIMEOUT,
+        ErrorKind.HTTP_RESPONSE_INCOMPLETE,
+        ErrorKind.CONNECTION_LIMIT_REACHED,
+    }
+)
+_NEVER_LEFT = frozenset(
+    {
+        ErrorKind.DNS_ERROR,
+        ErrorKind.DNS_TIMEOUT,
+        ErrorKind.CONNECTION_REFUSED,
+        ErrorKind.CONNECTION_TIMEOUT,
+        ErrorKind.TLS_CERTIFICATE_ERROR,
+        ErrorKind.TLS_PROTOCOL_ERROR,
+        ErrorKind.TLS_ALERT_RECEIVED,
+        ErrorKind.DESTINATION_IP_UNROUTABLE,
+        ErrorKind.CONNECTION_LIMIT_REACHED,
+    }
+)
+_TIMEOUT_NAMES = frozenset({"TimeoutError", "TimeoutException", "Timeout", "timeout"})
+
+
+def classify_exception(exc: BaseException) -> Outcome:
+    """Map an exception from any HTTP stack to the most specific kind, and say whether the request left.
+
+    Precedence: an :class:`~upstreamkit.errors.UpstreamError` keeps its kind; a timeout or truncation named
+    by the HTTP library beats the socket error under it (a read timeout is more than "a socket timed out");
+    otherwise the lowest-level cause that names itself (``gaierror``, ``SSLCertVerificationError``,
+    ``ConnectionRefusedError``) wins, then the library's class name, then its message.
+    """
+    chain = _chain(exc)
+    for item in chain:
+        if isinstance(item, UpstreamError):
+            return make_outcome(
+                item.kind,
+                item.message or str(item.kind),
+                hop=item.hop,
+                request_sent=item.request_sent,
+                retry_after=item.retry_after,
+                status=item.status,
+                request_id=item.request_id,
+            )
+    all_names = {name for item in chain for name in _names(item)}
+    connect_phase = bool(all_names & _CONNECT_PHASE)
+    message = " | ".join(dict.fromkeys(str(item) for item in chain if str(item)))
+
+    root = next((k for item in chain if (k := _stdlib_kind(item)) is not None), None)
+    named = next((_BY_NAME[n] for item in chain for n in _names(item) if n in _BY_NAME), None)
+    kind = named if named in _MORE_SPECIFIC_THAN_ROOT or root is None else root
+    if kind is None:
+        kind = next((k for pattern, k in _MESSAGES if pattern.search(message)), None)
+    if kind is None and all_names & _TIMEOUT_NAMES:
+        kind = ErrorKind.CONNECTION_TIMEOUT if connect_phase else ErrorKind.HTTP_RESPONSE_TIMEOUT
+    if kind is None and connect_phase:
+        kind = ErrorKind.DESTINATION_UNAVAILABLE
+    if kind is None and all_names & {"RemoteProtocolError", "ProtocolError"}:
+        kind = ErrorKind.HTTP_PROTOCOL_ERROR
+    if kind is None and isinstance(chain[0], OSError):
+        kind = ErrorKind.CONNECTION_TERMINATED
+    unknown = kind is None
+    if kind is None:  # not a network failure at all: a bug or a misuse; retrying will not fix it
+        kind = ErrorKind.HTTP_REQUEST_ERROR
+
+    sent = not connect_phase and kind not in _NEVER_LEFT and kind_info(kind).request_sent
+    explanation = f"{type(chain[0]).__name__}: {_clip(message) or kind_info(kind).title}"
+    facts = (f"exception {type(item).__module__}.{type(item).__name__}: {_clip(str(item))}" for item in chain)
+    return replace(
+        make_outcome(kind, explanation, hop=Hop.CLIENT, request_sent=sent, retryable=False if unknown else None),
+        evidence=tuple(redact_text(f) for f in facts),
+    )
