@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from upstreamkit._version import __version__
-from upstreamkit.cli import demo, explain
+from upstreamkit.cli import demo, explain, simulate
 
 app = typer.Typer(
     name="upstreamkit",
@@ -42,6 +42,7 @@ def _root(
 
 app.command("explain")(explain.explain)
 app.command("demo")(demo.demo)
+app.command("simulate")(simulate.simulate)
 
 
 def main() -> None:
