@@ -292,7 +292,8 @@ class Connection(asyncio.Protocol):
             if transport.is_closing():
                 return
             transport.write(reply.body[offset : offset + reply.chunk])
-            await asyncio.sleep(pause)
+            if offset + reply.chunk < len(reply.body):
+                await asyncio.sleep(pause)
         if not keep_alive:
             transport.close()
 

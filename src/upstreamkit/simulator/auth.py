@@ -158,7 +158,8 @@ class TokenIssuer:
                 self._secret,
                 algorithms=["HS256"],
                 audience="upstreamkit-sim-api",
-                options={"verify_exp": False, "require": ["exp"]},
+                # Time is checked below against the injected clock; PyJWT would read the real one.
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["exp"]},
             )
         except jwt.InvalidTokenError:
             return _refuse(AuthOutcome.INVALID, key_fingerprint, INVALID_CHALLENGE, "invalid access token")

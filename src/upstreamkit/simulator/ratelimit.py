@@ -30,6 +30,7 @@ from upstreamkit.simulator.scenario import RateLimitConfig
 __all__ = ["RateDecision", "TokenBucketLimiter", "retry_after_value"]
 
 _MAX_KEYS = 10_000
+_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +68,10 @@ class TokenBucketLimiter:
         capacity = float(self.config.limit)
         tokens, last = self._buckets.pop(key, (capacity, now))
         tokens = min(capacity, tokens + max(0.0, now - last) * self._rate)
-        allowed = tokens >= 1.0
+        # Epoch seconds carry ~1e-7 s of float error: a client that waited exactly as told must get its token.
+        allowed = tokens >= 1.0 - _TOLERANCE
         if allowed:
-            tokens -= 1.0
+            tokens = max(0.0, tokens - 1.0)
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > _MAX_KEYS:
             self._buckets.popitem(last=False)
