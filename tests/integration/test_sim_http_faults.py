@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -106,7 +108,7 @@ def test_close_without_response(simulator_factory: Any) -> None:
 
 def test_truncated_body(simulator_factory: Any) -> None:
     sim = simulator_factory(_one_fault('{kind = "truncate", fraction = 0.5}'))
-    with httpx.Client() as client, pytest.raises(httpx.RemoteProtocolError, match="incomplete|complete"):
+    with httpx.Client() as client, pytest.raises(httpx.RemoteProtocolError, match=r"incomplete|complete"):
         client.get(sim.url("/v1/orders"))
 
 
@@ -133,8 +135,6 @@ def test_stop_closes_hung_connections(simulator_factory: Any) -> None:
 
 
 def _stop_later(sim: Simulator, delay: float) -> Any:
-    import threading
-
     thread = threading.Timer(delay, sim.stop)
     thread.start()
     return thread
@@ -243,8 +243,6 @@ def test_control_endpoints_are_never_faulted(simulator_factory: Any) -> None:
 
 
 def test_malformed_request_gets_400(simulator: Simulator) -> None:
-    import socket
-
     with socket.create_connection(("127.0.0.1", simulator.port), timeout=5) as sock:
         sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
         answer = sock.recv(4096)

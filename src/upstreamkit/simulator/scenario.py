@@ -297,17 +297,25 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
         what = f"missing required key {loc[-1]!r}" if loc else "missing required key"
     else:
         message = str(error["msg"]).removeprefix("Value error, ")
-        what = message if not loc else f"{_dotted(_fields_only(loc))}: {message}"
-        if kind == "literal_error" or kind.startswith("enum"):
-            what = f"{_dotted(_fields_only(loc))}: {message}"
+        field = _fields_only(loc)
+        what = f"{_dotted(field)}: {message}" if field else message
     count = exc.error_count()
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
     return f"{where}{what}{more}"
 
 
 def _fields_only(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop the discriminator tags pydantic inserts into locations of tagged unions."""
-    return tuple(part for part in loc if not (isinstance(part, str) and part in _FAULT_TAGS))
+    """Drop the phase prefix (named separately) and fold the tag pydantic inserts after a fault's index
+    into that index: ``faults[0](outage).status``."""
+    if len(loc) >= 2 and loc[0] == "phases" and isinstance(loc[1], int):
+        loc = loc[2:]
+    parts: list[Any] = []
+    for index, part in enumerate(loc):
+        if index >= 2 and loc[index - 2] == "faults" and isinstance(loc[index - 1], int) and part in _FAULT_TAGS:
+            parts[-1] = f"{parts[-1]}]({part})"
+            continue
+        parts.append(part)
+    return tuple(parts)
 
 
 def _where(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
@@ -325,6 +333,8 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             parts.append(f"[{part}]")
+        elif isinstance(part, str) and "](" in part:
+            parts.append(f"[{part}")
         else:
             text = str(part)
             name = text if text.isidentifier() else f'"{text}"'

@@ -1,0 +1,44 @@
+"""``upstreamkit simulate`` as a real process: prints its URLs, serves, stops on SIGINT with exit code 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_simulate_serves_and_stops_on_ctrl_c() -> None:
+    command = [sys.executable, "-m", "upstreamkit.cli.simulate", "--scenario", "status-600", "--port", "0"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # noqa: S603 - our own module
+    try:
+        assert process.stdout is not None
+        url = None
+        deadline = time.monotonic() + 20
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            match = re.search(r"API\s+(http://127\.0\.0\.1:\d+)/v1/items", line)
+            url = match.group(1) if match else None
+        assert url is not None, "the simulator never printed its URL"
+        with httpx.Client() as client:
+            assert client.get(f"{url}/v1/items").status_code == 600
+            assert client.get(f"{url}/__sim/stats").json()["requests"] == 1
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "stopped:" in out
+    assert "Traceback" not in err
