@@ -107,7 +107,7 @@ def demo(
     table = Table(title="What these failed responses mean", title_justify="left")
     table.add_column("response")
     table.add_column("status", justify="right")
-    table.add_column("kind", style="bold")
+    table.add_column("kind", style="bold", no_wrap=True)
     table.add_column("retry?")
     table.add_column("wait", justify="right")
     table.add_column("what it is")

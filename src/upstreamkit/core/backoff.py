@@ -68,11 +68,16 @@ class Backoff:
             return min(self.base, self.cap)
         if self.base >= self.cap:
             return self.cap
-        # Compare exponents instead of computing multiplier ** attempt, which overflows near attempt 1024.
-        steps_to_cap = math.log(self.cap / self.base) / math.log(self.multiplier)
-        if attempt - 1 >= steps_to_cap:
+        # Compare in log space instead of computing multiplier ** attempt, which overflows near attempt 1024
+        # (and cap / base overflows for a denormal base).
+        log_delay = math.log(self.base) + (attempt - 1) * math.log(self.multiplier)
+        if log_delay >= math.log(self.cap):
             return self.cap
-        return min(self.cap, self.base * self.multiplier ** (attempt - 1))
+        try:
+            value = self.base * self.multiplier ** (attempt - 1)  # exact where it can be
+        except OverflowError:
+            value = math.exp(log_delay)  # a denormal base times a huge power
+        return min(self.cap, value)
 
     def delay(self, attempt: int, rng: RandomSource, previous: float | None = None) -> float:
         """The delay to wait after failed attempt number ``attempt`` (1-based), jittered, in ``[0, cap]``.

@@ -96,8 +96,9 @@ _TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
 
 # "Bearer <credentials>" / "Basic <credentials>" anywhere in text (RFC 6750 b64token, RFC 7617).
 _AUTH_SCHEME = re.compile(
-    r"\b(Bearer|Basic|Token|Digest|DPoP|Negotiate|SharedAccessSignature|AWS4-HMAC-SHA256)(\s+)"
-    r"([A-Za-z0-9._~+/=,:\-\"]{6,})",
+    r"\b(Bearer|Basic|Token|DPoP|Negotiate|SharedAccessSignature)(\s+)"
+    # RFC 9110 token68; an auth-param (error="...") or a fingerprint (sha256:...) is not a credential.
+    r"([A-Za-z0-9._~+/-]{6,}=*)(?![\w\"=:])",
     re.IGNORECASE,
 )
 
@@ -170,17 +171,25 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
         user, has_password, password = userinfo.partition(":")
-        netloc = f"{user}:{fingerprint(password)}@{hostport}" if has_password else f"{fingerprint(user)}@{hostport}"
+        if _FINGERPRINT.fullmatch(password) or _FINGERPRINT.fullmatch(userinfo):
+            pass  # already redacted
+        elif has_password:
+            netloc = f"{user}:{fingerprint(password)}@{hostport}"
+        else:
+            netloc = f"{fingerprint(user)}@{hostport}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(is_secret_name(name) for name, _ in pairs):
-            query = "&".join(
-                f"{quote(name, safe='')}={fingerprint(value) if is_secret_name(name) else quote(value, safe='')}"
-                for name, value in pairs
-            )
+            query = "&".join(f"{quote(name, safe='')}={_secret_value(name, value)}" for name, value in pairs)
     fragment = _redact_url_text(parts.fragment) if parts.fragment else parts.fragment
     return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def _secret_value(name: str, value: str) -> str:
+    if not is_secret_name(name) or _FINGERPRINT.fullmatch(value):
+        return quote(value, safe=":")
+    return fingerprint(value)
 
 
 def _redact_url_text(text: str) -> str:

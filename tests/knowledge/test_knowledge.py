@@ -1,0 +1,96 @@
+"""The knowledge base: complete for every kind, every signature valid and sourced."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from upstreamkit import ErrorKind
+from upstreamkit.knowledge import KnowledgeError, kind_info, load_signatures, match_signature, signatures
+
+
+@pytest.mark.parametrize("kind", list(ErrorKind))
+def test_every_kind_has_meaning_and_fixes(kind: ErrorKind) -> None:
+    info = kind_info(kind)
+    assert info.title
+    assert info.meaning.endswith(".")
+    assert info.fixes
+    assert 0.0 <= info.prior <= 1.0
+
+
+def test_priors_follow_the_design_order() -> None:
+    # Expired or invalid tokens and throttling most likely, outages medium, DNS or gateway config least.
+    token = max(kind_info("auth_expired").prior, kind_info("auth_invalid").prior)
+    assert min(kind_info("auth_expired").prior, kind_info("rate_limited").prior) > kind_info("upstream_outage").prior
+    assert kind_info("upstream_outage").prior > kind_info("dns_error").prior
+    assert kind_info("upstream_outage").prior > kind_info("proxy_configuration_error").prior
+    assert token > kind_info("upstream_outage").prior
+
+
+def test_signatures_are_valid_sourced_and_unique() -> None:
+    loaded = signatures()
+    assert len(loaded) >= 40
+    assert len({s.id for s in loaded}) == len(loaded)
+    for signature in loaded:
+        assert re.match(r"https?://|DESIGN\.md", signature.source), signature.id
+        assert signature.specificity >= 1
+        assert signature.explanation
+
+
+def test_signatures_are_ordered_most_specific_first() -> None:
+    specificity = [s.specificity for s in signatures()]
+    assert specificity == sorted(specificity, reverse=True)
+
+
+def test_match_prefers_the_more_specific_signature() -> None:
+    loaded = load_signatures(
+        """
+[[signature]]
+id = "generic-502"
+producer = "Any"
+hop = "gateway"
+kind = "upstream_outage"
+status = [502]
+explanation = "A 502."
+source = "https://example.org/a"
+
+[[signature]]
+id = "vendor-502"
+producer = "Vendor"
+hop = "gateway"
+kind = "connection_refused"
+status = [502]
+headers = { server = "^vendor" }
+explanation = "Vendor refused."
+source = "https://example.org/b"
+"""
+    )
+    ordered = sorted(loaded, key=lambda s: -s.specificity)
+    assert match_signature(502, {"server": "vendor/1.0"}, "", ordered).id == "vendor-502"  # type: ignore[union-attr]
+    assert match_signature(502, {"server": "other"}, "", ordered).id == "generic-502"  # type: ignore[union-attr]
+    assert match_signature(503, {}, "", ordered) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[signature]]\nid = "x"\n', "producer"),
+        (
+            '[[signature]]\nid="x"\nproducer="p"\nhop="gateway"\nkind="nope"\nexplanation="e"\nsource="s"\nstatus=[500]',
+            "nope",
+        ),
+        (
+            '[[signature]]\nid="x"\nproducer="p"\nhop="gateway"\nkind="dns_error"\nexplanation="e"\nsource="s"',
+            "at least",
+        ),
+        (
+            '[[signature]]\nid="x"\nproducer="p"\nhop="gateway"\nkind="dns_error"\nexplanation="e"\nsource="s"\nbody="("',
+            "signature x",
+        ),
+        ("this is = not toml [", "signatures.toml"),
+    ],
+)
+def test_malformed_signatures_are_named(text: str, message: str) -> None:
+    with pytest.raises(KnowledgeError, match=re.escape(message)):
+        load_signatures(text)
