@@ -476,3 +476,54 @@ def test_a_real_read_timeout_after_the_request_was_sent() -> None:
 
 def test_there_are_at_least_forty_cases() -> None:
     assert len(RESPONSES) + len(EXCEPTIONS) >= 40
+
+
+# --- vendor signatures from the knowledge base -----------------------------------------------------------
+
+VENDORS: list[tuple[str, int, dict[str, str], str, ErrorKind, str]] = [
+    ("Cloudflare 522", 522, {"Server": "cloudflare", "CF-RAY": "8f3a1b2c3d4e5f60-AMS"}, "error code: 522",
+     K.CONNECTION_TIMEOUT, "Cloudflare"),
+    ("Slack token_expired in a 200", 200, {"Content-Type": "application/json"},
+     '{"ok": false, "error": "token_expired"}', K.AUTH_EXPIRED, "Slack"),
+    ("API Gateway integration timeout", 504, {"x-amzn-ErrorType": "IntegrationTimeout"},
+     '{"message": "Endpoint request timed out"}', K.HTTP_RESPONSE_TIMEOUT, "AWS API Gateway"),
+    ("Envoy no healthy upstream", 503, {"server": "envoy"}, "no healthy upstream", K.DESTINATION_UNAVAILABLE,
+     "Envoy"),
+    ("Envoy connect failure", 503, {"server": "envoy"},
+     "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+     K.CONNECTION_REFUSED, "Envoy"),
+    ("Apigee expired access token", 401, {},
+     ('{"fault": {"faultstring": "Access Token expired", '
+     '"detail": {"errorcode": "keymanagement.service.access_token_expired"}}}'), K.AUTH_EXPIRED, "Apigee"),
+    ("Azure APIM missing key", 401, {},
+     ('{"statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include '
+     'subscription key when making requests to an API."}'), K.AUTH_INVALID, "Azure API Management"),
+    ("Kong upstream timing out", 504, {"Server": "kong/3.4.0"}, '{"message": "The upstream server is timing out"}',
+     K.HTTP_RESPONSE_TIMEOUT, "Kong"),
+    ("HAProxy 503", 503, {}, ("<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle "
+     "this request.\n</body></html>"), K.DESTINATION_UNAVAILABLE, "HAProxy"),
+    ("Salesforce session", 401, {}, '[{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]',
+     K.AUTH_EXPIRED, "Salesforce"),
+    ("Google RESOURCE_EXHAUSTED", 429, {},
+     '{"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}', K.RATE_LIMITED,
+     "Google"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "headers", "body", "kind", "producer"), VENDORS, ids=[v[0] for v in VENDORS]
+)
+def test_vendor_signatures(
+    name: str, status: int, headers: dict[str, str], body: str, kind: ErrorKind, producer: str
+) -> None:
+    outcome = classify(status, headers, body, now=NOW)
+    assert outcome.kind == kind, f"{name}: {outcome.explanation} ({outcome.signature})"
+    assert outcome.producer is not None
+    assert outcome.producer.startswith(producer)
+    assert outcome.source is not None
+    assert outcome.source.startswith("http")
+    assert any(outcome.signature in line for line in outcome.evidence if outcome.signature)
+
+
+def test_a_vendor_header_alone_does_not_make_a_success_a_failure() -> None:
+    assert classify(200, {"Server": "cloudflare", "CF-RAY": "8f3a-AMS"}, "<html>ok</html>").ok
