@@ -251,9 +251,7 @@ class ConnectError(TransportError):
 class TLSError(TransportError):
     """The TLS handshake failed: a certificate problem or a protocol mismatch."""
 
-    kinds = frozenset(
-        {ErrorKind.TLS_CERTIFICATE_ERROR, ErrorKind.TLS_PROTOCOL_ERROR, ErrorKind.TLS_ALERT_RECEIVED}
-    )
+    kinds = frozenset({ErrorKind.TLS_CERTIFICATE_ERROR, ErrorKind.TLS_PROTOCOL_ERROR, ErrorKind.TLS_ALERT_RECEIVED})
 
 
 class ResponseTimeoutError(TransportError):

@@ -166,23 +166,17 @@ def render(outcome: Outcome, title: str | None = None) -> Panel:
     fixes.add_column("fix")
     for rank, fix in enumerate(ranked_fixes(outcome), start=1):
         fixes.add_row(str(rank), Text(fix.effort, style=EFFORT_STYLE[fix.effort]), fix.text)
-    body = Group(
-        head, Text(), facts, Text("\nevidence", style="bold"), evidence, Text("\nfixes", style="bold"), fixes
-    )
+    body = Group(head, Text(), facts, Text("\nevidence", style="bold"), evidence, Text("\nfixes", style="bold"), fixes)
     return Panel(body, title=title or "explain", border_style="red" if not outcome.retryable else "yellow")
 
 
 def explain(
-    status: str | None = typer.Option(
-        None, "--status", "-s", help="HTTP status code (100-999; 600 is allowed)."
-    ),
+    status: str | None = typer.Option(None, "--status", "-s", help="HTTP status code (100-999; 600 is allowed)."),
     header: list[str] = typer.Option(
         [], "--header", "-H", help="A response header, 'Name: value'. Repeat for more.", show_default=False
     ),
     body: str | None = typer.Option(None, "--body", "-b", help="The response body, as text."),
-    body_file: str | None = typer.Option(
-        None, "--body-file", help="Read the response body from a file ('-': stdin)."
-    ),
+    body_file: str | None = typer.Option(None, "--body-file", help="Read the response body from a file ('-': stdin)."),
     response: str | None = typer.Option(
         None,
         "--response",
