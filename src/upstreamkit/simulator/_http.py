@@ -69,13 +69,12 @@ class Reply:
     close: bool = False
 
 
+_REASONS = {int(status): status.phrase.encode() for status in HTTPStatus}
+_REASONS[600] = b"Upstream Error"
+
+
 def _reason(status: int) -> bytes:
-    if status == 600:
-        return b"Upstream Error"
-    try:
-        return HTTPStatus(status).phrase.encode()
-    except ValueError:
-        return b"Unknown"
+    return _REASONS.get(status, b"Unknown")
 
 
 class _DateCache:

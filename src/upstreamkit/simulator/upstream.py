@@ -241,7 +241,8 @@ class Upstream:
             reply, applied, replay = self._payment(request, idempotency_key)
             reply = Reply(reply.status, reply.body, [*reply.headers, *extra])
             return reply, applied, replay
-        body = _json({"ok": True, "method": method, "path": path, "query": parse_qs(request.query)})
+        query = parse_qs(request.query) if request.query else {}
+        body = _json({"ok": True, "method": method, "path": path, "query": query})
         return Reply(200, body, extra), False, False
 
     def _check_payload(self, request: Request, route: RouteSpec | None) -> Reply | None:
