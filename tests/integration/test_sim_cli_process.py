@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def test_simulate_serves_and_stops_on_ctrl_c() -> None:
     command = [sys.executable, "-m", "upstreamkit.cli.simulate", "--scenario", "status-600", "--port", "0"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # noqa: S603 - our own module
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
         url = None
