@@ -51,12 +51,12 @@ def status_line(stats: Mapping[str, Any]) -> str:
     statuses = " ".join(f"{name}:{count}" for name, count in sorted(by_class.items()))
     faults = " ".join(f"{name}:{count}" for name, count in sorted(stats.get("by_fault", {}).items()) if name != "ok")
     return (
-        f"phase {stats.get('phase') or '-'} · {stats.get('requests', 0)} requests"
+        f"phase {stats.get('phase') or '-'} · {stats.get('requests', 0)} req"
         f" · {statuses or 'no responses yet'}"
         f" · faults {faults or 'none'}"
-        f" · side effects {stats.get('side_effects_applied', 0)} (duplicates {stats.get('duplicate_side_effects', 0)},"
-        f" replays {stats.get('idempotent_replays', 0)})"
-        f" · connections {stats.get('connections', 0)}"
+        f" · effects {stats.get('side_effects_applied', 0)}"
+        f" (dup {stats.get('duplicate_side_effects', 0)}, replay {stats.get('idempotent_replays', 0)})"
+        f" · conns {stats.get('connections', 0)}"
     )
 
 
@@ -99,9 +99,10 @@ def simulate(
     try:
         _announce(sim)
         _run_until_stopped(sim)
+        final = sim.stats()
     finally:
         sim.stop()
-    typer.echo("stopped: " + status_line(sim.ledger.stats()))
+    typer.echo("stopped: " + status_line(final))
 
 
 def _announce(sim: Simulator) -> None:
