@@ -296,7 +296,7 @@ def test_reset_closes_and_forgets() -> None:
 )  # fmt: skip
 def test_bad_config_is_rejected_with_the_value(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field) as info:
-        BreakerConfig(**{field: value})
+        BreakerConfig(**{field: value})  # type: ignore[arg-type]
     assert repr(value) in str(info.value)
 
 
