@@ -1,8 +1,9 @@
 """Circuit breaker: stop calling an upstream that is failing, probe it now and then, close when it heals.
 
 The state machine follows resilience4j's ``CircuitBreaker`` (time-based sliding window, minimum number of
-calls, failure-rate and slow-call-rate thresholds, a bounded number of half-open probes) with Hystrix's
-consecutive-failure trip added, as pybreaker has it::
+calls, failure-rate and slow-call-rate thresholds, a bounded number of half-open probes; Hystrix's error
+percentage over a request-volume threshold is the same idea) with pybreaker's consecutive-failure trip
+(``fail_max``) added::
 
     CLOSED ──(N consecutive failures | failure rate ≥ r | slow-call rate ≥ s, over ≥ min_calls)──▶ OPEN
     OPEN ──(open_for elapsed: noticed by state()/allow())──▶ HALF_OPEN

@@ -12,7 +12,7 @@ renews itself and a quiet client can still retry its rare failures. During a tot
 logical requests over ``T`` seconds the upstream therefore sees at most about
 ``N * (1 + percent) + min_per_second * (T + ttl)`` attempts: about 1.2 per logical request by default.
 
-This is Finagle's ``RetryBudget`` (``ttl``, ``minRetriesToKeepPerSecond``, ``percentCanRetry``; see
+This is Finagle's ``RetryBudget`` (``ttl``, ``minRetriesPerSec``, ``percentCanRetry``; see
 finagle-core ``com.twitter.finagle.service.RetryBudget`` and its ``LeakyBucket`` over a ``WindowedAdder``)
 and what Envoy's ``retry_budget`` (``budget_percent``, ``min_retry_concurrency``) approximates with
 concurrency. Like Finagle's ``WindowedAdder``, the window is a ring of ``BUCKETS`` buckets, so memory is
