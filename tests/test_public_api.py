@@ -13,7 +13,8 @@ EXPECTED = {
     "bearer_error", "classify", "classify_exception", "find_request_id", "fingerprint", "format_proxy_status",
     "get_clock", "make_error", "parse_proxy_status", "parse_rate_limit", "parse_retry_after",
     "parse_www_authenticate", "redact_body", "redact_headers", "redact_json", "redact_text", "redact_url",
-    "set_clock",
+    "set_clock", "AsyncResilientTransport", "ResilientTransport", "Token", "TokenAuth", "retry", "RetryPolicy",
+    "BreakerConfig", "BreakerState", "BudgetConfig", "CircuitBreaker", "RateLimiter", "RetryBudget",
 }  # fmt: skip
 
 

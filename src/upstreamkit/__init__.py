@@ -4,9 +4,14 @@ The public API is what ``__all__`` lists; ``tests/test_public_api.py`` guards it
 :mod:`upstreamkit.testing`, the simulator in :mod:`upstreamkit.simulator`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from upstreamkit._version import __version__
+from upstreamkit.adapters.decorator import retry
 from upstreamkit.clock import Clock, SystemClock, get_clock, set_clock
 from upstreamkit.core.backoff import Backoff
+from upstreamkit.core.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from upstreamkit.core.budget import BudgetConfig, RetryBudget
 from upstreamkit.core.classify import Outcome, classify, classify_exception
 from upstreamkit.core.headers import (
     RateLimit,
@@ -18,6 +23,7 @@ from upstreamkit.core.headers import (
     parse_retry_after,
     parse_www_authenticate,
 )
+from upstreamkit.core.ratelimit import RateLimiter
 from upstreamkit.core.redact import (
     fingerprint,
     redact_body,
@@ -26,6 +32,7 @@ from upstreamkit.core.redact import (
     redact_text,
     redact_url,
 )
+from upstreamkit.core.retry import RetryPolicy
 from upstreamkit.errors import (
     AuthError,
     BudgetExhaustedError,
@@ -50,10 +57,38 @@ from upstreamkit.errors import (
     make_error,
 )
 
+if TYPE_CHECKING:
+    from upstreamkit.adapters.httpx import AsyncResilientTransport, ResilientTransport, Token, TokenAuth
+
+# The httpx adapters load on first use, so that importing the pure core never imports an HTTP library.
+_LAZY = {
+    "AsyncResilientTransport": "upstreamkit.adapters.httpx",
+    "ResilientTransport": "upstreamkit.adapters.httpx",
+    "Token": "upstreamkit.adapters.httpx",
+    "TokenAuth": "upstreamkit.adapters.httpx",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'upstreamkit' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415 - lazy on purpose
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "AsyncResilientTransport",
     "AuthError",
     "Backoff",
+    "BreakerConfig",
+    "BreakerState",
+    "BudgetConfig",
     "BudgetExhaustedError",
+    "CircuitBreaker",
     "CircuitOpenError",
     "Clock",
     "ConnectError",
@@ -68,11 +103,17 @@ __all__ = [
     "ProtocolError",
     "RateLimit",
     "RateLimitedError",
+    "RateLimiter",
     "RequestRejectedError",
+    "ResilientTransport",
     "ResponseError",
     "ResponseTimeoutError",
+    "RetryBudget",
+    "RetryPolicy",
     "SystemClock",
     "TLSError",
+    "Token",
+    "TokenAuth",
     "TransportError",
     "UpstreamError",
     "UpstreamUnavailableError",
@@ -94,5 +135,6 @@ __all__ = [
     "redact_json",
     "redact_text",
     "redact_url",
+    "retry",
     "set_clock",
 ]

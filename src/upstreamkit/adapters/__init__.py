@@ -1,0 +1,1 @@
+"""Adapters: where upstreamkit meets an HTTP library (httpx) or any callable (the retry decorator)."""

@@ -1,0 +1,1 @@
+"""Per-upstream state (breaker, retry budget, rate limiter): in memory by default."""
