@@ -73,7 +73,14 @@ class _Retrier:
             with contextlib.suppress(Exception):  # a broken hook must not break the call it observes
                 hook(event)
 
-    def before(self, clock: Clock, attempt: int, now: float, last: Outcome | None) -> None:
+    def begin(self, now: float) -> None:
+        """The first attempt of a call: a budget deposit, and the breaker's permission."""
+        if self.budget is not None:
+            self.budget.record_request(now)
+        if self.breaker is not None:
+            self.before(1, now, None)
+
+    def before(self, attempt: int, now: float, last: Outcome | None) -> None:
         """Budget and breaker checks before an attempt; raises the policy error when one says no."""
         if attempt > 1 and self.budget is not None and not self.budget.try_withdraw(now):
             assert last is not None  # noqa: S101 - a retry always follows a failure
@@ -117,9 +124,9 @@ class _Retrier:
             self.emit(GaveUp(self.name, "", attempt, error.kind, error.retry_after, decision.reason, now))
         return outcome, decision
 
-    def record_success(self, started: float) -> None:
+    def record_success(self, clock: Clock, started: float) -> None:
         if self.breaker is not None:
-            now = self.clock().monotonic()
+            now = clock.monotonic()
             self.breaker.record_success(now, now - started)
 
 
@@ -133,32 +140,43 @@ def _wrap_sync(fn: Callable[P, T], retrier: _Retrier) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         clock = retrier.clock()
         start = clock.monotonic()
-        deadline = Deadline(start, retrier.policy.deadline)
-        if retrier.budget is not None:
-            retrier.budget.record_request(start)
-        attempt, previous, last = 1, None, None
-        started = start
-        while True:
-            if attempt > 1 or retrier.breaker is not None:
-                retrier.before(clock, attempt, started, last)
-            try:
-                result = fn(*args, **kwargs)
-            except Exception as exc:
-                last, decision = retrier.after_failure(exc, attempt, started, deadline, previous)
-                if decision is None:
-                    raise
-                if isinstance(decision, GiveUpDecision):
-                    raise decision.error from exc
-                previous = decision.delay
-                clock.sleep(decision.delay)
-                attempt += 1
-                started = clock.monotonic()
-                continue
-            if retrier.breaker is not None:
-                retrier.record_success(started)
-            return result
+        retrier.begin(start)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified on the slow path; foreign ones re-raised there
+            return _retry_sync(fn, args, kwargs, retrier=retrier, clock=clock, start=start, exc=exc)
+        if retrier.breaker is not None:
+            retrier.record_success(clock, start)
+        return result
 
     return wrapper
+
+
+def _retry_sync(
+    fn: Callable[P, T], args: Any, kwargs: Any, *, retrier: _Retrier, clock: Clock, start: float, exc: Exception
+) -> T:
+    """The slow path, entered on the first failure: classify, decide, wait, try again."""
+    deadline = Deadline(start, retrier.policy.deadline)
+    attempt, started, previous = 1, start, None
+    while True:
+        last, decision = retrier.after_failure(exc, attempt, started, deadline, previous)
+        if decision is None:
+            raise exc
+        if isinstance(decision, GiveUpDecision):
+            raise decision.error from exc
+        previous = decision.delay
+        clock.sleep(decision.delay)
+        attempt += 1
+        started = clock.monotonic()
+        retrier.before(attempt, started, last)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as again:  # noqa: BLE001 - classified at the top of the loop; foreign ones re-raised
+            exc = again
+            continue
+        if retrier.breaker is not None:
+            retrier.record_success(clock, started)
+        return result
 
 
 def _wrap_async(fn: Callable[P, Awaitable[T]], retrier: _Retrier) -> Callable[P, Awaitable[T]]:
@@ -166,32 +184,44 @@ def _wrap_async(fn: Callable[P, Awaitable[T]], retrier: _Retrier) -> Callable[P,
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         clock = retrier.clock()
         start = clock.monotonic()
-        deadline = Deadline(start, retrier.policy.deadline)
-        if retrier.budget is not None:
-            retrier.budget.record_request(start)
-        attempt, previous, last = 1, None, None
-        started = start
-        while True:
-            if attempt > 1 or retrier.breaker is not None:
-                retrier.before(clock, attempt, started, last)
-            try:
-                result = await fn(*args, **kwargs)
-            except Exception as exc:
-                last, decision = retrier.after_failure(exc, attempt, started, deadline, previous)
-                if decision is None:
-                    raise
-                if isinstance(decision, GiveUpDecision):
-                    raise decision.error from exc
-                previous = decision.delay
-                await clock.asleep(decision.delay)
-                attempt += 1
-                started = clock.monotonic()
-                continue
-            if retrier.breaker is not None:
-                retrier.record_success(started)
-            return result
+        retrier.begin(start)
+        try:
+            result = await fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - classified on the slow path; foreign ones re-raised there
+            return await _retry_async(fn, args, kwargs, retrier=retrier, clock=clock, start=start, exc=exc)
+        if retrier.breaker is not None:
+            retrier.record_success(clock, start)
+        return result
 
     return wrapper
+
+
+async def _retry_async(
+    fn: Callable[P, Awaitable[T]], args: Any, kwargs: Any, *, retrier: _Retrier, clock: Clock, start: float,
+    exc: Exception,
+) -> T:  # fmt: skip
+    """Async twin of :func:`_retry_sync`."""
+    deadline = Deadline(start, retrier.policy.deadline)
+    attempt, started, previous = 1, start, None
+    while True:
+        last, decision = retrier.after_failure(exc, attempt, started, deadline, previous)
+        if decision is None:
+            raise exc
+        if isinstance(decision, GiveUpDecision):
+            raise decision.error from exc
+        previous = decision.delay
+        await clock.asleep(decision.delay)
+        attempt += 1
+        started = clock.monotonic()
+        retrier.before(attempt, started, last)
+        try:
+            result = await fn(*args, **kwargs)
+        except Exception as again:  # noqa: BLE001 - classified at the top of the loop; foreign ones re-raised
+            exc = again
+            continue
+        if retrier.breaker is not None:
+            retrier.record_success(clock, started)
+        return result
 
 
 @overload

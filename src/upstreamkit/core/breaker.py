@@ -160,6 +160,8 @@ class CircuitBreaker:
 
     def allow(self, now: float) -> float | None:
         """None: the call may go (in HALF_OPEN it takes a probe slot). Otherwise seconds until a probe may go."""
+        if self._closed():
+            return None  # the hot path: a closed breaker leaves CLOSED only under the lock, in record_*
         with self._lock:
             fired = self._advance(now)
             if self._state is BreakerState.CLOSED:
@@ -176,12 +178,24 @@ class CircuitBreaker:
 
     def record_success(self, now: float, duration: float) -> None:
         """A permitted call succeeded after ``duration`` seconds (slow successes count toward the slow rate)."""
+        slow_after = self.config.slow_call_duration
         with self._lock:
+            # The hot path: closed, fast, and in the same window bucket as the last call.
+            if (
+                self._state is BreakerState.CLOSED
+                and (slow_after is None or duration <= slow_after)
+                and now // self._width == self._head
+            ):
+                self._consecutive = 0
+                self._calls[int(self._head % BUCKETS)] += 1
+                return
             fired = self._advance(now)
             if self._state is BreakerState.CLOSED:
                 self._consecutive = 0
                 self._record(now, failed=False, duration=duration)
-                fired += self._check_rates(now, failed=False)
+                slow_after = self.config.slow_call_duration
+                if slow_after is not None and duration > slow_after:  # a fast success cannot raise any rate
+                    fired += self._check_rates(now, failed=False)
             elif self._state is BreakerState.HALF_OPEN and self._probes > 0:
                 self._probes -= 1
                 self._probe_successes += 1
@@ -231,6 +245,9 @@ class CircuitBreaker:
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(name={self.name!r}, state={self._state.value!r})"
+
+    def _closed(self) -> bool:
+        return self._state is BreakerState.CLOSED
 
     # Internals: called with the lock held; they return the transitions to announce once it is released.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from upstreamkit.core.outcome import Outcome, make_outcome
 from upstreamkit.core.redact import redact_text
@@ -125,30 +126,22 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _names(exc: BaseException) -> list[str]:
-    return [cls.__name__ for cls in type(exc).__mro__]
-
-
-def _stdlib_kind(exc: BaseException) -> ErrorKind | None:
+def _stdlib_kind(exc_type: type[BaseException], text: str, errno: object) -> ErrorKind | None:
     """The kind a low-level (socket, ssl, OS) error names unambiguously."""
-    names = _names(exc)
+    names = {cls.__name__ for cls in exc_type.__mro__}
     if "gaierror" in names:
-        errno = getattr(exc, "errno", None)
         return ErrorKind.DNS_TIMEOUT if errno == -3 else ErrorKind.DNS_ERROR  # -3: EAI_AGAIN
     if "SSLCertVerificationError" in names:
         return ErrorKind.TLS_CERTIFICATE_ERROR
     if "SSLError" in names:
-        message = str(exc)
-        return (
-            ErrorKind.TLS_CERTIFICATE_ERROR
-            if "CERTIFICATE" in message.upper() and "VERIFY" in message.upper()
-            else ErrorKind.TLS_PROTOCOL_ERROR
-        )
-    if isinstance(exc, ConnectionRefusedError):
+        upper = text.upper()
+        certificate = "CERTIFICATE" in upper and "VERIFY" in upper
+        return ErrorKind.TLS_CERTIFICATE_ERROR if certificate else ErrorKind.TLS_PROTOCOL_ERROR
+    if issubclass(exc_type, ConnectionRefusedError):
         return ErrorKind.CONNECTION_REFUSED
-    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+    if issubclass(exc_type, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
         return ErrorKind.CONNECTION_TERMINATED
-    if isinstance(exc, OSError) and getattr(exc, "errno", None) in (101, 113):  # ENETUNREACH, EHOSTUNREACH
+    if issubclass(exc_type, OSError) and errno in (101, 113):  # ENETUNREACH, EHOSTUNREACH
         return ErrorKind.DESTINATION_IP_UNROUTABLE
     return None
 
@@ -198,12 +191,26 @@ def classify_exception(exc: BaseException) -> Outcome:
                 status=item.status,
                 request_id=item.request_id,
             )
-    all_names = {name for item in chain for name in _names(item)}
-    connect_phase = bool(all_names & _CONNECT_PHASE)
-    message = " | ".join(dict.fromkeys(str(item) for item in chain if str(item)))
+    # The verdict depends only on the chain's types, messages and errnos: cached, because during an incident
+    # the same few exceptions arrive thousands of times.
+    key = tuple((type(item), str(item), _errno(item)) for item in chain)
+    return _classify_chain(key)
 
-    root = next((k for item in chain if (k := _stdlib_kind(item)) is not None), None)
-    named = next((_BY_NAME[n] for item in chain for n in _names(item) if n in _BY_NAME), None)
+
+def _errno(exc: BaseException) -> int | None:
+    errno = getattr(exc, "errno", None)
+    return errno if isinstance(errno, int) else None
+
+
+@lru_cache(maxsize=1024)
+def _classify_chain(key: tuple[tuple[type[BaseException], str, object], ...]) -> Outcome:
+    types = [t for t, _, _ in key]
+    all_names = {cls.__name__ for t in types for cls in t.__mro__}
+    connect_phase = bool(all_names & _CONNECT_PHASE)
+    message = " | ".join(dict.fromkeys(text for _, text, _ in key if text))
+
+    root = next((k for t, text, errno in key if (k := _stdlib_kind(t, text, errno)) is not None), None)
+    named = next((_BY_NAME[c.__name__] for t in types for c in t.__mro__ if c.__name__ in _BY_NAME), None)
     kind = named if named in _MORE_SPECIFIC_THAN_ROOT or root is None else root
     if kind is None:
         kind = next((k for pattern, k in _MESSAGES if pattern.search(message)), None)
@@ -213,15 +220,15 @@ def classify_exception(exc: BaseException) -> Outcome:
         kind = ErrorKind.DESTINATION_UNAVAILABLE
     if kind is None and all_names & {"RemoteProtocolError", "ProtocolError"}:
         kind = ErrorKind.HTTP_PROTOCOL_ERROR
-    if kind is None and isinstance(chain[0], OSError):
+    if kind is None and issubclass(types[0], OSError):
         kind = ErrorKind.CONNECTION_TERMINATED
     unknown = kind is None
     if kind is None:  # not a network failure at all: a bug or a misuse; retrying will not fix it
         kind = ErrorKind.HTTP_REQUEST_ERROR
 
     sent = not connect_phase and kind not in _NEVER_LEFT and kind_info(kind).request_sent
-    explanation = f"{type(chain[0]).__name__}: {_clip(message) or kind_info(kind).title}"
-    facts = (f"exception {type(item).__module__}.{type(item).__name__}: {_clip(str(item))}" for item in chain)
+    explanation = f"{types[0].__name__}: {_clip(message) or kind_info(kind).title}"
+    facts = (f"exception {t.__module__}.{t.__name__}: {_clip(text)}" for t, text, _ in key)
     return replace(
         make_outcome(kind, explanation, hop=Hop.CLIENT, request_sent=sent, retryable=False if unknown else None),
         evidence=tuple(redact_text(f) for f in facts),
