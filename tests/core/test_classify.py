@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from upstreamkit import ErrorKind, Hop, classify, classify_exception, make_error
-from upstreamkit.core.classify import Outcome
+from upstreamkit.core.classify import Outcome, is_plain_success
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
@@ -527,3 +529,26 @@ def test_vendor_signatures(
 
 def test_a_vendor_header_alone_does_not_make_a_success_a_failure() -> None:
     assert classify(200, {"Server": "cloudflare", "CF-RAY": "8f3a-AMS"}, "<html>ok</html>").ok
+
+
+# --- the client's fast path agrees with the full classifier ---------------------------------------------
+
+_BODY_BITS = st.sampled_from(
+    ['{"ok": true}', '{"code": 600}', '"error": "token_expired"', '"errcode": 42001', "upstream_error", "hello", ""]
+)
+_HEADER_NAMES = st.sampled_from(["content-type", "retry-after", "x-ratelimit-remaining", "ratelimit", "x-request-id"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.integers(min_value=100, max_value=999),
+    names=st.lists(_HEADER_NAMES, max_size=3),
+    body=st.lists(_BODY_BITS, max_size=3).map(" ".join),
+)
+def test_is_plain_success_implies_a_success_with_nothing_to_learn(status: int, names: list[str], body: str) -> None:
+    headers = [(name, "1") for name in names]
+    if is_plain_success(status, names, body):
+        outcome = classify(status, headers, body, now=NOW)
+        assert outcome.ok
+        assert outcome.rate_limit is None
+        assert outcome.retry_after is None

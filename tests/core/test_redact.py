@@ -77,7 +77,8 @@ def planted_text() -> str:
         f"POST {planted_url()} failed; Authorization: Bearer {SECRETS['bearer']}; jwt={JWT}; "
         f"aws_access_key_id={SECRETS['aws']} github {SECRETS['github_pat']} stripe {SECRETS['stripe']} "
         f"slack {SECRETS['slack']} openai {SECRETS['openai']} google {SECRETS['google']} "
-        f'password="{SECRETS["password"]}" {{"api_key": "{SECRETS["apikey"]}"}}'
+        f'password="{SECRETS["password"]}" {{"api_key": "{SECRETS["apikey"]}"}} '
+        f'reason: client_secret={SECRETS["stripe"]} error: "signature={SECRETS["signature"]}"'
     )
 
 

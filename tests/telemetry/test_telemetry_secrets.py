@@ -120,10 +120,6 @@ def test_opentelemetry_attributes_and_span_events_carry_no_secret() -> None:
     _assert_clean(span.to_json())
 
 
-@pytest.mark.xfail(
-    reason="core.redact: a non-secret 'name: ' pair swallows the 'token=...' pair after it (fix in _redact_pair)",
-    strict=True,
-)
 def test_secret_pair_after_a_plain_label_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="tests.telemetry.secrets")
     hook = LoggingHook(logging.getLogger("tests.telemetry.secrets"))

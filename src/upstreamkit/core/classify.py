@@ -21,6 +21,7 @@ Never lean on ``httpx.Response.is_error``: it is False for status 600.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -41,12 +42,21 @@ from upstreamkit.core.headers import (
 from upstreamkit.core.outcome import Outcome, make_outcome
 from upstreamkit.core.redact import redact_text
 from upstreamkit.errors import ErrorKind, Hop
-from upstreamkit.knowledge import kind_info, match_signature, signatures
+from upstreamkit.knowledge import (
+    BODY_SCAN_LIMIT,
+    Signature,
+    body_signatures,
+    kind_info,
+    match_signature,
+    success_screen,
+)
 
-__all__ = ["Outcome", "classify", "classify_exception"]
+__all__ = ["Outcome", "classify", "classify_exception", "is_plain_success"]
 
 _BODY_LIMIT = 65_536
 _CODE_600 = 600
+# A success body is decoded as JSON only when it may hold a 600 envelope.
+_MAY_CARRY_600 = re.compile(r"600|upstream_error|gateway_timeout", re.IGNORECASE)
 
 # --- responses -------------------------------------------------------------------------------------------
 
@@ -59,12 +69,19 @@ def _text(body: bytes | str | None) -> str:
     return body[:_BODY_LIMIT]
 
 
-def _lower_map(view: HeaderView) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in view.items():
-        key = name.lower()
-        out[key] = f"{out[key]}, {value}" if key in out else value
-    return out
+def is_plain_success(status: int, names: Iterable[str], body: bytes | str) -> bool:
+    """True when :func:`classify` would call this response a success with nothing to learn from it.
+
+    A cheap test for the client's hot path: a 2xx without Retry-After or rate-limit headers (lower-case
+    ``names``), whose body neither may hold a 600 envelope nor matches a success-status signature.
+    """
+    if not 200 <= status < 300:
+        return False
+    for name in names:
+        if name == "retry-after" or "ratelimit" in name or "rate-limit" in name:
+            return False
+    text = _text(body)
+    return not _MAY_CARRY_600.search(text) and not success_screen().search(text[:BODY_SCAN_LIMIT])
 
 
 def classify(
@@ -85,14 +102,18 @@ def classify(
     if status is None:
         raise ValueError("classify() needs a status or an exception")
     view = header_view(headers)
-    lower = _lower_map(view)
+    lower = view.joined()
     text = _text(body)
-    reference = now if now is not None else parse_http_date(lower.get("date", ""))
+    # The common case is a plain success: skip the parsers whose inputs are absent (the transport's hot path).
+    limited = any("ratelimit" in name or "rate-limit" in name for name in lower)
+    reference = now
+    if reference is None and (limited or "retry-after" in lower):
+        reference = parse_http_date(lower.get("date", ""))
     retry_after = parse_retry_after(lower.get("retry-after"), reference)
-    limit = parse_rate_limit(view, reference)
+    limit = parse_rate_limit(view, reference) if limited else None
     found_id = find_request_id(view)
     request_id = redact_text(found_id[1]) if found_id else None
-    payload = decode_json(text)
+    payload = decode_json(text) if status >= 300 or _MAY_CARRY_600.search(text) else None
 
     evidence: list[str] = [f"HTTP status {status}"]
     if retry_after is not None:
@@ -145,8 +166,7 @@ def classify(
 
     # 4. a vendor signature from the knowledge base. On a success status only body signatures apply:
     # a Cloudflare header alone says nothing about a 200.
-    candidates = signatures() if status >= 400 else tuple(s for s in signatures() if s.body is not None)
-    signature = match_signature(status, lower, text, candidates)
+    signature = _signature_for(status, lower, text)
     if signature is not None:
         return finish(
             make_outcome(
@@ -328,6 +348,14 @@ def _by_status(
         hop=Hop.UPSTREAM,
         **common,
     ), facts
+
+
+def _signature_for(status: int, lower: dict[str, str], text: str) -> Signature | None:
+    if status >= 400:
+        return match_signature(status, lower, text)
+    if success_screen().search(text[:BODY_SCAN_LIMIT]):  # one pass over the body before forty
+        return match_signature(status, lower, text, body_signatures())
+    return None
 
 
 def _proxy_status_kind(value: str | None) -> tuple[ErrorKind, str, str | None] | None:

@@ -141,6 +141,10 @@ class HeaderView:
         """All ``(name, value)`` pairs, names in their original case, in order."""
         return list(self._fields)
 
+    def joined(self) -> dict[str, str]:
+        """Lower-case name to value, repeated field lines joined with ``", "``."""
+        return {name: ", ".join(values) for name, values in self._index.items()}
+
     def __len__(self) -> int:
         return len(self._fields)
 

@@ -134,7 +134,11 @@ def _redact_scheme(match: re.Match[str]) -> str:
 def _redact_pair(match: re.Match[str]) -> str:
     name = match.group("name").strip("\"'")
     value = match.group("value")
-    if not is_secret_name(name) or _FINGERPRINT.fullmatch(value.strip("\"'")):
+    if not is_secret_name(name):
+        # "reason: token=abc" - a harmless label may hold a secret pair in its value: look inside.
+        inner = _PAIR.sub(_redact_pair, value)
+        return match.group(0) if inner == value else f"{match.group('name')}{match.group('sep')}{inner}"
+    if _FINGERPRINT.fullmatch(value.strip("\"'")):
         return match.group(0)
     if value.lower() in _SCHEME_WORDS:
         return match.group(0)  # "Authorization: Bearer <fingerprint>": the scheme rule already redacted it

@@ -23,10 +23,12 @@ __all__ = [
     "KindInfo",
     "KnowledgeError",
     "Signature",
+    "body_signatures",
     "kind_info",
     "load_signatures",
     "match_signature",
     "signatures",
+    "success_screen",
 ]
 
 Effort = Literal["easy", "medium", "hard"]
@@ -193,6 +195,34 @@ def signatures() -> tuple[Signature, ...]:
     text = files(__package__).joinpath("signatures.toml").read_text(encoding="utf-8")
     loaded = load_signatures(text)
     return tuple(sorted(loaded, key=lambda s: -s.specificity))
+
+
+@cache
+def body_signatures() -> tuple[Signature, ...]:
+    """The signatures that may turn a success status into a failure: a body condition and a listed 1xx-3xx."""
+    return tuple(s for s in signatures() if s.body is not None and any(code < 400 for code in s.statuses))
+
+
+@cache
+def success_screen() -> re.Pattern[str]:
+    """One pattern that matches wherever a body signature for a 1xx-3xx status might: a cheap first pass.
+
+    A signature turns a success status into a failure only when it lists that status (Slack's
+    ``{"ok": false, "error": "token_expired"}`` lists 200); one without statuses applies to error statuses.
+    """
+    patterns = [_scoped(s.body.pattern) for s in body_signatures() if s.body is not None]
+    return re.compile("|".join(patterns) or r"(?!)", re.IGNORECASE)
+
+
+_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+
+
+def _scoped(pattern: str) -> str:
+    # "(?s)abc" becomes "(?s:abc)": global flags are only allowed at the start of a whole pattern.
+    flags = _GLOBAL_FLAGS.match(pattern)
+    if flags:
+        return f"(?{flags.group(1)}:{pattern[flags.end() :]})"
+    return f"(?:{pattern})"
 
 
 def match_signature(

@@ -20,7 +20,7 @@ import httpx
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
-from upstreamkit.core.classify import classify, classify_exception
+from upstreamkit.core.classify import classify, classify_exception, is_plain_success
 from upstreamkit.core.events import (
     AttemptFailed,
     AttemptStarted,
@@ -116,12 +116,16 @@ class _Call:
 
     request: httpx.Request
     upstream: str
-    where: str
     state: UpstreamState
     method: str
     request_id: str
     has_key: bool
     deadline: Deadline
+
+    @property
+    def where(self) -> str:
+        """The URL for error messages: redacted, without query or fragment (computed only for failures)."""
+        return redact_url(str(self.request.url.copy_with(query=None, fragment=None)))
 
 
 class Engine:
@@ -178,7 +182,6 @@ class Engine:
         call = _Call(
             request=request,
             upstream=upstream,
-            where=redact_url(str(request.url.copy_with(query=None, fragment=None))),
             state=self.store.get(upstream),
             method=method,
             request_id=request_id,
@@ -225,6 +228,8 @@ class Engine:
         if isinstance(result, BaseException):
             return classify_exception(result), None
         body = result.content if _is_read(result) else b""
+        if is_plain_success(result.status_code, result.headers.keys(), body):
+            return _PLAIN_SUCCESS if result.status_code == 200 else _success(result.status_code), result
         # HTTP-dates and epoch resets are read against the server's own Date when it sends one: immune to
         # skew between the client's clock and the server's.
         reference = None if "date" in result.headers else self.clock.time()
@@ -241,7 +246,10 @@ class Engine:
             if state.breaker is not None:
                 state.breaker.record_success(done, duration)
             status = outcome.status or 0
-            self.emit(AttemptSucceeded(call.upstream, call.request_id, call.method, attempt, status, duration, done))
+            if self.hooks:
+                self.emit(
+                    AttemptSucceeded(call.upstream, call.request_id, call.method, attempt, status, duration, done)
+                )
             return
         self.emit(
             AttemptFailed(call.upstream, call.request_id, call.method, attempt, kind, outcome.status, outcome.is_600,
@@ -313,7 +321,8 @@ class Engine:
                 return self._give_up(call, attempt - 1, GiveUp(error, "deadline"))
             self._prepare(call, attempt, timeout)
 
-            self.emit(AttemptStarted(call.upstream, call.request_id, call.method, attempt, timeout, now))
+            if self.hooks:
+                self.emit(AttemptStarted(call.upstream, call.request_id, call.method, attempt, timeout, now))
             try:
                 result = yield Send(request)
             except GeneratorExit:  # the caller was cancelled mid-attempt: free a half-open probe slot
@@ -377,6 +386,16 @@ class Engine:
             if substitute is not None:
                 return substitute
         raise error
+
+
+def _success(status: int) -> Outcome:
+    return Outcome(
+        ok=True, kind=None, retryable=False, request_sent=True, explanation=f"HTTP {status}: not a failure.",
+        status=status, hop=Hop.UPSTREAM,
+    )  # fmt: skip
+
+
+_PLAIN_SUCCESS = _success(200)
 
 
 def _is_read(response: httpx.Response) -> bool:
