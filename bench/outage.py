@@ -4,7 +4,8 @@
 
 The incident scenario runs healthy → outage (90 % 503 with Retry-After 2, 10 % slow 504) → partial
 recovery (30 % 503) → healthy, 3 s a phase at time scale 1. For each strategy in turn the simulator's
-timeline restarts and ``--clients`` threads send logical requests in a loop until the timeline's end
+timeline restarts and ``--clients`` threads send logical requests at a steady rate (one every
+``--interval`` seconds each, or at once when the previous one took longer) until the timeline's end
 (bounded by time and by a request cap): GET /v1/items, and every third request a POST /v1/payments, each
 logical request with its own X-Request-Id (sent again on its retries, so the upstream's ledger can count
 attempts per logical request).
@@ -17,7 +18,8 @@ Strategies, side by side in one run:
 - urllib3: ``Retry(total=3, backoff_factor=0.1, status_forcelist=[502, 503, 504])``, its default
   methods (POST not retried), Retry-After respected.
 
-Reported per strategy: upstream attempts per logical request during the outage phase, success rate over
+Reported per strategy: upstream attempts per logical request during the outage phase (attempts the
+upstream's ledger saw in that phase over logical requests the clients started in it), success rate over
 the whole run, duplicated side effects (a payment applied twice for one logical request), and the time from
 the end of the outage phase to the first success any client saw.
 """
@@ -31,7 +33,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,9 +50,8 @@ PHASE = 3.0  # seconds per phase of the incident scenario at time scale 1
 
 @dataclass
 class Tally:
-    logical: int = 0
-    ok: int = 0
-    successes: list[float] = field(default_factory=list)  # monotonic times of successes
+    started: list[float] = field(default_factory=list)  # monotonic start of every logical request
+    successes: list[float] = field(default_factory=list)  # monotonic end of every successful one
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -115,25 +116,32 @@ def control(base: str, path: str, method: str = "GET") -> Any:
         return json.loads(response.read() or b"null")
 
 
-def drive(base: str, sender: Send, clients: int, duration: float, cap: int) -> tuple[Tally, float]:
+def drive(base: str, sender: Send, args: argparse.Namespace, duration: float) -> tuple[Tally, float]:
     control(base, "/__sim/reset?timeline=1", "POST")
     tally = Tally()
     start = time.monotonic()
     stop_at = start + duration
 
     def worker(index: int) -> None:
+        # Traffic arrives at a steady rate, as from users: one logical request every --interval seconds,
+        # or at once when the previous one took longer (retries and waits hold a client up).
         n = 0
-        while time.monotonic() < stop_at and tally.logical < cap:
+        next_start = start + index * args.interval / args.clients
+        while time.monotonic() < stop_at and len(tally.started) < args.cap:
+            delay = next_start - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            next_start = max(next_start + args.interval, time.monotonic())
             n += 1
             method, path = ("POST", "/v1/payments") if n % 3 == 0 else ("GET", "/v1/items")
+            began = time.monotonic()
             ok = sender(method, f"{base}{path}", f"{index}-{uuid.uuid4().hex}")
             with tally.lock:
-                tally.logical += 1
+                tally.started.append(began)
                 if ok:
-                    tally.ok += 1
                     tally.successes.append(time.monotonic())
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -142,25 +150,23 @@ def drive(base: str, sender: Send, clients: int, duration: float, cap: int) -> t
 
 
 def measure(base: str, name: str, sender: Send, args: argparse.Namespace) -> dict[str, Any]:
-    scale = args.time_scale
-    tally, start = drive(base, sender, args.clients, 4 * PHASE * scale, args.cap)
-    entries = control(base, "/__sim/ledger")
-    entries = entries.get("entries", entries) if isinstance(entries, dict) else entries
-    outage = [e for e in entries if e.get("phase") == "outage" and e.get("request_id")]
-    per_request = Counter(e["request_id"] for e in outage)
+    phase = PHASE * args.time_scale
+    tally, start = drive(base, sender, args, 4 * phase)
+    entries = control(base, "/__sim/ledger")["entries"]
+    outage_attempts = sum(1 for e in entries if e.get("phase") == "outage")
+    outage_start, outage_end = start + phase, start + 2 * phase
+    outage_requests = sum(1 for t in tally.started if outage_start <= t < outage_end)
     applied: defaultdict[str, int] = defaultdict(int)
     for entry in entries:
         if entry.get("side_effect_applied") and entry.get("request_id"):
             applied[entry["request_id"]] += 1
-    duplicates = sum(count - 1 for count in applied.values() if count > 1)
-    outage_end = start + 2 * PHASE * scale
     after = [t for t in tally.successes if t >= outage_end]
     return {
         "strategy": name,
-        "attempts_per_request": (len(outage) / len(per_request)) if per_request else 0.0,
-        "success_rate": tally.ok / tally.logical if tally.logical else 0.0,
-        "logical": tally.logical,
-        "duplicates": duplicates,
+        "attempts_per_request": outage_attempts / outage_requests if outage_requests else float("nan"),
+        "success_rate": len(tally.successes) / len(tally.started) if tally.started else 0.0,
+        "logical": len(tally.started),
+        "duplicates": sum(count - 1 for count in applied.values() if count > 1),
         "recovery": (min(after) - outage_end) if after else float("nan"),
     }
 
@@ -170,6 +176,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--interval", type=float, default=0.05, help="seconds between a client's logical requests")
     parser.add_argument("--cap", type=int, default=50_000, help="at most this many logical requests per strategy")
     args = parser.parse_args()
     strategies = {

@@ -256,7 +256,9 @@ class Engine:
                           duration, outcome.explanation, done)
         )  # fmt: skip
         if state.breaker is not None:
-            if kind in _NOT_HEALTH:
+            # A 503 with Retry-After is classified rate_limited, yet it says the upstream is shedding load:
+            # every 5xx counts against the upstream's health.
+            if kind in _NOT_HEALTH and (outcome.status or 0) < 500:
                 state.breaker.release(done)
             else:
                 state.breaker.record_failure(done, duration)
