@@ -178,6 +178,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between a client's logical requests")
     parser.add_argument("--cap", type=int, default=50_000, help="at most this many logical requests per strategy")
+    parser.add_argument("--only", help="run only the strategies whose name contains this text")
     args = parser.parse_args()
     strategies = {
         "upstreamkit (defaults)": upstreamkit_sender,
@@ -187,6 +188,8 @@ def main() -> None:
     rows = []
     with simulator_process("incident", seed=args.seed, time_scale=args.time_scale) as base:
         for name, make in strategies.items():
+            if args.only and args.only not in name:
+                continue
             rows.append(measure(base, name, make(), args))
     print(f"Python {sys.version.split()[0]}; {args.clients} client threads; incident timeline, "
           f"{PHASE * args.time_scale:g} s a phase\n")  # fmt: skip
