@@ -132,7 +132,7 @@ def test_conditions(condition: str, facts: dict[str, object], holds: bool) -> No
         ('[[rule]]\nkind = "dns_error"\nwhen = [{ fact = "a", near = 1 }]\nweight = 2\nevidence = "e"', "near"),
         ('[[rule]]\nkind = "dns_error"\nwhen = [{ fact = "a", matches = "(" }]\nweight = 2\nevidence = "e"', "regular"),
         ('[[rule]]\nkind = "dns_error"\nwhen = [{ fact = "a" }]\nweight = 2\nevidence = "{a|upper}"', "filter"),
-        ('[[rule]]\nkind = "dns_error"\nkind_from = "a"\nwhen = [{ fact = "a" }]\nweight = 2\nevidence = "e"', "one of"),
+        ('[[rule]]\nkind = "dns_error"\nkind_from = "a"\nwhen = [{ fact = "a" }]\nweight = 2\nevidence = "e"', "one"),
         ('[[rule]]\nkind = "dns_error"\nwhen = [{ fact = "a" }]\nweight = 2\nevidence = "e"\nwieght = 3', "wieght"),
         ("[[rule]\n", "rules.toml"),
     ],
