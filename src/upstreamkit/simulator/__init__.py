@@ -16,6 +16,7 @@ received. Test fixtures: :mod:`upstreamkit.simulator.testing`. Shell: ``upstream
 
 from __future__ import annotations
 
+from upstreamkit.simulator.dns import DNSResponder
 from upstreamkit.simulator.faults import Fault, FaultKind, expected_kind
 from upstreamkit.simulator.ledger import Ledger, LedgerEntry
 from upstreamkit.simulator.scenario import (
@@ -35,6 +36,7 @@ from upstreamkit.simulator.tls import TLSVariant, parse_tls_variant
 
 __all__ = [
     "AuthConfig",
+    "DNSResponder",
     "Fault",
     "FaultKind",
     "FieldRule",

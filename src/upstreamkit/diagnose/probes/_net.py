@@ -1,0 +1,75 @@
+"""Where the network phases connect: the URL's host, port and scheme, ``--resolve`` overrides, address text.
+
+Shared by the dns, tcp and tls probes so that the three agree on one target (a bracketed IPv6 literal,
+a default port, a case-insensitive ``--resolve`` match) and print addresses the same way.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from upstreamkit.diagnose.model import ProbeOptions, ProbeRequest
+
+__all__ = ["Target", "format_endpoint", "is_ip_literal", "resolve_override", "target"]
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the URL points at: ``host`` lower-cased without brackets, the port (explicit or the scheme's)."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def is_ip(self) -> bool:
+        """The host is an IPv4 or IPv6 address literal (no DNS, no SNI)."""
+        return is_ip_literal(self.host)
+
+    @property
+    def https(self) -> bool:
+        """The URL asks for TLS."""
+        return self.scheme == "https"
+
+
+def target(request: ProbeRequest) -> Target:
+    """The host, port and scheme of ``request.url``; ValueError for a URL without a host or a bad port."""
+    parts = urlsplit(request.url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname  # lower-cased, brackets stripped
+    if not host:
+        raise ValueError(f"URL has no host: {request.url!r}")
+    port = parts.port  # ValueError for a port out of range or not a number
+    if port is None:
+        port = _DEFAULT_PORTS.get(scheme, 443)
+    return Target(scheme=scheme, host=host.rstrip(".") or host, port=port)
+
+
+def is_ip_literal(host: str) -> bool:
+    """``host`` is an IPv4 or IPv6 address (brackets allowed)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def resolve_override(options: ProbeOptions, host: str, port: int) -> str | None:
+    """The address curl's ``--resolve HOST:PORT:ADDR`` gives for ``host:port``, or None.
+
+    Hosts match case-insensitively (a trailing dot ignored), as curl matches them; ADDR loses its brackets.
+    """
+    wanted = host.lower().rstrip(".")
+    for entry_host, entry_port, address in options.resolve:
+        if entry_host.lower().rstrip(".") == wanted and entry_port == port:
+            return address.strip().strip("[]")
+    return None
+
+
+def format_endpoint(address: str, port: int) -> str:
+    """``ADDR:PORT``, with an IPv6 address in brackets (``[::1]:443``)."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
