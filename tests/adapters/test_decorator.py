@@ -12,7 +12,7 @@ import pytest
 import upstreamkit
 import upstreamkit.testing as uk_testing
 from upstreamkit import Backoff, BreakerConfig, ErrorKind, RetryPolicy, UpstreamError, make_error
-from upstreamkit.core.events import Event, GaveUp, RetryScheduled
+from upstreamkit.core.events import BreakerStateChanged, Event, GaveUp, RetryScheduled
 from upstreamkit.testing import FakeClock
 
 NO_JITTER = RetryPolicy(attempts=4, backoff=Backoff(base=0.5, multiplier=2, cap=10, jitter="none"), deadline=None)
@@ -107,9 +107,11 @@ def test_not_idempotent_retries_only_what_never_left(clock: FakeClock) -> None:
 
 def test_breaker_shared_across_calls_fails_fast(clock: FakeClock) -> None:
     calls, fn = flaky(100, httpx.ConnectError("[Errno 111] Connection refused"))
+    events: list[Event] = []
     wrapped = upstreamkit.retry(  # type: ignore[call-overload]
-        policy=RetryPolicy(attempts=1), budget=None, breaker=BreakerConfig(consecutive_failures=2, open_for=3)
-    )(fn)
+        policy=RetryPolicy(attempts=1), budget=None, breaker=BreakerConfig(consecutive_failures=2, open_for=3),
+        hooks=[events.append], name="rates",
+    )(fn)  # fmt: skip
     for _ in range(2):
         with pytest.raises(UpstreamError):
             wrapped(1)
@@ -118,6 +120,8 @@ def test_breaker_shared_across_calls_fails_fast(clock: FakeClock) -> None:
     assert info.value.kind is ErrorKind.CIRCUIT_OPEN
     assert info.value.retry_after == pytest.approx(3.0)
     assert len(calls) == 2
+    changes = [(e.upstream, e.old, e.new) for e in events if isinstance(e, BreakerStateChanged)]
+    assert changes == [("rates", "closed", "open")]
 
 
 def test_events(clock: FakeClock) -> None:

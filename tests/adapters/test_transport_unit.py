@@ -15,7 +15,7 @@ from upstreamkit import ErrorKind, UpstreamError
 from upstreamkit.adapters.httpx import AsyncResilientTransport, ResilientTransport, Token, TokenAuth
 from upstreamkit.core.backoff import Backoff
 from upstreamkit.core.breaker import BreakerConfig, BreakerState
-from upstreamkit.core.events import AttemptFailed, Event, GaveUp, RetryScheduled
+from upstreamkit.core.events import AttemptFailed, BreakerStateChanged, Event, GaveUp, RetryScheduled
 from upstreamkit.core.retry import RetryPolicy
 from upstreamkit.testing import FakeClock
 
@@ -356,3 +356,23 @@ def test_async_gives_up_with_an_upstream_error(clock: FakeClock) -> None:
     with pytest.raises(UpstreamError) as info:
         asyncio.run(main())
     assert info.value.kind is ErrorKind.AUTH_INVALID
+
+
+def test_breaker_transitions_reach_the_hooks(clock: FakeClock) -> None:
+    inner, _ = scripted(httpx.Response(503), httpx.Response(503), httpx.Response(200))
+    events: list[Event] = []
+    breaker = BreakerConfig(consecutive_failures=2, failure_rate=None, open_for=5.0)
+    transport = ResilientTransport(
+        inner, breaker=breaker, budget=None, policy=RetryPolicy(attempts=1), hooks=[events.append]
+    )
+    http = httpx.Client(transport=transport)
+    for _ in range(2):
+        with pytest.raises(UpstreamError):
+            http.get(URL)
+    clock.advance(5.0)
+    assert http.get(URL).status_code == 200
+    changes = [(e.old, e.new) for e in events if isinstance(e, BreakerStateChanged)]
+    assert changes == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+    first = next(e for e in events if isinstance(e, BreakerStateChanged))
+    assert first.upstream == "https://api.example.com:443"
+    assert "2" in first.reason

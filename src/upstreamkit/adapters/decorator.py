@@ -25,10 +25,10 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
-from upstreamkit.core.breaker import BreakerConfig, CircuitBreaker
+from upstreamkit.core.breaker import BreakerConfig, BreakerTransition, CircuitBreaker
 from upstreamkit.core.budget import BudgetConfig, RetryBudget
 from upstreamkit.core.classify import classify_exception
-from upstreamkit.core.events import AttemptFailed, Event, GaveUp, Hook, RetryScheduled
+from upstreamkit.core.events import AttemptFailed, BreakerStateChanged, Event, GaveUp, Hook, RetryScheduled
 from upstreamkit.core.outcome import Outcome
 from upstreamkit.core.retry import Deadline, Retry, RetryPolicy
 from upstreamkit.core.retry import GiveUp as GiveUpDecision
@@ -59,14 +59,19 @@ class _Retrier:
         self.name = name
         self.policy = policy
         self.budget = RetryBudget(budget) if budget is not None else None
-        self.breaker = CircuitBreaker(breaker, name=name) if breaker is not None else None
-        self.method = "GET" if idempotent else "POST"
         self.hooks = tuple(hooks)
+        self.breaker = CircuitBreaker(breaker, name=name, on_transition=self._announce) if breaker is not None else None
+        self.method = "GET" if idempotent else "POST"
         self._clock = clock
         self.rng: RandomSource = rng if rng is not None else random.Random()
 
     def clock(self) -> Clock:
         return self._clock if self._clock is not None else get_clock()
+
+    def _announce(self, transition: BreakerTransition) -> None:
+        self.emit(
+            BreakerStateChanged(transition.name, transition.old, transition.new, transition.reason, transition.at)
+        )
 
     def emit(self, event: Event) -> None:
         for hook in self.hooks:

@@ -20,11 +20,13 @@ import httpx
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
+from upstreamkit.core.breaker import BreakerTransition
 from upstreamkit.core.classify import classify, classify_exception, is_plain_success
 from upstreamkit.core.events import (
     AttemptFailed,
     AttemptStarted,
     AttemptSucceeded,
+    BreakerStateChanged,
     Event,
     GaveUp,
     Hook,
@@ -157,6 +159,17 @@ class Engine:
         self.attempt_header = attempt_header
         self.fallback = fallback
         self.raise_on_failure = raise_on_failure
+        if self.hooks:
+            # Breakers are made lazily by the store, per upstream: every one made from now on tells the hooks.
+            earlier = store.on_transition
+
+            def announce(transition: BreakerTransition) -> None:
+                if earlier is not None:
+                    earlier(transition)
+                self.emit(BreakerStateChanged(transition.name, transition.old, transition.new, transition.reason,
+                                              transition.at))  # fmt: skip
+
+            store.on_transition = announce
 
     @property
     def clock(self) -> Clock:
