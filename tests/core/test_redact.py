@@ -171,3 +171,11 @@ def test_explain_output_is_redacted() -> None:
         result = runner.invoke(app, args + extra)
         assert result.exit_code == 0, result.output
         assert_clean(result.output)
+
+
+def test_prose_about_tokens_stays_readable_while_token_credentials_go() -> None:
+    # WWW-Authenticate descriptions are evidence: "The access token expired" must survive redaction.
+    assert redact_text('error_description="The access token expired"') == 'error_description="The access token expired"'
+    assert redact_text("the token expired 5 min ago") == "the token expired 5 min ago"
+    assert "abcdef123456" not in redact_text("Authorization: Token abcdef123456")
+    assert "dXNlcjpwYXNz" not in redact_text("Basic dXNlcjpwYXNz")

@@ -124,10 +124,17 @@ def _redact_jwt(match: re.Match[str]) -> str:
     return f"{match.group(1)}.{match.group(2)}.{fingerprint(match.group(0))}"
 
 
+_PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")
+
+
 def _redact_scheme(match: re.Match[str]) -> str:
     credentials = match.group(3)
     if _FINGERPRINT.fullmatch(credentials) or credentials.startswith("eyJ"):
         return match.group(0)  # already a fingerprint, or a JWT handled on its own
+    if match.group(1).lower() == "token" and _PLAIN_WORD.fullmatch(credentials):
+        # "The access token expired": prose, not the `Token <credentials>` scheme. A real token of letters only,
+        # in lower case, is rare enough; Bearer and Basic are always redacted.
+        return match.group(0)
     return f"{match.group(1)}{match.group(2)}{fingerprint(credentials)}"
 
 
