@@ -61,6 +61,17 @@ EXPIRING_SOON_S = 300.0
 SKEW_LIMIT_S = 60.0
 _JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _AUTH_STATUSES = frozenset({401, 403})
+# Every jwt.* fact, as it reads when there is no JWT: the rules see the same names whatever was sent.
+_NO_JWT: dict[str, Any] = {
+    "jwt.present": False,
+    "jwt.error": None,
+    "jwt.alg": None,
+    **{f"jwt.{name}": None for name in ("exp", "exp_iso", "nbf", "nbf_iso", "iat", "iat_iso", "expires_in_s")},
+    "jwt.expired": False,
+    "jwt.expiring_soon": False,
+    "jwt.not_yet_valid": False,
+    **{f"jwt.{name}": None for name in ("aud", "iss", "sub", "scope")},
+}
 _NOT_CREDENTIALS = frozenset({"authorization", "proxy-authorization"})  # the proxy's, not the upstream's
 
 
@@ -250,8 +261,7 @@ def inspect(request: ProbeRequest, exchanges: list[Exchange], now: float) -> tup
         lines.append(f"server Date: {date} (local clock {skew:+.1f} s from it)")
     found = find_credential(request)
     facts.update({"cred.present": found is not None, "cred.scheme": None, "cred.fingerprint": None})
-    facts.update({"jwt.present": False, "jwt.error": None, "jwt.expired": False, "jwt.expiring_soon": False})
-    facts["jwt.not_yet_valid"] = False
+    facts.update(_NO_JWT)
     if found is not None:
         scheme, secret = found
         facts.update({"cred.scheme": scheme, "cred.fingerprint": fingerprint(secret)})
