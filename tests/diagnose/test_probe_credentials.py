@@ -177,4 +177,5 @@ def test_against_the_simulator_expired_token(simulator_factory: Any) -> None:
     assert result.facts["www_auth.error"] == "invalid_token"
     assert result.facts["clock.skewed"] is False
     assert f"expired {result.facts['jwt.exp_iso']}, 60 min ago" in result.detail
+    assert result.detail.endswith("; server says invalid_token: The access token expired")
     assert token not in _everything(result) + " ".join(ctx.log)
