@@ -123,7 +123,7 @@ def test_a_response_file_without_status_line(tmp_path: Path) -> None:
 
 
 def test_demo_explains_every_sample() -> None:
-    result = runner.invoke(app, ["demo", "--summary"])
+    result = runner.invoke(app, ["demo", "--samples", "--summary"])
     assert result.exit_code == 0, result.output
     for kind in ("http_response_timeout", "auth_expired", "rate_limited", "upstream_600", "payload_rejected"):
         assert kind in result.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from upstreamkit._version import __version__
-from upstreamkit.cli import demo, explain, simulate
+from upstreamkit.cli import demo, diagnose, explain, simulate
 
 app = typer.Typer(
     name="upstreamkit",
@@ -40,6 +40,7 @@ def _root(
     """Find, survive, see and escalate upstream API failures."""
 
 
+app.command("diagnose")(diagnose.diagnose)
 app.command("explain")(explain.explain)
 app.command("demo")(demo.demo)
 app.command("simulate")(simulate.simulate)

@@ -1,0 +1,295 @@
+"""``upstreamkit diagnose URL``: probe a failing endpoint phase by phase, rank the causes, bundle it for support.
+
+Exit codes: 0 healthy, 1 a cause was found, 2 a usage error (one ``error:`` line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+
+from upstreamkit.cli.explain import UsageError, fail, parse_header
+from upstreamkit.core.redact import redact_text
+from upstreamkit.diagnose import PhaseResult, ProbeOptions, ProbeRequest, Report
+from upstreamkit.diagnose import diagnose as run_diagnosis
+from upstreamkit.diagnose.inputs import InputError, ParsedInput, parse_curl, parse_har
+from upstreamkit.diagnose.report import render, report_to_json
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+_METHOD = re.compile(r"^[A-Za-z]+$")
+MAX_REPEAT = 100
+MAX_TIMEOUT = 300.0
+
+
+def parse_resolve(entry: str) -> tuple[str, int, str]:
+    """curl's ``HOST:PORT:ADDR`` (ADDR may be an IPv6 address, bracketed or not)."""
+    host, sep1, rest = entry.partition(":")
+    port_text, sep2, addr = rest.partition(":")
+    addr = addr.strip("[]")
+    if not (sep1 and sep2 and host and port_text.isdigit() and addr):
+        raise UsageError(f"--resolve {entry!r} is not HOST:PORT:ADDR (for example api.example.com:443:127.0.0.1)")
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise UsageError(f"--resolve {entry!r}: port {port} is outside 1..65535")
+    try:
+        ipaddress.ip_address(addr)
+    except ValueError:
+        raise UsageError(f"--resolve {entry!r}: {addr!r} is not an IP address") from None
+    return host, port, addr
+
+
+def parse_dns_server(entry: str) -> str:
+    """``ADDR`` or ``ADDR:PORT`` (IPv6 as ``[ADDR]:PORT``) of a resolver to ask instead of the system's."""
+    text = entry.strip()
+    addr, port = text, None
+    if text.startswith("["):
+        addr, _, tail = text[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else None
+    elif text.count(":") == 1:
+        addr, port = text.split(":")
+    try:
+        ipaddress.ip_address(addr)
+    except ValueError:
+        raise UsageError(f"--dns-server {entry!r} is not an IP address (ADDR or ADDR:PORT)") from None
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise UsageError(f"--dns-server {entry!r}: bad port")
+    return f"{addr}:{port}" if port else addr
+
+
+def check_url(url: str) -> str:
+    """An absolute http(s) URL with a host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{redact_text(url)!r} is not an http:// or https:// URL with a host")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise UsageError(f"{redact_text(url)!r} has a bad port") from None
+    return url
+
+
+def _read_data(data: str | None, data_file: str | None) -> bytes | None:
+    if data is not None and data_file is not None:
+        raise UsageError("give -d/--data or --data-file, not both")
+    if data_file is not None:
+        if data_file == "-":
+            return sys.stdin.buffer.read()
+        try:
+            return Path(data_file).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read --data-file {data_file!r}: {exc.strerror or exc}") from None
+    if data is not None and data.startswith("@"):
+        return _read_data(None, data[1:])
+    return data.encode() if data is not None else None
+
+
+def _source(from_curl: str | None, har: str | None, har_entry: int | None) -> ParsedInput | None:
+    if from_curl is not None and har is not None:
+        raise UsageError("give --from-curl or --har, not both")
+    try:
+        if from_curl is not None:
+            return parse_curl(from_curl)
+        if har is not None:
+            return parse_har(Path(har), entry=har_entry)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    if har_entry is not None:
+        raise UsageError("--har-entry needs --har")
+    return None
+
+
+def build(
+    url: str | None,
+    method: str | None,
+    header: list[str],
+    data: str | None,
+    data_file: str | None,
+    from_curl: str | None,
+    har: str | None,
+    har_entry: int | None,
+    *,
+    timeout: float | None,
+    cacert: str | None,
+    insecure: bool,
+    resolve: list[str],
+    dns_server: list[str],
+    status_page: str | None,
+    repeat: int,
+    isolate_payload: bool,
+    allow_unsafe: bool,
+) -> tuple[ProbeRequest, ProbeOptions]:
+    """The request and options from the command line; options given explicitly beat those of curl or HAR."""
+    parsed = _source(from_curl, har, har_entry)
+    base = parsed.request if parsed is not None else None
+    target = url or (base.url if base is not None else None)
+    if target is None:
+        raise UsageError("give a URL (or --from-curl 'curl ...' or --har FILE); see --help")
+    check_url(target)
+    verb = (method or (base.method if base is not None else None) or "").upper()
+    body = _read_data(data, data_file)
+    if body is None and base is not None:
+        body = base.body
+    if not verb:
+        verb = "POST" if body is not None else "GET"
+    if not _METHOD.match(verb):
+        raise UsageError(f"method {verb!r} is not an HTTP method name")
+    headers = list(base.headers) if base is not None else []
+    for line in header:
+        name, value = parse_header(line)
+        headers = [(n, v) for n, v in headers if n.lower() != name.lower()]
+        headers.append((name, value))
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise UsageError(f"--repeat must be from 1 to {MAX_REPEAT}")
+    chosen_timeout = timeout if timeout is not None else (parsed.timeout if parsed and parsed.timeout else 10.0)
+    if not (math.isfinite(chosen_timeout) and 0 < chosen_timeout <= MAX_TIMEOUT):
+        raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+    ca = cacert if cacert is not None else (parsed.cacert if parsed is not None else None)
+    if ca is not None and not Path(ca).is_file():
+        raise UsageError(f"--cacert {ca!r}: no such file")
+    if status_page is not None:
+        check_url(status_page)
+    if isolate_payload and verb not in IDEMPOTENT and not allow_unsafe:
+        raise UsageError(
+            f"--isolate-payload resends the request; {verb} is not idempotent, so each resend may repeat a side "
+            "effect. Add --allow-unsafe if that is acceptable (for example against a test environment)."
+        )
+    resolves = [parse_resolve(entry) for entry in resolve]
+    if parsed is not None:
+        resolves = list(parsed.resolve) + resolves
+    request = ProbeRequest(url=target, method=verb, headers=tuple(headers), body=body)
+    options = ProbeOptions(
+        timeout=chosen_timeout,
+        cacert=ca,
+        insecure=insecure or (parsed.insecure if parsed is not None else False),
+        resolve=tuple(resolves),
+        dns_servers=tuple(parse_dns_server(entry) for entry in dns_server),
+        status_page=status_page,
+        repeat=repeat,
+        isolate_payload=isolate_payload,
+        allow_unsafe=allow_unsafe,
+    )
+    return request, options
+
+
+_MARK = {
+    "ok": "[green]ok[/]",
+    "warning": "[yellow]warning[/]",
+    "failed": "[red]failed[/]",
+    "skipped": "[dim]skipped[/]",
+}
+
+
+def diagnose(
+    url: str | None = typer.Argument(None, help="The endpoint to probe (http:// or https://).", show_default=False),
+    method: str | None = typer.Option(None, "-X", "--request", help="HTTP method (default GET, or POST with -d)."),
+    header: list[str] = typer.Option(
+        [], "-H", "--header", help="A request header, 'Name: value'. Repeat for more.", show_default=False
+    ),
+    data: str | None = typer.Option(None, "-d", "--data", help="Request body ('@FILE' reads a file)."),
+    data_file: str | None = typer.Option(None, "--data-file", help="Read the request body from a file ('-': stdin)."),
+    timeout: float | None = typer.Option(None, "--timeout", "-m", help="Seconds for each network step [default: 10]."),
+    cacert: str | None = typer.Option(None, "--cacert", help="PEM file of CA certificates to trust."),
+    insecure: bool = typer.Option(
+        False, "-k", "--insecure", help="Send the request even if the certificate fails (still reported)."
+    ),
+    resolve: list[str] = typer.Option(
+        [], "--resolve", help="HOST:PORT:ADDR: connect to ADDR for HOST:PORT, as curl does.", show_default=False
+    ),
+    dns_server: list[str] = typer.Option(
+        [], "--dns-server", help="Ask this resolver (ADDR or ADDR:PORT) instead of the system's.", show_default=False
+    ),
+    status_page: str | None = typer.Option(
+        None, "--status-page", help="The provider's Statuspage URL, to read its own verdict and open incidents."
+    ),
+    repeat: int = typer.Option(1, "--repeat", "-n", help="Send the request N times (intermittent failures)."),
+    from_curl: str | None = typer.Option(
+        None, "--from-curl", help="A pasted curl command line ('Copy as cURL'); other options override it."
+    ),
+    har: str | None = typer.Option(None, "--har", help="A HAR file; probes its last failing request by default."),
+    har_entry: int | None = typer.Option(None, "--har-entry", help="Which HAR entry to probe (0-based index)."),
+    isolate_payload: bool = typer.Option(
+        False, "--isolate-payload", help="Bisect a failing JSON body to the fields that trigger the failure."
+    ),
+    allow_unsafe: bool = typer.Option(
+        False, "--allow-unsafe", help="Allow --isolate-payload to resend a non-idempotent request (POST, PATCH)."
+    ),
+    bundle: str | None = typer.Option(
+        None, "--bundle", help="Write a redacted support bundle (zip) to this file or directory."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the report."),
+) -> None:
+    """Probe an endpoint phase by phase (DNS, TCP, TLS, HTTP, body, credentials, rate limits, proxies,
+    status page, payload) and rank the likely causes of its failure, with evidence and fixes.
+
+    Exit code 0: healthy; 1: a cause was found; 2: a usage error.
+
+    Examples:
+
+      upstreamkit diagnose https://api.example.com/v1/orders -H 'Authorization: Bearer ...'
+
+      upstreamkit diagnose --from-curl "$(pbpaste)" --bundle ticket.zip
+
+      upstreamkit diagnose https://api.example.com/v1/pay -X PUT -d @body.json --isolate-payload
+
+    Every secret (tokens, keys, cookies, passwords) is replaced by a sha256 fingerprint in every output.
+    """
+    try:
+        request, options = build(
+            url, method, header, data, data_file, from_curl, har, har_entry,
+            timeout=timeout, cacert=cacert, insecure=insecure, resolve=resolve, dns_server=dns_server,
+            status_page=status_page, repeat=repeat, isolate_payload=isolate_payload, allow_unsafe=allow_unsafe,
+        )  # fmt: skip
+        target = _bundle_target(bundle)
+    except UsageError as exc:
+        raise fail(str(exc)) from None
+    report = _run(request, options, quiet=as_json)
+    if target is not None:
+        from upstreamkit.diagnose.bundle import write_bundle  # noqa: PLC0415 - loaded only for --bundle
+
+        try:
+            written = write_bundle(target, report)
+        except OSError as exc:
+            raise fail(f"cannot write the bundle to {bundle!r}: {exc.strerror or exc}") from None
+    if as_json:
+        document = report_to_json(report)
+        if target is not None:
+            document["bundle"] = str(written)
+        typer.echo(json.dumps(document, indent=2))
+    else:
+        console = Console(highlight=False)
+        render(report, console)
+        if target is not None:
+            console.print(f"\nSupport bundle written to [bold]{written}[/] (secrets replaced by fingerprints).")
+    raise typer.Exit(0 if report.healthy else 1)
+
+
+def _bundle_target(bundle: str | None) -> Path | None:
+    target = Path(bundle) if bundle is not None else None
+    if target is not None and target.exists() and not target.is_dir():
+        raise UsageError(f"--bundle {bundle!r} already exists; give a new file name or a directory")
+    return target
+
+
+def _run(request: ProbeRequest, options: ProbeOptions, *, quiet: bool) -> Report:
+    """Run the diagnosis, showing each phase on stderr as it finishes when stderr is a terminal."""
+    err = Console(stderr=True, highlight=False)
+    if options.isolate_payload and not quiet:
+        err.print(f"payload isolation may send up to {options.max_isolation_requests} more requests")
+    if quiet or not err.is_terminal:
+        return run_diagnosis(request, options)
+    with err.status("probing dns ...") as status:
+
+        def progress(result: PhaseResult) -> None:
+            ms = f"{result.ms:.0f} ms" if result.ms is not None else ""
+            err.print(f"  {result.name:<12} {_MARK[result.status]:<20} {ms}")
+            status.update(f"probing after {result.name} ...")
+
+        return run_diagnosis(request, options, progress=progress)
