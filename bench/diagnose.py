@@ -5,8 +5,9 @@
 Each scenario's simulator runs in its own process (the probing process has a core to itself). A run is
 one ``diagnose()`` call, as ``upstreamkit diagnose URL`` makes it, minus the interpreter start-up (measured
 once on its own: ``upstreamkit diagnose --help``). Goals (issue 6): healthy under 0.5 s; any scenario under
-its timeout plus 1 s. Requests per scenario mirror the demo: an expired JWT for expired-token, 12 repeats for
-rate-limited (a bucket of 10/s), the status page for outage, isolation of a rejected JSON field.
+its timeout plus 1 s. Requests per scenario mirror the demo: an expired JWT for expired-token, a revoked key
+for invalid-key, 12 repeats for rate-limited (a bucket of 10/s), the status page for outage, isolation of a
+rejected JSON field. The timelines (flapping, incident) are probed at their start, a healthy phase.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ def setup(scenario: str, details: dict[str, Any], timeout: float) -> tuple[Probe
     request = ProbeRequest(f"{base}/v1/items")
     if details["ca_file"]:
         options["cacert"] = details["ca_file"]
-    if scenario in ("expired-token", "invalid-key"):
+    if scenario == "expired-token":
         request = ProbeRequest(request.url, headers=(("Authorization", f"Bearer {details['expired_token']}"),))
+    elif scenario == "invalid-key":
+        request = ProbeRequest(request.url, headers=(("X-Api-Key", "sk_live_bench0000000000000000revoked"),))
     elif scenario == "rate-limited":
         options["repeat"] = 12
     elif scenario in ("outage", "incident", "flapping"):
