@@ -9,7 +9,7 @@ from typing import Any
 import jwt
 import pytest
 
-from upstreamkit.core.redact import fingerprint
+from upstreamkit.core.redact import fingerprint, redact_text
 from upstreamkit.diagnose.model import Exchange, PhaseResult, ProbeContext, ProbeOptions, ProbeRequest
 from upstreamkit.diagnose.probes import credentials, http
 
@@ -48,7 +48,7 @@ def test_expired_jwt_names_the_expiry_and_never_the_token() -> None:
     print_ = fingerprint(token)
     assert result.status == "failed"
     assert result.detail.startswith(f"Bearer JWT ({print_}) expired 2026-11-24T10:00:00Z, 5 min ago; ")
-    assert "server says invalid_token: " in result.detail
+    assert "server says invalid_token (" in result.detail
     assert result.facts["cred.present"] is True
     assert result.facts["cred.scheme"] == "Bearer"
     assert result.facts["cred.fingerprint"] == print_
@@ -177,5 +177,6 @@ def test_against_the_simulator_expired_token(simulator_factory: Any) -> None:
     assert result.facts["www_auth.error"] == "invalid_token"
     assert result.facts["clock.skewed"] is False
     assert f"expired {result.facts['jwt.exp_iso']}, 60 min ago" in result.detail
-    assert result.detail.endswith("; server says invalid_token: The access token expired")
+    assert result.detail.endswith('; server says invalid_token ("The access token expired")')
+    assert redact_text(result.detail) == result.detail  # the report redacts details again: it must read the same
     assert token not in _everything(result) + " ".join(ctx.log)

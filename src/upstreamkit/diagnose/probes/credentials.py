@@ -299,7 +299,8 @@ def _verdict(facts: dict[str, Any], status: int | None, http_kind: Any) -> tuple
         parts.append("no credentials sent")
     if facts["www_auth.error"]:
         said = f"server says {facts['www_auth.error']}"
-        parts.append(f"{said}: {facts['www_auth.description']}" if facts["www_auth.description"] else said)
+        # Not "invalid_token: The ...": a secret-named label before a colon reads as a credential to redaction.
+        parts.append(f'{said} ("{facts["www_auth.description"]}")' if facts["www_auth.description"] else said)
     elif status in _AUTH_STATUSES:
         parts.append(f"server answered {status}")
     if facts["clock.skewed"]:
