@@ -345,3 +345,19 @@ def test_any_headers_survive_shlex_quoting(headers: list[tuple[str, str]]) -> No
         args += ["-H", f"{name}: {value}"]
     parsed = parse_curl(shlex.join(args))
     assert parsed.request.headers == tuple((name, value.strip()) for name, value in headers)
+
+
+def chrome_escape_win(text: str) -> str:
+    """Chrome DevTools' escapeStringWin, as in its "Copy as cURL (cmd)"."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = re.sub(r"[^a-zA-Z0-9\s_\-:=+~'/.',?;()*`]", lambda m: "^" + m.group(0), escaped)
+    escaped = re.sub(r"%(?=[a-zA-Z0-9_])", "%^", escaped)
+    return '^"' + re.sub(r"\r?\n", "^\n\n", escaped) + '^"'
+
+
+# Chrome doubles every backslash, which curl.exe (Microsoft C runtime rules) halves only before a quote: a
+# body with backslashes reaches the server doubled, so they are left out of this round trip.
+@given(st.text(st.characters(min_codepoint=32, max_codepoint=0x24F, exclude_characters="\\") | st.just("\n")))
+def test_any_body_survives_chrome_cmd_quoting(body: str) -> None:
+    command = f'curl ^"https://e.test/^" ^\n  --data-raw {chrome_escape_win(body)} ^\n  --compressed'
+    assert parse_curl(command).request.body == body.encode()
