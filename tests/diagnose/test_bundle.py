@@ -111,6 +111,9 @@ def test_directory_targets_get_a_timestamped_name(tmp_path: Path) -> None:
     assert write_bundle(f"{tmp_path}/slash/", report(), environment=ENVIRONMENT) == tmp_path / "slash" / name
     assert write_bundle(tmp_path / "no-suffix", report(), environment=ENVIRONMENT) == tmp_path / "no-suffix" / name
     assert (tmp_path / "slash" / name).is_file()
+    (tmp_path / "plain-file").write_bytes(b"x")  # an existing file without a suffix is a file, not a directory
+    with pytest.raises(FileExistsError, match="plain-file already exists"):
+        write_bundle(tmp_path / "plain-file", report(), environment=ENVIRONMENT)
 
 
 def test_parents_are_created(tmp_path: Path) -> None:

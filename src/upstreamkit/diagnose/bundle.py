@@ -85,8 +85,8 @@ def write_bundle(
     """Write the support bundle of ``report`` to ``path``; return the path written.
 
     ``path`` names a directory (the bundle is ``upstreamkit-diagnose-<UTC timestamp>.zip`` inside) when it
-    is an existing directory, ends with a path separator, or has no suffix; otherwise it is the zip's
-    file name. Missing parent directories are created. An existing file is replaced only with
+    is an existing directory, ends with a path separator, or has no suffix and does not exist; otherwise it
+    is the zip's file name. Missing parent directories are created. An existing file is replaced only with
     ``overwrite=True``; otherwise :class:`FileExistsError` says so. ``environment`` defaults to
     :func:`~upstreamkit.diagnose.environment.collect_environment` for the report's URL.
     """
@@ -102,7 +102,7 @@ def write_bundle(
 def _target(path: str | Path, started: float) -> Path:
     text = os.fspath(path)
     candidate = Path(text)
-    if candidate.is_dir() or text.endswith((os.sep, "/")) or not candidate.suffix:
+    if candidate.is_dir() or text.endswith((os.sep, "/")) or not (candidate.suffix or candidate.exists()):
         return candidate / bundle_name(started)
     return candidate
 
