@@ -1,4 +1,5 @@
-"""The support bundle: its members, naming, refusal to overwrite, atomic write; and the environment it carries."""
+"""The support bundle: its members, naming, refusal to overwrite, atomic write, the environment it carries; and
+a pasted curl command diagnosed on loopback, whose secrets reach no output."""
 
 from __future__ import annotations
 
@@ -7,16 +8,22 @@ import platform
 import socket
 import ssl
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from upstreamkit import __version__
 from upstreamkit.core.redact import fingerprint
+from upstreamkit.diagnose import ProbeOptions, diagnose
 from upstreamkit.diagnose.bundle import MEMBERS, bundle_name, write_bundle
 from upstreamkit.diagnose.environment import collect_environment
+from upstreamkit.diagnose.inputs import parse_curl
 from upstreamkit.diagnose.model import Cause, Exchange, PhaseResult, Report
+from upstreamkit.diagnose.report import render, report_to_json, report_to_markdown
 from upstreamkit.errors import ErrorKind
+from upstreamkit.simulator import Simulator
 
 STARTED = 1718006401.25  # 2024-06-10T08:00:01.250Z
 PROXY_PASSWORD = "pr0xy-Pl4nt3dP4ssw0rd"
@@ -183,3 +190,45 @@ def test_collect_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert environment["time"]["monotonic"] > 0
     hostname = socket.gethostname()
     assert len(hostname) < 4 or hostname not in text  # the machine's name stays out
+
+
+def test_pasted_curl_diagnosed_on_loopback_leaks_nothing(
+    simulator_factory: Callable[..., Simulator], tmp_path: Path
+) -> None:
+    """End to end: a Chrome-style paste with planted secrets, a real diagnosis, every output and bundle file."""
+    sim = simulator_factory("expired-token")
+    token = sim.issue_token(lifetime=-60.0)  # a real JWT the simulator signed, already expired
+    signature = token.rsplit(".", 1)[1]
+    planted = {
+        "api_key": "xk-Pl4nt3dE2eAp1K3y",
+        "cookie": "sess_Pl4nt3dE2eC00k13",
+        "password": "hunter2-Pl4nt3dE2e",
+        "query": "qk_Pl4nt3dE2eQu3ry",
+        "stripe": "sk_live_Pl4nt3dE2eStr1pe0123",
+    }
+    command = (
+        f"curl '{sim.url('/v1/orders')}?api_key={planted['query']}' \\\n"
+        f"  -H 'authorization: Bearer {token}' \\\n"
+        f"  -H 'x-api-key: {planted['api_key']}' \\\n"
+        f"  -H 'x-debug: {planted['stripe']}' \\\n"
+        f"  -b 'session={planted['cookie']}' \\\n"
+        f"  -H 'content-type: application/json' \\\n"
+        f'  --data-raw $\'{{"password":"{planted["password"]}","note":"it\\\'s urgent"}}\''
+    )
+    parsed = parse_curl(command)
+    result = diagnose(parsed.request, parsed.apply(ProbeOptions(timeout=2.0)))
+    assert result.exchanges, "the request was sent"
+    console = Console(record=True, width=2000, color_system=None)
+    render(result, console)
+    texts = {
+        "json": json.dumps(report_to_json(result)),
+        "markdown": report_to_markdown(result),
+        "terminal": console.export_text(),
+        **{f"bundle:{k}": v for k, v in members(write_bundle(tmp_path / "e2e.zip", result)).items()},
+    }
+    for where, text in texts.items():
+        for secret in (*planted.values(), signature):
+            assert secret not in text, f"{secret[:10]}... leaked in {where}"
+    assert fingerprint(planted["api_key"]) in texts["bundle:request.txt"]
+    assert fingerprint(planted["password"]) in texts["bundle:request.txt"]
+    assert "HTTP/1.1 401" in texts["bundle:response.txt"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,7 +88,9 @@ def _details(phases: Sequence[Mapping[str, Any]]) -> list[str]:
         lines += [f"### {phase['name']}", ""]
         lines += [f"- {_inline(line)}" for line in phase["lines"]]
         if phase["facts"]:
-            facts = "\n".join(f"{key} = {value!r}" for key, value in phase["facts"].items())
+            facts = "\n".join(
+                f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in phase["facts"].items()
+            )
             lines += ["", "<details><summary>facts</summary>", "", *_fenced(facts), "", "</details>"]
         lines.append("")
     return lines
