@@ -36,6 +36,7 @@ Facts (the certificate ones present once a handshake gave a certificate):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import socket
@@ -60,6 +61,8 @@ ALPN = ("h2", "http/1.1")
 EXPIRY_WARNING_DAYS = 14
 """A certificate with fewer days left is a warning: renewal has failed or is about to be late."""
 
+_CLOSE_WAIT = 0.5
+"""Seconds to wait for the server's close_notify after ours."""
 _CHAIN_WAS_TRUSTED = frozenset({9, 10, 62, 63, 64})
 """X509_V_ERR codes OpenSSL reports only after building a trusted chain: not yet valid, expired, and
 host name, e-mail or IP address mismatch."""
@@ -287,13 +290,25 @@ def _handshake(address: str, where: Target, context: ssl.SSLContext, timeout: fl
             cipher = tls.cipher()
             if not der:
                 raise ValueError("the server sent no certificate")
-            return _Handshake(
+            shake = _Handshake(
                 version=tls.version() or "unknown",
                 alpn=tls.selected_alpn_protocol(),
                 cipher=cipher[0] if cipher else "unknown",
                 der=der,
                 ms=ms,
             )
+            _close_politely(tls, timeout)
+            return shake
+
+
+def _close_politely(tls: ssl.SSLSocket, timeout: float) -> None:
+    """Send close_notify and wait briefly for the server's, so it logs a clean close, not an aborted one.
+
+    Bounded by :data:`_CLOSE_WAIT` seconds: a server that neither answers nor closes costs at most that.
+    """
+    tls.settimeout(min(timeout, _CLOSE_WAIT))
+    with contextlib.suppress(OSError, ValueError):  # a server that just closes the TCP connection is fine too
+        tls.unwrap()
 
 
 def _verify(address: str, where: Target, cacert: str | None, timeout: float) -> _Verification:
