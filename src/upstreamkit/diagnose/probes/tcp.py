@@ -47,7 +47,7 @@ def probe(ctx: ProbeContext) -> PhaseResult:
     """Connect to ``ctx.addresses`` on the URL's port; set ``ctx.connected`` and log one checklist line."""
     dns_result = ctx.failed("dns")
     if dns_result is not None:
-        reason = ctx.facts.get("dns.error") or dns_result.detail
+        reason = dns_result.facts.get("dns.error") or dns_result.detail.removeprefix("skipped: ")
         verb = "failed" if dns_result.status == "failed" else "was skipped"
         return PhaseResult("tcp", "skipped", None, f"skipped: DNS {verb} ({reason})")
     if not ctx.addresses:
