@@ -251,6 +251,7 @@ def diagnose(
     except UsageError as exc:
         raise fail(str(exc)) from None
     report = _run(request, options, quiet=as_json)
+    written: Path | None = None
     if target is not None:
         from upstreamkit.diagnose.bundle import write_bundle  # noqa: PLC0415 - loaded only for --bundle
 
@@ -260,14 +261,12 @@ def diagnose(
             raise fail(f"cannot write the bundle to {bundle!r}: {exc.strerror or exc}") from None
     if as_json:
         document = report_to_json(report)
-        if target is not None:
+        if written is not None:
             document["bundle"] = str(written)
         typer.echo(json.dumps(document, indent=2))
     else:
         console = Console(highlight=False)
-        render(report, console)
-        if target is not None:
-            console.print(f"\nSupport bundle written to [bold]{written}[/] (secrets replaced by fingerprints).")
+        render(report, console, bundle=written)
     raise typer.Exit(0 if report.healthy else 1)
 
 
