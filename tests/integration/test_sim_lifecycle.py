@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
+import warnings
 
 import httpx
 import pytest
@@ -53,3 +55,18 @@ def test_every_builtin_scenario_serves(name: str) -> None:
         status = client.get(sim.url("/api/v2/status.json")).json()["status"]
         assert status["indicator"] in {"none", "minor", "major", "critical"}
         assert client.get(sim.url("/health")).status_code == 200
+
+
+def test_stop_closes_connections_accepted_a_moment_ago() -> None:
+    # Bare connects that the server accepted but never heard from: stop() must close them itself, or the
+    # garbage collector does, with an "unclosed transport" warning in whatever test runs next.
+    sim = Simulator("healthy").start()
+    clients = [socket.create_connection(("127.0.0.1", sim.port)) for _ in range(5)]
+    sim.stop()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    for client in clients:
+        assert client.recv(1) == b""  # the server closed its side
+        client.close()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
