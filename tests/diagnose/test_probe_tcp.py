@@ -11,6 +11,7 @@ import pytest
 from upstreamkit.diagnose.model import ProbeContext, ProbeOptions, ProbeRequest
 from upstreamkit.diagnose.probes import dns as dns_probe
 from upstreamkit.diagnose.probes import tcp as tcp_probe
+from upstreamkit.errors import ErrorKind
 from upstreamkit.simulator import DNSResponder, Simulator
 
 pytestmark = pytest.mark.integration
@@ -134,3 +135,13 @@ def test_skipped_after_a_failed_dns_phase() -> None:
     assert result.ms is None
     assert result.detail == "skipped: DNS failed (NXDOMAIN)"
     assert result.facts == {}
+
+
+def test_the_verdict_prefers_refusal_then_timeout_then_no_route() -> None:
+    from upstreamkit.diagnose.probes.tcp import _verdict  # noqa: PLC0415 - the private rule under test
+
+    empty = {"tcp.refused": [], "tcp.timed_out": [], "tcp.unreachable": []}
+    assert _verdict({**empty, "tcp.unreachable": ["10.0.0.1"]}) is ErrorKind.DESTINATION_IP_UNROUTABLE
+    assert _verdict({**empty, "tcp.unreachable": ["a"], "tcp.timed_out": ["b"]}) is ErrorKind.CONNECTION_TIMEOUT
+    assert _verdict({**empty, "tcp.timed_out": ["b"], "tcp.refused": ["c"]}) is ErrorKind.CONNECTION_REFUSED
+    assert _verdict(empty) is ErrorKind.DESTINATION_UNAVAILABLE

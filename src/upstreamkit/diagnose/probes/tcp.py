@@ -17,7 +17,8 @@ Facts:
 - ``tcp.connect_ms`` (float | None): the connect time of the first address that accepted.
 - ``tcp.not_tried`` (int): addresses beyond :data:`MAX_ADDRESSES`, not tried.
 - ``tcp.kind`` (str, only when none connected): ``"connection_refused"`` when any address refused,
-  else ``"connection_timeout"`` when any timed out, else ``"destination_unavailable"``.
+  else ``"connection_timeout"`` when any timed out, else ``"destination_ip_unroutable"`` when any had no route,
+  else ``"destination_unavailable"``.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ def _verdict(facts: dict[str, Any]) -> ErrorKind:
         return ErrorKind.CONNECTION_REFUSED
     if facts["tcp.timed_out"]:
         return ErrorKind.CONNECTION_TIMEOUT
+    if facts["tcp.unreachable"]:
+        return ErrorKind.DESTINATION_IP_UNROUTABLE  # the classifier's kind for ENETUNREACH/EHOSTUNREACH too
     return ErrorKind.DESTINATION_UNAVAILABLE
 
 
