@@ -43,3 +43,9 @@ def test_variant_names_and_aliases() -> None:
     assert parse_tls_variant("Expired") is TLSVariant.EXPIRED
     with pytest.raises(ValueError, match="valid: valid, expired"):
         parse_tls_variant("bogus")
+
+
+def test_the_cli_help_names_every_variant() -> None:
+    from upstreamkit.cli.simulate import TLS_VARIANTS  # noqa: PLC0415 - the CLI's copy, kept to avoid an import
+
+    assert TLS_VARIANTS.split(", ") == [variant.value for variant in TLSVariant]

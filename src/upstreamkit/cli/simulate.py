@@ -13,19 +13,21 @@ import threading
 import time
 from collections.abc import Mapping
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from upstreamkit.simulator import ScenarioError, Simulator, builtin_scenarios, load_scenario
-from upstreamkit.simulator.tls import TLSVariant, parse_tls_variant
+if TYPE_CHECKING:
+    from upstreamkit.simulator import Simulator
 
 __all__ = ["simulate"]
 
-_TLS_HELP = ", ".join(variant.value for variant in TLSVariant)
+TLS_VARIANTS = "valid, expired, not-yet-valid, hostname-mismatch, self-signed"
+"""The simulator's TLS variants, for --help without importing it (a test keeps this equal to TLSVariant)."""
+_TLS_HELP = TLS_VARIANTS
 
 
 def _fail(message: str) -> typer.Exit:
@@ -80,6 +82,10 @@ def simulate(
 ) -> None:
     """Run a simulated upstream that fails the way real ones do: raw 600s, outages, expired tokens,
     throttling, resets, hangs, bad certificates. Prints its URLs and live counts; Ctrl-C stops it."""
+    # Loaded here, not at the top: the simulator (pydantic, cryptography) would slow every other command.
+    from upstreamkit.simulator import ScenarioError, Simulator, builtin_scenarios, load_scenario  # noqa: PLC0415
+    from upstreamkit.simulator.tls import parse_tls_variant  # noqa: PLC0415
+
     if list_scenarios:
         for name in builtin_scenarios():
             typer.echo(f"{name:18} {load_scenario(name).description.splitlines()[0]}")
