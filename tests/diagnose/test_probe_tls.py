@@ -14,6 +14,7 @@ import pytest
 
 from upstreamkit.diagnose.model import PhaseResult, ProbeContext, ProbeOptions, ProbeRequest
 from upstreamkit.diagnose.probes import tls as tls_probe
+from upstreamkit.diagnose.probes._certs import hostname_matches
 from upstreamkit.simulator import Simulator
 from upstreamkit.simulator.tls import make_tls_material
 
@@ -202,4 +203,4 @@ def test_an_alert_during_the_handshake_is_named(client_cert_server: int) -> None
     ],
 )
 def test_hostname_matching_follows_rfc_6125(host: str, dns_names: list[str], ips: list[str], expected: bool) -> None:
-    assert tls_probe.hostname_matches(host, dns_names, ips) is expected
+    assert hostname_matches(host, dns_names, ips) is expected

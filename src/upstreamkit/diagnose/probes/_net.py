@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from upstreamkit.diagnose.model import ProbeOptions, ProbeRequest
 
-__all__ = ["Target", "format_endpoint", "is_ip_literal", "resolve_override", "target"]
+__all__ = ["Target", "format_endpoint", "is_ip_literal", "parse_dns_server", "resolve_override", "target"]
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -73,3 +73,20 @@ def resolve_override(options: ProbeOptions, host: str, port: int) -> str | None:
 def format_endpoint(address: str, port: int) -> str:
     """``ADDR:PORT``, with an IPv6 address in brackets (``[::1]:443``)."""
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def parse_dns_server(text: str) -> tuple[str, int]:
+    """``"ADDR"``, ``"ADDR:PORT"`` or ``"[V6ADDR]:PORT"`` as (address, port); ValueError for anything else."""
+    text = text.strip()
+    address, port = text, 53
+    if text.startswith("["):
+        address, _, rest = text[1:].partition("]")
+        if rest:
+            port = int(rest.removeprefix(":"))
+    elif text.count(":") == 1:
+        address, _, port_text = text.partition(":")
+        port = int(port_text)
+    ipaddress.ip_address(address)  # a name here would need DNS to find DNS
+    if not 0 < port < 65536:
+        raise ValueError(f"DNS server port out of range: {text!r}")
+    return address, port

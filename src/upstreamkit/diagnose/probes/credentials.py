@@ -49,8 +49,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import jwt
-
 from upstreamkit.core.headers import bearer_error, parse_http_date, parse_www_authenticate
 from upstreamkit.core.redact import fingerprint, is_secret_name, redact_header_value, redact_text
 from upstreamkit.diagnose.model import Exchange, PhaseResult, PhaseStatus, ProbeContext, ProbeRequest
@@ -130,6 +128,8 @@ def _text(value: Any) -> str | None:
 
 def _jwt_facts(token: str, reference: float) -> dict[str, Any]:
     """The claims of a JWT, decoded without verifying, judged against ``reference`` (epoch seconds)."""
+    import jwt  # noqa: PLC0415 - PyJWT loads cryptography (~60 ms): only when a token is there to decode
+
     facts: dict[str, Any] = {"jwt.present": False, "jwt.error": None}
     try:
         header = jwt.get_unverified_header(token)

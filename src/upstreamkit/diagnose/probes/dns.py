@@ -24,22 +24,13 @@ Facts (all plain JSON):
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dns.exception
-import dns.message
-import dns.name
-import dns.nameserver
-import dns.rcode
-import dns.resolver
-
-from upstreamkit.diagnose.model import PhaseResult, PhaseStatus, ProbeContext, ProbeOptions
-from upstreamkit.diagnose.probes._net import format_endpoint, is_ip_literal, resolve_override, target
+from upstreamkit.diagnose.model import PhaseResult, PhaseStatus, ProbeContext
+from upstreamkit.diagnose.probes._net import is_ip_literal, parse_dns_server, resolve_override, target
 from upstreamkit.errors import ErrorKind
 
 __all__ = ["HOSTS_FILE", "parse_dns_server", "probe", "read_hosts"]
@@ -49,18 +40,6 @@ HOSTS_FILE = Path("/etc/hosts")
 
 _LOOPBACK = ("127.0.0.1", "::1")
 _SHOWN_IN_DETAIL = 4
-
-
-@dataclass(slots=True)
-class _Resolution:
-    """What the resolver said: addresses per family, the CNAME chain, and the error when it said no."""
-
-    ipv4: list[str] = field(default_factory=list)
-    ipv6: list[str] = field(default_factory=list)
-    cname_chain: list[str] = field(default_factory=list)
-    error: str | None = None
-    kind: ErrorKind | None = None
-    partial_error: str | None = None
 
 
 def probe(ctx: ProbeContext, *, hosts_file: Path | None = None) -> PhaseResult:
@@ -94,16 +73,18 @@ def probe(ctx: ProbeContext, *, hosts_file: Path | None = None) -> PhaseResult:
 
 def _from_resolver(ctx: ProbeContext, host: str, facts: dict[str, Any], began: float) -> PhaseResult:
     """Ask the configured nameservers for A and AAAA; the phase's result from their answers."""
+    from upstreamkit.diagnose.probes import _resolver  # noqa: PLC0415 - dnspython loads only when DNS is asked
+
     try:
-        resolver, servers = _make_resolver(ctx.options)
-    except (dns.resolver.NoResolverConfiguration, ValueError, OSError) as exc:
+        resolver, servers = _resolver.make_resolver(ctx.options)
+    except (ValueError, OSError) as exc:
         error = f"no usable resolver configuration: {exc}"
         facts.update({"dns.source": "resolver", "dns.error": error, "dns.kind": str(ErrorKind.DNS_ERROR)})
         facts.update({"dns.addresses": [], "dns.ipv4": False, "dns.ipv6": False, "dns.ms": _ms(began)})
         ctx.log.append(f"DNS: could not resolve {host}: {error}")
         return PhaseResult("dns", "failed", None, f"{host}: {error}", facts=facts)
     facts["dns.resolver"] = servers
-    resolution = _query(resolver, host, ctx.options.timeout)
+    resolution = _resolver.query(resolver, host, ctx.options.timeout)
     ms = _ms(began)
     addresses = resolution.ipv4 + resolution.ipv6
     facts.update(_address_facts("resolver", addresses, ms))
@@ -135,80 +116,6 @@ def _from_resolver(ctx: ProbeContext, host: str, facts: dict[str, Any], began: f
     return PhaseResult("dns", status, None, detail, facts=facts, lines=lines)
 
 
-def _query(resolver: dns.resolver.Resolver, host: str, timeout: float) -> _Resolution:
-    """A then AAAA under one deadline. NXDOMAIN, a timeout or a failed server on A ends the resolution."""
-    name = dns.name.from_text(host)  # absolute: the search list must not turn "api" into "api.corp.example"
-    deadline = time.monotonic() + timeout
-    result = _Resolution()
-    errors: dict[str, tuple[str, ErrorKind]] = {}
-    for rdtype in ("A", "AAAA"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            errors[rdtype] = ("timeout", ErrorKind.DNS_TIMEOUT)
-            break
-        try:
-            answer = resolver.resolve(name, rdtype, raise_on_no_answer=False, lifetime=remaining, search=False)
-        except dns.resolver.NXDOMAIN as exc:
-            result.cname_chain = result.cname_chain or _chain_of_nxdomain(exc)
-            errors[rdtype] = ("NXDOMAIN", ErrorKind.DNS_ERROR)
-            break
-        except dns.exception.Timeout:
-            errors[rdtype] = ("timeout", ErrorKind.DNS_TIMEOUT)
-            if rdtype == "A":
-                break
-            continue
-        except dns.resolver.NoNameservers as exc:
-            errors[rdtype] = (_servers_error(exc), ErrorKind.DNS_ERROR)
-            if rdtype == "A":
-                break
-            continue
-        except (dns.exception.DNSException, OSError) as exc:
-            errors[rdtype] = (f"{type(exc).__name__}: {exc}", ErrorKind.DNS_ERROR)
-            continue
-        result.cname_chain = result.cname_chain or _chain(answer.chaining_result.cnames)
-        found = [rdata.to_text() for rdata in answer.rrset] if answer.rrset is not None else []
-        (result.ipv4 if rdtype == "A" else result.ipv6).extend(dict.fromkeys(found))
-
-    if result.ipv4 or result.ipv6:
-        if errors:
-            rdtype, (error, _) = next(iter(errors.items()))
-            result.partial_error = f"{rdtype} query failed: {error}"
-        return result
-    if errors:
-        # The first failure is the one that stopped the resolution (A's, unless A merely had no address).
-        result.error, result.kind = next(iter(errors.values()))
-    else:
-        result.error, result.kind = "NoAnswer", ErrorKind.DNS_ERROR
-    return result
-
-
-def _chain(cnames: list[Any]) -> list[str]:
-    """The targets of a response's CNAME RRsets, in the order dnspython followed them."""
-    return [str(rdata.target.to_text(omit_final_dot=True)) for rrset in cnames for rdata in list(rrset)[:1]]
-
-
-def _chain_of_nxdomain(exc: dns.resolver.NXDOMAIN) -> list[str]:
-    """The aliases followed before the name that does not exist (an alias to a deleted name is common)."""
-    try:
-        responses: dict[Any, Any] = exc.kwargs.get("responses") or {}
-        for response in responses.values():
-            if isinstance(response, dns.message.QueryMessage):
-                return _chain(response.resolve_chaining().cnames)
-    except (dns.exception.DNSException, KeyError, TypeError):
-        return []
-    return []
-
-
-def _servers_error(exc: dns.resolver.NoNameservers) -> str:
-    """``"SERVFAIL"`` (or the rcode the servers gave), else what went wrong talking to them."""
-    texts: list[str] = []
-    for _server, _tcp, _port, error, response in exc.kwargs.get("errors", []):
-        if response is not None and response.rcode() != dns.rcode.NOERROR:
-            return str(dns.rcode.to_text(response.rcode()))
-        texts.append(str(error))
-    return "; ".join(texts) or "no nameserver answered"
-
-
 def _explain(error: str, timeout: float) -> str:
     meanings = {
         "NXDOMAIN": "NXDOMAIN (the name does not exist)",
@@ -217,42 +124,6 @@ def _explain(error: str, timeout: float) -> str:
         "timeout": f"timeout (no answer within {timeout:g} s)",
     }
     return meanings.get(error, error)
-
-
-def _make_resolver(options: ProbeOptions) -> tuple[dns.resolver.Resolver, str]:
-    """A resolver for ``options.dns_servers`` (or the system's), with no cache, and the servers as text."""
-    if options.dns_servers:
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [dns.nameserver.Do53Nameserver(*parse_dns_server(s)) for s in options.dns_servers]
-    else:
-        resolver = dns.resolver.Resolver()  # /etc/resolv.conf; NoResolverConfiguration when it names none
-    resolver.cache = None  # a diagnosis must ask, not remember
-    resolver.timeout = options.timeout
-    resolver.lifetime = options.timeout
-    servers = []
-    for server in resolver.nameservers:
-        if isinstance(server, dns.nameserver.Nameserver):
-            servers.append(format_endpoint(server.answer_nameserver(), server.answer_port()))
-        else:
-            servers.append(format_endpoint(server, resolver.nameserver_ports.get(server, resolver.port)))
-    return resolver, ",".join(servers)
-
-
-def parse_dns_server(text: str) -> tuple[str, int]:
-    """``"ADDR"``, ``"ADDR:PORT"`` or ``"[V6ADDR]:PORT"`` as (address, port); ValueError for anything else."""
-    text = text.strip()
-    address, port = text, 53
-    if text.startswith("["):
-        address, _, rest = text[1:].partition("]")
-        if rest:
-            port = int(rest.removeprefix(":"))
-    elif text.count(":") == 1:
-        address, _, port_text = text.partition(":")
-        port = int(port_text)
-    ipaddress.ip_address(address)  # a name here would need DNS to find DNS
-    if not 0 < port < 65536:
-        raise ValueError(f"DNS server port out of range: {text!r}")
-    return address, port
 
 
 def read_hosts(path: Path) -> dict[str, list[str]]:
