@@ -21,6 +21,7 @@ from upstreamkit.core.redact import redact_text
 from upstreamkit.diagnose import PhaseResult, ProbeOptions, ProbeRequest, Report
 from upstreamkit.diagnose import diagnose as run_diagnosis
 from upstreamkit.diagnose.inputs import InputError, ParsedInput, parse_curl, parse_har
+from upstreamkit.diagnose.probes._net import parse_dns_server as parse_resolver
 from upstreamkit.diagnose.report import render, report_to_json
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -48,20 +49,11 @@ def parse_resolve(entry: str) -> tuple[str, int, str]:
 
 def parse_dns_server(entry: str) -> str:
     """``ADDR`` or ``ADDR:PORT`` (IPv6 as ``[ADDR]:PORT``) of a resolver to ask instead of the system's."""
-    text = entry.strip()
-    addr, port = text, None
-    if text.startswith("["):
-        addr, _, tail = text[1:].partition("]")
-        port = tail[1:] if tail.startswith(":") else None
-    elif text.count(":") == 1:
-        addr, port = text.split(":")
     try:
-        ipaddress.ip_address(addr)
+        parse_resolver(entry)
     except ValueError:
-        raise UsageError(f"--dns-server {entry!r} is not an IP address (ADDR or ADDR:PORT)") from None
-    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
-        raise UsageError(f"--dns-server {entry!r}: bad port")
-    return f"{addr}:{port}" if port else addr
+        raise UsageError(f"--dns-server {entry!r} is not an IP address with an optional port (ADDR:PORT)") from None
+    return entry.strip()
 
 
 def check_url(url: str) -> str:
