@@ -129,7 +129,7 @@ def _isolate(ctx: ProbeContext, body: bytes, facts: dict[str, Any], lines: list[
     ctx.log.append(f"payload: {announced}")
 
     try:
-        client = make_client(options)
+        client = make_client(options, ctx.request.url)
     except Exception as exc:  # noqa: BLE001 - the http phase reports a broken client setup; say why here too
         skip(f"could not set up the client ({type(exc).__name__})")
         return

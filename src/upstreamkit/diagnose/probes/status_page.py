@@ -88,7 +88,7 @@ def _fetch(ctx: ProbeContext, urls: list[str]) -> tuple[dict[str, Any], list[str
     """Fetch the first document that answers 200 with JSON; facts and the steps taken."""
     steps: list[str] = []
     error = "no document to read"
-    with make_client(ctx.options) as client:
+    with make_client(ctx.options, urls[0] if urls else None) as client:
         for url in urls:
             shown = redact_url(url)
             try:
