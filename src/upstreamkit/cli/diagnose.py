@@ -9,14 +9,13 @@ import ipaddress
 import json
 import math
 import re
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 
-from upstreamkit.cli.explain import UsageError, fail, parse_header
+from upstreamkit.cli.explain import UsageError, fail, parse_header, read_input
 from upstreamkit.core.redact import redact_text
 from upstreamkit.diagnose import PhaseResult, ProbeOptions, ProbeRequest, Report
 from upstreamkit.diagnose import diagnose as run_diagnosis
@@ -72,12 +71,7 @@ def _read_data(data: str | None, data_file: str | None) -> bytes | None:
     if data is not None and data_file is not None:
         raise UsageError("give -d/--data or --data-file, not both")
     if data_file is not None:
-        if data_file == "-":
-            return sys.stdin.buffer.read()
-        try:
-            return Path(data_file).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read --data-file {data_file!r}: {exc.strerror or exc}") from None
+        return read_input(data_file, "--data-file")
     if data is not None and data.startswith("@"):
         return _read_data(None, data[1:])
     return data.encode() if data is not None else None

@@ -76,7 +76,8 @@ def parse_raw_response(data: bytes) -> Response:
     return Response(status, headers, body)
 
 
-def _read(path: str, what: str) -> bytes:
+def read_input(path: str, what: str) -> bytes:
+    """The bytes of file ``path`` ('-': stdin); UsageError naming ``what`` when it cannot be read."""
     if path == "-":
         return sys.stdin.buffer.read()
     try:
@@ -98,11 +99,11 @@ def build_response(
     if response is not None:
         if status is not None or body is not None or body_file is not None:
             raise UsageError("--response already holds status, headers and body; drop --status/--body")
-        raw = parse_raw_response(_read(response, "response file"))
+        raw = parse_raw_response(read_input(response, "response file"))
         return Response(raw.status, raw.headers + [parse_header(h) for h in header], raw.body)
     if status is None:
         raise UsageError("give --status (with -H and --body) or --response FILE; see --help")
-    data = _read(body_file, "body file") if body_file is not None else (body or "").encode()
+    data = read_input(body_file, "body file") if body_file is not None else (body or "").encode()
     return Response(parse_status(status), [parse_header(h) for h in header], data)
 
 

@@ -10,7 +10,7 @@ credential stores its fingerprint (:func:`upstreamkit.core.redact.fingerprint`),
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,6 +49,11 @@ certificate expiring in 5 days, quota nearly used up); skipped: could not run or
 is in ``detail``)."""
 
 
+def _first(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    lower = name.lower()
+    return next((value for key, value in headers if key.lower() == lower), None)
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeRequest:
     """The request to probe, as curl, a HAR file or the command line gave it.
@@ -63,11 +68,7 @@ class ProbeRequest:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
-        lower = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lower:
-                return value
-        return None
+        return _first(self.headers, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +120,7 @@ class Exchange:
 
     def response_header(self, name: str) -> str | None:
         """The first value of response header ``name`` (case-insensitive), or None."""
-        lower = name.lower()
-        for key, value in self.response_headers:
-            if key.lower() == lower:
-                return value
-        return None
+        return _first(self.response_headers, name)
 
 
 @dataclass(slots=True)
@@ -173,6 +170,21 @@ class ProbeContext:
         if result is None or result.status in ("failed", "skipped"):
             return result
         return None
+
+    def blocked_by(self, earlier: str, fact: str) -> str | None:
+        """``"skipped: TCP failed (connection_refused)"`` when phase ``earlier`` failed or was skipped (the
+        reason read from its ``fact``, else its detail), else None."""
+        result = self.failed(earlier)
+        if result is None:
+            return None
+        verb = "failed" if result.status == "failed" else "was skipped"
+        reason = result.facts.get(fact) or result.detail.removeprefix("skipped: ")
+        return f"skipped: {earlier.upper()} {verb} ({reason})"
+
+    def skip(self, name: str, detail: str) -> PhaseResult:
+        """Phase ``name`` skipped, ``detail`` saying why (``"skipped: ..."``), with its line in the checklist."""
+        self.log.append(f"{name}: {detail}")
+        return PhaseResult(name, "skipped", None, detail)
 
 
 Probe = Callable[[ProbeContext], PhaseResult]

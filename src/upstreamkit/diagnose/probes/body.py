@@ -169,9 +169,7 @@ def probe(ctx: ProbeContext) -> PhaseResult:
     began = time.perf_counter()
     exchange = last_response(ctx.exchanges)
     if exchange is None:
-        detail = "skipped: no response to read"
-        ctx.log.append(f"body: {detail}")
-        return PhaseResult("body", "skipped", None, detail)
+        return ctx.skip("body", "skipped: no response to read")
     content_type = exchange.response_header("content-type")
     text = exchange.response_body.decode("utf-8", "replace")
     document = decode_json(text)

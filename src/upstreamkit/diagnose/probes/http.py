@@ -258,8 +258,7 @@ def probe(ctx: ProbeContext) -> PhaseResult:
     began = time.perf_counter()
     skip = _skip_reason(ctx)
     if skip is not None:
-        ctx.log.append(f"http: {skip}")
-        return PhaseResult("http", "skipped", None, skip)
+        return ctx.skip("http", skip)
     where = redact_url(ctx.request.url)
     try:
         client = make_client(ctx.options, ctx.request.url)

@@ -165,9 +165,7 @@ def probe(ctx: ProbeContext) -> PhaseResult:
     began = time.perf_counter()
     body = ctx.request.body
     if not body:
-        detail = "skipped: no request body"
-        ctx.log.append(f"payload: {detail}")
-        return PhaseResult("payload", "skipped", None, detail)
+        return ctx.skip("payload", "skipped: no request body")
     facts = inspect(body, ctx.request.header("content-type"))
     facts["payload.too_large"] = any(exchange.status == 413 for exchange in ctx.exchanges)
     facts.update(

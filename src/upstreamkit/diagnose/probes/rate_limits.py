@@ -107,9 +107,7 @@ def probe(ctx: ProbeContext) -> PhaseResult:
     """Read Retry-After and the rate-limit headers of every response; judge the quota."""
     began = time.perf_counter()
     if not any(exchange.status is not None for exchange in ctx.exchanges):
-        detail = "skipped: no response to read"
-        ctx.log.append(f"rate_limits: {detail}")
-        return PhaseResult("rate_limits", "skipped", None, detail)
+        return ctx.skip("rate_limits", "skipped: no response to read")
     facts = inspect(ctx.exchanges, ctx.facts.get("http.kind"))
     status: PhaseStatus
     if facts["rl.throttled"]:

@@ -113,9 +113,7 @@ def probe(ctx: ProbeContext) -> PhaseResult:
     began = time.perf_counter()
     given = ctx.options.status_page
     if not given:
-        detail = "skipped: no --status-page given"
-        ctx.log.append(f"status_page: {detail}")
-        return PhaseResult("status_page", "skipped", None, detail)
+        return ctx.skip("status_page", "skipped: no --status-page given")
     try:
         facts, lines = _fetch(ctx, candidate_urls(given))
     except OSError as exc:  # an unreadable --cacert: the http phase reports it too

@@ -46,13 +46,11 @@ _BUCKETS = {
 
 def probe(ctx: ProbeContext) -> PhaseResult:
     """Connect to ``ctx.addresses`` on the URL's port; set ``ctx.connected`` and log one checklist line."""
-    dns_result = ctx.failed("dns")
-    if dns_result is not None:
-        reason = dns_result.facts.get("dns.error") or dns_result.detail.removeprefix("skipped: ")
-        verb = "failed" if dns_result.status == "failed" else "was skipped"
-        return PhaseResult("tcp", "skipped", None, f"skipped: DNS {verb} ({reason})")
+    blocked = ctx.blocked_by("dns", "dns.error")
+    if blocked is not None:
+        return ctx.skip("tcp", blocked)
     if not ctx.addresses:
-        return PhaseResult("tcp", "skipped", None, "skipped: no address to connect to (the dns phase did not run)")
+        return ctx.skip("tcp", "skipped: no address to connect to (the dns phase did not run)")
     port = target(ctx.request).port
     timeout = ctx.options.timeout
     tried = ctx.addresses[:MAX_ADDRESSES]

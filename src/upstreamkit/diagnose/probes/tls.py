@@ -89,15 +89,13 @@ def probe(ctx: ProbeContext, *, now: dt.datetime | None = None) -> PhaseResult:
     """Handshake, read the certificate, verify it; ``now`` replaces the clock for the date checks."""
     where = target(ctx.request)
     if not where.https:
-        return PhaseResult("tls", "skipped", None, "skipped: not HTTPS")
-    tcp_result = ctx.failed("tcp")
-    if tcp_result is not None:
-        verb = "failed" if tcp_result.status == "failed" else "was skipped"
-        reason = tcp_result.facts.get("tcp.kind") or tcp_result.detail.removeprefix("skipped: ")
-        return PhaseResult("tls", "skipped", None, f"skipped: TCP {verb} ({reason})")
+        return ctx.skip("tls", "skipped: not HTTPS")
+    blocked = ctx.blocked_by("tcp", "tcp.kind")
+    if blocked is not None:
+        return ctx.skip("tls", blocked)
     address = next(iter(ctx.connected or ctx.addresses), None)
     if address is None:
-        return PhaseResult("tls", "skipped", None, "skipped: no address to connect to (the dns phase did not run)")
+        return ctx.skip("tls", "skipped: no address to connect to (the dns phase did not run)")
 
     endpoint = format_endpoint(address, where.port)
     facts: dict[str, Any] = {"tls.insecure": ctx.options.insecure}
