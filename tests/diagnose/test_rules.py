@@ -147,4 +147,5 @@ def test_evidence_filters_and_redaction() -> None:
     assert render_evidence("{ago|ago} {soon|ago} {list|join} {days|days} {missing}", facts) == (
         "2.0 h ago in 2 min a, ? 1.0 day ago ?"
     )
+    assert render_evidence("after {soon|ms}", facts) == "after 90 ms"
     assert "abcdefghijklmnop123" not in render_evidence("sent {token}", facts)

@@ -4,6 +4,7 @@ that names the observed fact (the JWT's expiry, the Retry-After value, the certi
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -113,6 +114,8 @@ def test_outage_with_the_status_page(simulator_factory: Factory) -> None:
     _well_formed(report)
     assert _top(report) is ErrorKind.UPSTREAM_OUTAGE
     assert "API unavailable" in _evidence(report)  # the open incident on the provider's status page
+    # A 503 with Retry-After but no quota headers, the status page red: an outage, not a quota used up.
+    assert report.causes[0].likelihood > 0.7
 
 
 @pytest.mark.parametrize(("scenario", "at", "expected"), [("flapping", 2.5, ErrorKind.UPSTREAM_OUTAGE),
@@ -131,7 +134,10 @@ def test_gateway_timeout(simulator_factory: Factory) -> None:
     report = _run(simulator_factory("gateway-timeout"))
     _well_formed(report)
     assert _top(report) is ErrorKind.HTTP_RESPONSE_TIMEOUT
-    assert "504" in _evidence(report)
+    waited = re.search(r"504 after (\d+) ms", _evidence(report))
+    assert waited is not None
+    assert int(waited.group(1)) >= 500  # the gateway gave up after its 0.5 s, not before
+    assert report.causes[0].likelihood > 0.8
 
 
 def test_slow_within_the_timeout_is_healthy_and_past_it_a_timeout(simulator_factory: Factory) -> None:

@@ -30,7 +30,7 @@ __all__ = ["Condition", "Rule", "parse_rules", "rank", "render_evidence", "rules
 
 _OPS = frozenset({"is", "in", "above", "below", "matches", "not_matches", "present"})
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)(?:\|([a-z]+))?\}")
-_FILTERS = frozenset({"ago", "s", "join", "days"})
+_FILTERS = frozenset({"ago", "s", "ms", "join", "days"})
 
 
 def _present(value: Any) -> bool:
@@ -190,6 +190,8 @@ def _format(value: Any, how: str | None) -> str:
         return f"{_duration(number)} ago" if number <= 0 else f"in {_duration(number)}"
     if how == "s" and number is not None:
         return f"{number:.3g} s"
+    if how == "ms" and number is not None:
+        return f"{number:.0f} ms"
     if how == "days" and number is not None:
         whole = abs(number)
         text = f"{whole:.1f} day{'s' if round(whole, 1) != 1 else ''}"
