@@ -5,7 +5,6 @@ Exit codes: 0 healthy, 1 a cause was found, 2 a usage error (one ``error:`` line
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import re
@@ -21,6 +20,7 @@ from upstreamkit.diagnose import PhaseResult, ProbeOptions, ProbeRequest, Report
 from upstreamkit.diagnose import diagnose as run_diagnosis
 from upstreamkit.diagnose.inputs import InputError, ParsedInput, parse_curl, parse_har
 from upstreamkit.diagnose.probes._net import parse_dns_server as parse_resolver
+from upstreamkit.diagnose.probes._net import parse_resolve
 from upstreamkit.diagnose.report import render, report_to_json
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -29,21 +29,11 @@ MAX_REPEAT = 100
 MAX_TIMEOUT = 300.0
 
 
-def parse_resolve(entry: str) -> tuple[str, int, str]:
-    """curl's ``HOST:PORT:ADDR`` (ADDR may be an IPv6 address, bracketed or not)."""
-    host, sep1, rest = entry.partition(":")
-    port_text, sep2, addr = rest.partition(":")
-    addr = addr.strip("[]")
-    if not (sep1 and sep2 and host and port_text.isdigit() and addr):
-        raise UsageError(f"--resolve {entry!r} is not HOST:PORT:ADDR (for example api.example.com:443:127.0.0.1)")
-    port = int(port_text)
-    if not 0 < port < 65536:
-        raise UsageError(f"--resolve {entry!r}: port {port} is outside 1..65535")
+def _resolve_entries(entry: str) -> list[tuple[str, int, str]]:
     try:
-        ipaddress.ip_address(addr)
-    except ValueError:
-        raise UsageError(f"--resolve {entry!r}: {addr!r} is not an IP address") from None
-    return host, port, addr
+        return parse_resolve(entry)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_dns_server(entry: str) -> str:
@@ -147,7 +137,7 @@ def build(
             f"--isolate-payload resends the request; {verb} is not idempotent, so each resend may repeat a side "
             "effect. Add --allow-unsafe if that is acceptable (for example against a test environment)."
         )
-    resolves = [parse_resolve(entry) for entry in resolve]
+    resolves = [item for entry in resolve for item in _resolve_entries(entry)]
     if parsed is not None:
         resolves = list(parsed.resolve) + resolves
     request = ProbeRequest(url=target, method=verb, headers=tuple(headers), body=body)

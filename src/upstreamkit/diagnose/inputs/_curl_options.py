@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from upstreamkit.diagnose.inputs.base import InputError
+from upstreamkit.diagnose.probes._net import parse_resolve
 
 __all__ = [
     "FLAGS",
@@ -195,21 +196,10 @@ def _connect_timeout(cmd: Command, value: str) -> None:
 
 
 def _resolve(cmd: Command, value: str) -> None:
-    entry = value[1:] if value.startswith("+") else value
-    host, _, rest = entry.partition(":")
-    port_text, _, addresses = rest.partition(":")
-    if entry.startswith("-") or not host or not addresses:
-        raise InputError(f"--resolve {value!r} is not HOST:PORT:ADDR")
     try:
-        port = int(port_text)
-    except ValueError:
-        raise InputError(f"--resolve {value!r}: port {port_text!r} is not a number") from None
-    if not 0 < port < 65536:
-        raise InputError(f"--resolve {value!r}: port {port} is out of range")
-    for written in addresses.split(","):
-        address = written.strip().removeprefix("[").removesuffix("]")
-        if address:
-            cmd.resolve.append((host, port, address))
+        cmd.resolve.extend(parse_resolve(value))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _set(attribute: str, flag_value: object) -> Callable[[Command], None]:

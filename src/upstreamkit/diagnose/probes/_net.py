@@ -12,7 +12,15 @@ from urllib.parse import urlsplit
 
 from upstreamkit.diagnose.model import ProbeOptions, ProbeRequest
 
-__all__ = ["Target", "format_endpoint", "is_ip_literal", "parse_dns_server", "resolve_override", "target"]
+__all__ = [
+    "Target",
+    "format_endpoint",
+    "is_ip_literal",
+    "parse_dns_server",
+    "parse_resolve",
+    "resolve_override",
+    "target",
+]
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -90,3 +98,32 @@ def parse_dns_server(text: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ValueError(f"DNS server port out of range: {text!r}")
     return address, port
+
+
+def parse_resolve(value: str) -> list[tuple[str, int, str]]:
+    """curl's ``--resolve [+]HOST:PORT:ADDR[,ADDR...]`` as (host, port, address) entries, one per address.
+
+    Raises ValueError with a message that names the fault (the form, the port, an address that is not an IP).
+    """
+    entry = value.removeprefix("+")
+    host, _, rest = entry.partition(":")
+    port_text, _, addresses = rest.partition(":")
+    if entry.startswith("-") or not host or not addresses:
+        raise ValueError(f"--resolve {value!r} is not HOST:PORT:ADDR (for example api.example.com:443:127.0.0.1)")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"--resolve {value!r}: port {port_text!r} is not a number") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"--resolve {value!r}: port {port} is out of range")
+    entries = []
+    for written in addresses.split(","):
+        address = written.strip().removeprefix("[").removesuffix("]")
+        if not address:
+            continue
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ValueError(f"--resolve {value!r}: {address!r} is not an IP address") from None
+        entries.append((host, port, address))
+    return entries
