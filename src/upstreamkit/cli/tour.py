@@ -173,7 +173,7 @@ def _key_evidence(lines: tuple[str, ...]) -> str:
     """The line that names an observed fact; restatements of the response and tallies come last."""
 
     def rank(line: str) -> int:
-        if line.startswith(("the response:", "the body says:")):
+        if line.startswith(("the response:", "the body says:", "the body names")):
             return 2
         return 1 if "requests failed" in line or line.startswith(("the response matches", "remaining quota")) else 0
 
