@@ -67,7 +67,8 @@ def test_request_id_and_attempt_number_on_every_attempt(clock: FakeClock) -> Non
     inner, seen = scripted(httpx.Response(503), httpx.Response(503), httpx.Response(200))
     client(inner).get(URL, headers={"X-Request-Id": "caller-chose-this"})
     assert [r.headers["X-Request-Id"] for r in seen] == ["caller-chose-this"] * 3
-    assert [r.headers["X-Upstreamkit-Attempt"] for r in seen] == ["1", "2", "3"]
+    # No attempt header means the first attempt: the common case pays for no header.
+    assert [r.headers.get("X-Upstreamkit-Attempt") for r in seen] == [None, "2", "3"]
 
 
 def test_a_request_id_is_made_when_the_caller_has_none(clock: FakeClock) -> None:
@@ -102,11 +103,39 @@ def test_each_attempt_gets_min_of_per_try_and_remaining(clock: FakeClock) -> Non
         return httpx.Response(503)
 
     policy = RetryPolicy(attempts=5, per_try_timeout=8.0, deadline=10.0, backoff=Backoff(base=0.5, jitter="none"))
+    transport = ResilientTransport(httpx.MockTransport(handler), policy=policy, rng=random.Random(1))
+    http = httpx.Client(transport=transport, timeout=None)  # noqa: S113 - no caller timeout: the policy's alone
     with pytest.raises(UpstreamError):
-        client(httpx.MockTransport(handler), policy=policy).get(URL)
+        http.get(URL)
     # 8: the per-try timeout; 5.5: what the deadline leaves after 4 s + 0.5 s of backoff; 0.5: after
     # another 4 s + 1 s; then the next wait no longer fits before the deadline.
     assert timeouts == pytest.approx([8.0, 5.5, 0.5])
+
+
+@pytest.mark.parametrize("where", ["client", "request"])
+def test_the_callers_timeout_caps_every_attempt_part_by_part(clock: FakeClock, where: str) -> None:
+    """Issue 10, finding 1: httpx's timeout (client-wide or per request) is the per-attempt limit, combined
+    with the policy as min(caller's, per-try, remaining deadline), each of the four parts on its own."""
+    seen: list[dict[str, float | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.extensions["timeout"]))
+        clock.advance(4.0)
+        return httpx.Response(503)
+
+    policy = RetryPolicy(attempts=3, per_try_timeout=10.0, deadline=30.0, backoff=Backoff(base=0.5, jitter="none"))
+    caller = httpx.Timeout(0.5, connect=2.0, pool=None)
+    transport = ResilientTransport(httpx.MockTransport(handler), policy=policy, rng=random.Random(1))
+    if where == "client":
+        http, options = httpx.Client(transport=transport, timeout=caller), {}
+    else:
+        http, options = httpx.Client(transport=transport), {"timeout": caller}
+    with pytest.raises(UpstreamError):
+        http.get(URL, **options)
+    assert seen[0] == {"connect": 2.0, "read": 0.5, "write": 0.5, "pool": 10.0}  # pool: none given, the policy's
+    assert len(seen) == 3
+    # after 4 s + 0.5 s + 4 s + 1 s, 20.5 s are left: the caller's own parts still decide
+    assert seen[2] == {"connect": 2.0, "read": 0.5, "write": 0.5, "pool": 10.0}
 
 
 def test_a_sent_post_without_a_key_is_never_sent_twice(clock: FakeClock) -> None:
@@ -165,7 +194,8 @@ def test_invalid_credentials_raise_without_retry(clock: FakeClock) -> None:
 def test_breaker_opens_fails_fast_then_probes(clock: FakeClock) -> None:
     inner, seen = scripted(httpx.Response(503))
     breaker = BreakerConfig(consecutive_failures=3, failure_rate=None, open_for=5.0)
-    transport = ResilientTransport(inner, breaker=breaker, budget=None, policy=RetryPolicy(attempts=1))
+    policy = RetryPolicy(attempts=1, fail_fast=True)
+    transport = ResilientTransport(inner, breaker=breaker, budget=None, policy=policy)
     http = httpx.Client(transport=transport)
     for _ in range(3):
         with pytest.raises(UpstreamError):
@@ -199,7 +229,8 @@ def test_fallback_serves_a_degraded_response(clock: FakeClock) -> None:
 
 def test_retry_budget_caps_attempts_during_a_total_outage(clock: FakeClock) -> None:
     inner, seen = scripted(httpx.Response(503))
-    http = client(inner, breaker=None, policy=RetryPolicy(attempts=5, backoff=Backoff(base=0.01, cap=0.05)))
+    policy = RetryPolicy(attempts=5, backoff=Backoff(base=0.01, cap=0.05), fail_fast=True)
+    http = client(inner, breaker=None, policy=policy)
     requests = 500
     for _ in range(requests):
         with pytest.raises(UpstreamError):

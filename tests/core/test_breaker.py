@@ -145,8 +145,8 @@ def test_slow_successes_alone_trip_it() -> None:
     assert _path(breaker)[0][2] == "slow-call rate 100% over 3 calls in 30s (slower than 1s)"
 
 
-def test_a_failed_probe_reopens_for_open_for_again() -> None:
-    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, open_for=5.0))
+def test_a_failed_probe_reopens_for_open_for_again_when_the_break_does_not_grow() -> None:
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, open_for=5.0, open_for_growth=1.0))
     _fail(breaker, 1, 0.0)
     assert breaker.allow(5.0) is None
     breaker.record_failure(5.2, 0.2)
@@ -160,6 +160,45 @@ def test_a_failed_probe_reopens_for_open_for_again() -> None:
         "probe failed",
         "open for 5s",
     ]
+
+
+def test_each_failed_probe_lengthens_the_break_up_to_the_cap_and_closing_starts_over() -> None:
+    config = BreakerConfig(consecutive_failures=1, open_for=0.5, open_for_growth=2.0, max_open_for=3.0)
+    breaker = CircuitBreaker(config)
+    _fail(breaker, 1, 0.0)
+    now, breaks = 0.0, []
+    for _ in range(5):  # five failed probes: 0.5, 1, 2, 3 (capped), 3
+        wait = breaker.allow(now)
+        assert wait is not None
+        breaks.append(round(wait, 6))
+        now += wait
+        assert breaker.allow(now) is None  # the probe
+        breaker.record_failure(now, 0.0)
+    assert breaks == [0.5, 1.0, 2.0, 3.0, 3.0]
+    now += 3.0
+    assert breaker.allow(now) is None
+    breaker.record_success(now, 0.0)  # recovered: the next outage starts with a short break again
+    _fail(breaker, 1, now)
+    assert breaker.allow(now) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("probes", [0, 1, 7, 60, 2000, 10**9])
+def test_the_break_is_total_for_any_number_of_failed_probes(probes: int) -> None:
+    config = BreakerConfig(open_for=0.5, open_for_growth=1.5, max_open_for=30.0)
+    length = config.break_after(probes)
+    assert 0.5 <= length <= 30.0
+    assert length == (30.0 if probes >= 11 else 0.5 * 1.5**probes)
+
+
+def test_the_default_break_starts_short_and_a_waiting_caller_is_told_when_the_probe_goes() -> None:
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1))
+    _fail(breaker, 1, 100.0)
+    assert breaker.allow(100.0) == pytest.approx(BreakerConfig().open_for)
+    assert breaker.allow(100.0 + BreakerConfig().open_for) is None
+    assert breaker.probing(100.0 + BreakerConfig().open_for)  # the call let through is the probe
+    assert breaker.allow(100.0 + BreakerConfig().open_for) == pytest.approx(BreakerConfig().poll)
+    breaker.record_success(100.6, 0.1)
+    assert not breaker.probing(100.6)
 
 
 def test_half_open_allows_exactly_the_probes_then_a_positive_wait() -> None:
@@ -267,7 +306,7 @@ def test_a_raising_callback_is_harmless() -> None:
 
 
 def test_history_is_bounded() -> None:
-    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, open_for=1.0))
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, open_for=1.0, open_for_growth=1.0))
     now = 0.0
     for _ in range(HISTORY):
         _fail(breaker, 1, now)  # closed -> open, or a failed probe: half_open -> open
@@ -292,6 +331,7 @@ def test_reset_closes_and_forgets() -> None:
     [("consecutive_failures", 0), ("failure_rate", 0.0), ("failure_rate", 1.5), ("failure_rate", math.nan),
      ("window", 0.0), ("window", math.inf), ("min_calls", 0), ("slow_call_duration", -1.0),
      ("slow_call_rate", 0.0), ("open_for", 0.0), ("open_for", math.nan), ("half_open_probes", 0),
+     ("open_for_growth", 0.5), ("open_for_growth", math.inf), ("max_open_for", 0.1), ("max_open_for", math.nan),
      ("successes_to_close", 0)],
 )  # fmt: skip
 def test_bad_config_is_rejected_with_the_value(field: str, value: float) -> None:

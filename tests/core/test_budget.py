@@ -106,7 +106,7 @@ def test_bad_config_is_rejected_with_the_value(field: str, value: float) -> None
 
 
 def test_repr_names_the_config() -> None:
-    assert repr(RetryBudget()) == "RetryBudget(ttl=10, percent=0.2, min_per_second=1)"
+    assert repr(RetryBudget()) == ("RetryBudget(ttl=10, percent=0.2, min_per_second=1, max_tokens=10.0, token_ratio=1)")
     assert RetryBudget().config == BudgetConfig()
 
 
@@ -167,3 +167,58 @@ def test_concurrent_withdrawals_never_overspend() -> None:
         thread.join()
     assert sum(granted) == 60  # 0.5 * 100 + 1 * 10
     assert budget.balance(1.0) == pytest.approx(0.0)
+
+
+def test_the_throttle_bites_at_the_start_of_an_outage_whatever_healthy_traffic_came_before() -> None:
+    """Issue 10: 160 healthy calls a second for 3 s put 96 retries in the ratio's window; the throttle stops
+    retries after a handful of failures anyway, and the upstream's successes earn them back."""
+    budget = RetryBudget(BudgetConfig(ttl=10.0, percent=0.2, min_per_second=1.0, max_tokens=10.0))
+    now = 0.0
+    for _ in range(480):
+        budget.record_request(now)
+        budget.record_success()
+        now += 1 / 160
+    assert budget.balance(now) > 90  # the ratio alone would let ~96 retries into the outage
+    granted = 0
+    for _ in range(480):  # the outage: every first attempt fails, every retry it is granted fails too
+        budget.record_request(now)
+        budget.record_failure()
+        if budget.try_withdraw(now):
+            granted += 1
+            budget.record_failure()
+        now += 1 / 160
+    assert budget.throttled
+    assert granted <= 5  # half the bucket, drained by the first failures
+    for _ in range(5):  # recovery: successes refill the bucket
+        budget.record_success()
+    assert budget.throttled
+    budget.record_success()
+    assert not budget.throttled
+    assert budget.try_withdraw(now)
+
+
+def test_sporadic_failures_keep_the_throttle_open() -> None:
+    budget = RetryBudget(BudgetConfig(max_tokens=10.0, token_ratio=1.0))
+    for n in range(1000):
+        budget.record_request(n * 0.01)
+        if n % 10 == 0:  # 10% of attempts fail, each retried
+            budget.record_failure()
+            assert budget.try_withdraw(n * 0.01)
+        else:
+            budget.record_success()
+    assert not budget.throttled
+
+
+def test_without_a_throttle_only_the_ratio_counts() -> None:
+    budget = RetryBudget(BudgetConfig(max_tokens=None, min_per_second=1.0, ttl=10.0))
+    for _ in range(100):
+        budget.record_failure()
+    assert not budget.throttled
+    assert budget.try_withdraw(0.0)
+
+
+@pytest.mark.parametrize(("field", "value"), [("max_tokens", 0.0), ("max_tokens", math.inf), ("token_ratio", 0.0),
+                                              ("token_ratio", math.nan)])  # fmt: skip
+def test_bad_throttle_config_is_rejected(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        BudgetConfig(**{field: value})  # type: ignore[arg-type]

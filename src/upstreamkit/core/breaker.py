@@ -6,19 +6,25 @@ percentage over a request-volume threshold is the same idea) with pybreaker's co
 (``fail_max``) added::
 
     CLOSED ──(N consecutive failures | failure rate ≥ r | slow-call rate ≥ s, over ≥ min_calls)──▶ OPEN
-    OPEN ──(open_for elapsed: noticed by state()/allow())──▶ HALF_OPEN
+    OPEN ──(the break elapsed: noticed by state()/allow())──▶ HALF_OPEN
     HALF_OPEN ──(successes_to_close successful probes)──▶ CLOSED   (window and counters cleared)
-    HALF_OPEN ──(a probe failed)──▶ OPEN                            (for open_for again)
+    HALF_OPEN ──(a probe failed)──▶ OPEN                            (for a longer break)
 
 * CLOSED lets every call through and records each outcome in a sliding time window of ``window``
   seconds, kept as a ring of ``BUCKETS`` buckets so memory is bounded whatever the rate (a bucket expires
   as a whole: the window covers between 90% and 100% of ``window``). Rates are judged only once the
   window holds ``min_calls`` calls. A slow call (``duration > slow_call_duration``) counts toward the
   slow-call rate whether it succeeded or failed, as in resilience4j.
-* OPEN fails fast: :meth:`CircuitBreaker.allow` returns the seconds until a probe may go.
+* OPEN lets nothing through: :meth:`CircuitBreaker.allow` returns the seconds until a probe may go, so a
+  caller can fail at once or wait for the probe's answer within its deadline (the transports wait).
+* The break grows while the upstream stays down (Polly v8's break-duration generator, Envoy's outlier
+  ejection time growing with each ejection): the first break is ``open_for``, each failed probe multiplies
+  it by ``open_for_growth``, up to ``max_open_for``. A short first break finds a quick recovery quickly;
+  the growth keeps the probes of a long outage rare (one per ``max_open_for`` at most).
 * HALF_OPEN lets ``half_open_probes`` calls through at once; further callers get a short positive wait
-  (a tenth of ``open_for``). A permitted call that ends with neither success nor failure (a 4xx that says
-  nothing about the upstream's health) must be given back with :meth:`CircuitBreaker.release`.
+  (:attr:`BreakerConfig.poll`, a tenth of ``open_for``). A permitted call that ends with neither success
+  nor failure (a 4xx that says nothing about the upstream's health) must be given back with
+  :meth:`CircuitBreaker.release`.
 
 Outcomes that arrive while OPEN, or while HALF_OPEN with no probe in flight, come from calls let through
 before the breaker tripped; they say nothing new and are ignored.
@@ -75,7 +81,9 @@ class BreakerConfig:
         min_calls: the failure and slow-call rates are judged only with at least this many calls in the window.
         slow_call_duration: a call slower than this many seconds counts as slow (None: off).
         slow_call_rate: trip when slow calls/calls in the window reach this fraction.
-        open_for: how long OPEN lasts before a probe is allowed, in seconds.
+        open_for: how long the first OPEN lasts before a probe is allowed, in seconds.
+        open_for_growth: each failed probe multiplies the break by this (1: a fixed break).
+        max_open_for: the longest break, in seconds.
         half_open_probes: how many probes may be in flight at once in HALF_OPEN.
         successes_to_close: how many successful probes close the breaker.
     """
@@ -86,7 +94,9 @@ class BreakerConfig:
     min_calls: int = 10
     slow_call_duration: float | None = None
     slow_call_rate: float = 1.0
-    open_for: float = 5.0
+    open_for: float = 0.5
+    open_for_growth: float = 1.5
+    max_open_for: float = 30.0
     half_open_probes: int = 1
     successes_to_close: int = 1
 
@@ -99,12 +109,27 @@ class BreakerConfig:
             ("slow_call_duration", self.slow_call_duration is None or _positive(self.slow_call_duration), "> 0"),
             ("slow_call_rate", _fraction(self.slow_call_rate), "in (0, 1]"),
             ("open_for", _positive(self.open_for), "a positive number of seconds"),
+            ("open_for_growth", math.isfinite(self.open_for_growth) and self.open_for_growth >= 1, ">= 1"),
+            ("max_open_for", _positive(self.max_open_for) and self.max_open_for >= self.open_for, ">= open_for"),
             ("half_open_probes", self.half_open_probes >= 1, ">= 1"),
             ("successes_to_close", self.successes_to_close >= 1, ">= 1"),
         )
         for name, ok, expected in checks:
             if not ok:
                 raise ValueError(f"BreakerConfig.{name} must be {expected}, got {getattr(self, name)!r}")
+
+    @property
+    def poll(self) -> float:
+        """How long a caller that finds the probe slots taken should wait before asking again."""
+        return 0.1 * self.open_for
+
+    def break_after(self, failed_probes: int) -> float:
+        """The length of the break after ``failed_probes`` probes failed in a row (0: the first break)."""
+        if self.open_for_growth == 1 or failed_probes <= 0:
+            return self.open_for
+        # Total for any count: the exponent is clamped before it can overflow.
+        exponent = min(failed_probes, math.ceil(math.log(self.max_open_for / self.open_for, self.open_for_growth)) + 1)
+        return min(self.open_for * self.open_for_growth**exponent, self.max_open_for)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +165,8 @@ class CircuitBreaker:
     def _clear(self) -> None:
         self._state = BreakerState.CLOSED
         self._opened_at = -math.inf
+        self._break = self.config.open_for  # the current break's length
+        self._failed_probes = 0  # failed probes since the breaker last closed
         self._probes = 0  # probes in flight (HALF_OPEN)
         self._probe_successes = 0
         self._consecutive = 0
@@ -167,12 +194,12 @@ class CircuitBreaker:
             if self._state is BreakerState.CLOSED:
                 wait = None
             elif self._state is BreakerState.OPEN:
-                wait = self._opened_at + self.config.open_for - now
+                wait = self._opened_at + self._break - now
             elif self._probes < self.config.half_open_probes:
                 self._probes += 1
                 wait = None
             else:
-                wait = 0.1 * self.config.open_for
+                wait = self.config.poll
         self._notify(fired)
         return wait
 
@@ -220,6 +247,7 @@ class CircuitBreaker:
                 else:
                     fired += self._check_rates(now, failed=True)
             elif self._state is BreakerState.HALF_OPEN and self._probes > 0:
+                self._failed_probes += 1
                 fired.append(self._open(now, "probe failed"))
         self._notify(fired)
 
@@ -243,6 +271,10 @@ class CircuitBreaker:
             self._clear()
             self._history.clear()
 
+    def probing(self, now: float) -> bool:
+        """True when the breaker is not CLOSED at ``now``: a call it lets through is one of its probes."""
+        return not self._closed() and self.state(now) is not BreakerState.CLOSED
+
     def __repr__(self) -> str:
         return f"CircuitBreaker(name={self.name!r}, state={self._state.value!r})"
 
@@ -252,11 +284,11 @@ class CircuitBreaker:
     # Internals: called with the lock held; they return the transitions to announce once it is released.
 
     def _advance(self, now: float) -> list[BreakerTransition]:
-        if self._state is BreakerState.OPEN and now >= self._opened_at + self.config.open_for:
+        if self._state is BreakerState.OPEN and now >= self._opened_at + self._break:
             self._state = BreakerState.HALF_OPEN
             self._probes = 0
             self._probe_successes = 0
-            reason = f"open for {self.config.open_for:g}s"
+            reason = f"open for {self._break:g}s"
             return [self._transition(BreakerState.OPEN, BreakerState.HALF_OPEN, reason, now)]
         return []
 
@@ -264,6 +296,7 @@ class CircuitBreaker:
         old = self._state
         self._state = BreakerState.OPEN
         self._opened_at = now
+        self._break = self.config.break_after(self._failed_probes)
         self._probes = 0
         self._probe_successes = 0
         return self._transition(old, BreakerState.OPEN, reason, now)

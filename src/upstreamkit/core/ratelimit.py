@@ -99,6 +99,8 @@ class RateLimiter:
         """Seconds the caller must wait before sending (0.0: now). The slot is reserved: call once per request."""
         if not math.isfinite(now):
             return 0.0
+        if self._rate is None and not self.holding(now) and now >= self._pace_until:
+            return 0.0  # the hot path: nothing to wait for and nothing to reserve, so no lock
         with self._lock:
             send = max(now, self._blocked, self._held)
             pacing = self._pace_interval > 0 and now < self._pace_until
@@ -142,6 +144,10 @@ class RateLimiter:
             elif low:
                 self._pace_interval = reset_after / usable
                 self._pace_until = now + reset_after
+
+    def holding(self, now: float) -> bool:
+        """True while a Retry-After or an exhausted quota holds every request back."""
+        return now < self._blocked or now < self._held
 
     def block_until(self, until: float) -> None:
         """Send no request before ``until`` (monotonic seconds), e.g. after a 429 with Retry-After."""

@@ -3,7 +3,8 @@
 The policy never sleeps and never reads the clock; the adapter (sync, async, the gateway) asks it after
 every failed attempt and does the waiting. The rules, in order:
 
-1. A non-retryable outcome (``auth_invalid``, ``payload_rejected``, a 404 ...) gives up at once.
+1. A non-retryable outcome (``auth_invalid``, ``payload_rejected``, a 404 ...) gives up at once; a
+   ``retry_if`` predicate, when given, decides this instead of the knowledge base.
 2. Idempotency (RFC 9110 section 9.2.2): GET, HEAD, OPTIONS, TRACE, PUT and DELETE may be sent again;
    POST and PATCH only with an ``Idempotency-Key`` (the same one on every attempt), or when the request
    provably never left (DNS failure, refused connection, open circuit).
@@ -14,11 +15,17 @@ every failed attempt and does the waiting. The rules, in order:
 5. Otherwise exponential backoff with jitter; a wait that cannot fit before the deadline is not taken.
 
 One deadline per logical call: :class:`Deadline` gives each attempt ``min(per_try_timeout, remaining)``.
+
+An open circuit or an exhausted retry budget is not the policy's business but the adapter's gate; what the
+policy says of it is ``fail_fast``: meet it with an error at once, or (the default) wait within the deadline
+for the breaker's next probe or for the budget to refill, so that callers need neither hammer a failing
+upstream nor fail while it recovers.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from upstreamkit.core.backoff import Backoff, RandomSource
@@ -100,6 +107,12 @@ class RetryPolicy:
     """A retry is not worth starting with less time than this left before the deadline."""
     retry_methods: frozenset[str] = IDEMPOTENT_METHODS
     """Methods retried without an idempotency key."""
+    fail_fast: bool = False
+    """True: an open circuit or an exhausted retry budget fails the call at once; False: the call waits for
+    the breaker's probe (or for budget) as long as its deadline allows, then fails with the retry time."""
+    retry_if: Callable[[Outcome], bool] | None = None
+    """Decides whether a failed attempt may be retried (replacing the knowledge base's ``retryable``);
+    idempotency, the attempt cap, Retry-After and the deadline still apply."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -153,7 +166,8 @@ class RetryPolicy:
                 )
             return GiveUp(error=error, reason=reason)
 
-        if not outcome.retryable:
+        retryable = outcome.retryable if self.retry_if is None else bool(self.retry_if(outcome))
+        if not retryable:
             return give_up(f"{outcome.kind} is not retryable")
         if not self.may_resend(method, idempotency_key=idempotency_key, request_sent=outcome.request_sent):
             return give_up(f"{method.upper()} without an Idempotency-Key may have reached the upstream; not resent")

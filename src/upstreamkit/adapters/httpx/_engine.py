@@ -4,23 +4,32 @@
 and receives their results, so the sync transport and the async transport are thin drivers that perform
 the commands their own way (the mitmproxy "commands" pattern). All policy decisions come from the pure
 core (retry policy, budget, breaker, limiter); the engine only sequences them and emits events.
+
+Before every attempt the call passes a gate: the circuit breaker (every attempt) and the retry budget
+(retries only). When one says "not now", a call that has deadline left waits for it (the breaker's next
+probe, the budget's refill), with jitter so that the callers a recovery releases do not arrive as one herd;
+a call whose deadline cannot reach that moment, or whose policy says ``fail_fast``, fails at once with the
+time to retry attached. The waits cost the upstream nothing: only probes and permitted attempts reach it.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import random
-import uuid
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from upstreamkit.adapters._options import CallOptions
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
-from upstreamkit.core.breaker import BreakerTransition
+from upstreamkit.core.breaker import BreakerTransition, CircuitBreaker
+from upstreamkit.core.budget import RetryBudget
 from upstreamkit.core.classify import classify, classify_exception, is_plain_success
 from upstreamkit.core.events import (
     AttemptFailed,
@@ -43,7 +52,10 @@ from upstreamkit.state.memory import MemoryStateStore, UpstreamState
 logger = logging.getLogger("upstreamkit")
 
 BODY_READ_LIMIT = 256 * 1024
-"""Bodies up to this size are read to look for error envelopes (a 600 inside an HTTP 200)."""
+"""Bodies up to this size (by Content-Length) are read inside the call: a body cut short is then a failed
+attempt, retried like any other, and an error envelope (a 600 inside an HTTP 200) can be seen. Larger
+bodies, and bodies of unknown length, stream to the caller; a failure while the caller reads them is raised
+as the taxonomy's :class:`~upstreamkit.errors.UpstreamError`."""
 
 # Failures that say nothing about the upstream's health: they neither trip nor heal a breaker.
 _NOT_HEALTH = frozenset(
@@ -60,6 +72,7 @@ _NOT_HEALTH = frozenset(
 )
 # Failures handed back as the response itself rather than raised: the caller's own business.
 PASS_THROUGH = frozenset({ErrorKind.HTTP_REQUEST_ERROR, ErrorKind.PAYLOAD_REJECTED, ErrorKind.AUTH_FORBIDDEN})
+_TIMEOUT_PARTS = ("connect", "read", "write", "pool")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +109,11 @@ Fallback = Callable[[httpx.Request, UpstreamError], httpx.Response | None]
 
 
 def should_read_body(response: httpx.Response) -> bool:
-    """Read bodies that may carry an error envelope: failures, and small JSON or untyped successes."""
+    """Read failures' bodies and every body small enough by its declared length (see BODY_READ_LIMIT)."""
     if response.status_code >= 300:
         return True
     length = response.headers.get("content-length")
-    if length is None or not length.isdigit() or int(length) > BODY_READ_LIMIT:
-        return False
-    ctype = response.headers.get("content-type", "").lower()
-    return not ctype or "json" in ctype
+    return length is not None and length.isdigit() and int(length) <= BODY_READ_LIMIT
 
 
 def upstream_key(url: httpx.URL) -> str:
@@ -112,7 +122,24 @@ def upstream_key(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.host}:{port}"
 
 
-@dataclass(frozen=True, slots=True)
+class _RequestIds:
+    """Request ids: a random per-process prefix and a counter, 32 hex digits like a uuid4's hex.
+
+    ``uuid.uuid4()`` reads 16 bytes from the OS for every request (~2 µs); ids need to be unique, not secret.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+new_request_id = _RequestIds()
+
+
+@dataclass(slots=True)
 class _Call:
     """What stays the same across the attempts of one logical call."""
 
@@ -121,13 +148,25 @@ class _Call:
     state: UpstreamState
     method: str
     request_id: str
-    has_key: bool
     deadline: Deadline
+    policy: RetryPolicy
+    breaker: CircuitBreaker | None
+    budget: RetryBudget | None
+    fail_fast: bool
+    caller_timeout: dict[str, float | None] | None
+    token: Token | None = None
+    """The token the last attempt carried: a refresh after its 401 replaces exactly that one."""
+    error: BaseException | None = field(default=None)
+    """The last exception an attempt raised: the cause of the UpstreamError the call may end with."""
 
     @property
     def where(self) -> str:
         """The URL for error messages: redacted, without query or fragment (computed only for failures)."""
         return redact_url(str(self.request.url.copy_with(query=None, fragment=None)))
+
+    @property
+    def has_key(self) -> bool:
+        return "idempotency-key" in self.request.headers
 
 
 class Engine:
@@ -184,25 +223,36 @@ class Engine:
             except Exception:  # a broken hook must not break the call it observes
                 logger.exception("upstreamkit hook %r failed on %s", hook, type(event).__name__)
 
-    def _start(self, request: httpx.Request) -> _Call:
+    def _start(self, request: httpx.Request, now: float) -> _Call:
         """Name the call, give it a request id (and an idempotency key when asked), start its deadline."""
-        upstream = upstream_key(request.url)
+        headers = request.headers
+        url = request.url
+        upstream = upstream_key(url)
         method = request.method.upper()
-        request_id = request.headers.get(self.request_id_header) or uuid.uuid4().hex
-        request.headers[self.request_id_header] = request_id
-        if self.auto_idempotency_key and method in ("POST", "PATCH") and "idempotency-key" not in request.headers:
-            request.headers["Idempotency-Key"] = str(uuid.uuid4())
+        request_id = headers.get(self.request_id_header)
+        if not request_id:
+            request_id = new_request_id()
+            headers[self.request_id_header] = request_id
+        if self.auto_idempotency_key and method in ("POST", "PATCH") and "idempotency-key" not in headers:
+            headers["Idempotency-Key"] = new_request_id()
+        extensions = request.extensions
+        options = CallOptions.of(extensions) if extensions.get("upstreamkit") is not None else None
+        policy = self.policy if options is None or options.policy is None else options.policy
+        state = self.store.get(upstream, now)
+        breaker, budget = state.breaker, state.budget
+        fail_fast = policy.fail_fast
+        if options is not None:
+            breaker = breaker if options.breaker else None
+            budget = budget if options.budget else None
+            fail_fast = fail_fast if options.fail_fast is None else options.fail_fast
+        timeout = extensions.get("timeout")
         call = _Call(
-            request=request,
-            upstream=upstream,
-            state=self.store.get(upstream),
-            method=method,
-            request_id=request_id,
-            has_key="idempotency-key" in request.headers,
-            deadline=self.policy.start(self.clock.monotonic()),
-        )
-        if call.state.budget is not None:
-            call.state.budget.record_request(call.deadline.start)
+            request=request, upstream=upstream, state=state, method=method, request_id=request_id,
+            deadline=policy.start(now), policy=policy, breaker=breaker, budget=budget, fail_fast=fail_fast,
+            caller_timeout=timeout if isinstance(timeout, dict) else None,
+        )  # fmt: skip
+        if budget is not None:
+            budget.record_request(now)
         return call
 
     def _client_error(
@@ -218,99 +268,137 @@ class Engine:
             status=last.status if last is not None else None,
         )  # fmt: skip
 
-    def _gate(self, call: _Call, attempt: int, now: float, last: Outcome | None, *, retry: bool) -> GiveUp | None:
-        """The retry budget (for retries) and the breaker, before an attempt; a GiveUp when one says no."""
-        state = call.state
-        if retry and state.budget is not None and not state.budget.try_withdraw(now):
-            error = self._client_error(
-                call, ErrorKind.BUDGET_EXHAUSTED, "retry budget exhausted", attempts=attempt - 1, last=last,
-                retry_after=last.retry_after if last is not None else None,
-            )  # fmt: skip
-            return GiveUp(error, "retry budget exhausted")
-        wait = state.breaker.allow(now) if state.breaker is not None else None
-        if wait is not None:
-            message = f"circuit open for {call.upstream}; next probe in {wait:.3g}s"
-            error = self._client_error(
-                call, ErrorKind.CIRCUIT_OPEN, message, attempts=attempt - 1, last=last, retry_after=wait
-            )
-            return GiveUp(error, "circuit open")
-        return None
+    def _gate(self, call: _Call, now: float, *, retry: bool, waited: bool) -> tuple[ErrorKind, float, str] | None:
+        """The breaker (every attempt) and the budget (retries): None to go, else (kind, wait, why).
+
+        A retry that waited for an open circuit, or that is the breaker's probe, is not charged to the budget:
+        the breaker already decided that the upstream may be tried again, and lets through no more than it
+        can bear. A budget that says no is final (waiting for it would wait for other callers' successes).
+        """
+        breaker = call.breaker
+        if breaker is not None:
+            wait = breaker.allow(now)
+            if wait is not None:
+                return ErrorKind.CIRCUIT_OPEN, wait, f"circuit open for {call.upstream}; next probe in {wait:.3g}s"
+        budget = call.budget
+        if not retry or budget is None or waited or (breaker is not None and breaker.probing(now)):
+            return None
+        if budget.try_withdraw(now):
+            return None
+        if breaker is not None:
+            breaker.release(now)
+        return ErrorKind.BUDGET_EXHAUSTED, 0.0, "retry budget exhausted"
 
     def _read(self, result: httpx.Response | BaseException) -> tuple[Outcome, httpx.Response | None]:
         """Classify what an attempt brought back."""
         if isinstance(result, BaseException):
             return classify_exception(result), None
+        headers = result.headers
         body = result.content if _is_read(result) else b""
-        if is_plain_success(result.status_code, result.headers.keys(), body):
+        if is_plain_success(result.status_code, headers.keys(), body):
             return _PLAIN_SUCCESS if result.status_code == 200 else _success(result.status_code), result
         # HTTP-dates and epoch resets are read against the server's own Date when it sends one: immune to
         # skew between the client's clock and the server's.
-        reference = None if "date" in result.headers else self.clock.time()
-        return classify(result.status_code, result.headers, body, now=reference), result
+        reference = None if "date" in headers else self.clock.time()
+        return classify(result.status_code, headers, body, now=reference), result
 
     def _record(self, call: _Call, attempt: int, outcome: Outcome, started: float, done: float) -> None:
-        """Teach the limiter and the breaker what the attempt showed; emit the attempt's event."""
-        state, duration = call.state, done - started
+        """Teach the limiter, the breaker and the budget what the attempt showed; emit the attempt's event."""
+        state, breaker, budget, duration = call.state, call.breaker, call.budget, done - started
         limit = outcome.rate_limit
         if limit is not None:
             state.limiter.observe(done, remaining=limit.remaining, reset_after=limit.reset_after, limit=limit.limit)
         kind = outcome.kind
         if kind is None:
-            if state.breaker is not None:
-                state.breaker.record_success(done, duration)
-            status = outcome.status or 0
+            if breaker is not None:
+                breaker.record_success(done, duration)
+            if budget is not None:
+                budget.record_success()
             if self.hooks:
+                status = outcome.status or 0
                 self.emit(
                     AttemptSucceeded(call.upstream, call.request_id, call.method, attempt, status, duration, done)
                 )
             return
-        self.emit(
-            AttemptFailed(call.upstream, call.request_id, call.method, attempt, kind, outcome.status, outcome.is_600,
-                          duration, outcome.explanation, done)
-        )  # fmt: skip
-        if state.breaker is not None:
-            # A 503 with Retry-After is classified rate_limited, yet it says the upstream is shedding load:
-            # every 5xx counts against the upstream's health.
-            if kind in _NOT_HEALTH and (outcome.status or 0) < 500:
-                state.breaker.release(done)
-            else:
-                state.breaker.record_failure(done, duration)
+        if self.hooks:
+            self.emit(
+                AttemptFailed(call.upstream, call.request_id, call.method, attempt, kind, outcome.status,
+                              outcome.is_600, duration, outcome.explanation, done)
+            )  # fmt: skip
+        # A 503 with Retry-After is classified rate_limited, yet it says the upstream is shedding load:
+        # every 5xx counts against the upstream's health.
+        if kind in _NOT_HEALTH and (outcome.status or 0) < 500:
+            if breaker is not None:
+                breaker.release(done)
+        else:
+            if breaker is not None:
+                breaker.record_failure(done, duration)
+            if budget is not None:
+                budget.record_failure()
         if kind is ErrorKind.RATE_LIMITED and outcome.retry_after is not None:
             state.limiter.block_until(done + outcome.retry_after)
 
-    def _prepare(self, call: _Call, attempt: int, timeout: float | None) -> None:
+    def _prepare(self, call: _Call, attempt: int, limit: float | None) -> None:
+        """This attempt's timeouts (the caller's httpx timeout, part by part, capped by the policy's and the
+        deadline's ``limit``) and attempt number (sent on retries only: no header means the first attempt)."""
         request = call.request
-        if timeout is not None:
-            request.extensions = {
-                **request.extensions,
-                "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout},
-            }
-        if self.attempt_header:
+        caller = call.caller_timeout
+        if caller is None:
+            timeout: dict[str, float | None] | None = None if limit is None else dict.fromkeys(_TIMEOUT_PARTS, limit)
+        elif limit is None:
+            timeout = caller
+        else:
+            timeout = {part: limit if value is None or value > limit else value for part, value in caller.items()}
+        extensions = request.extensions
+        if timeout is not None and extensions.get("timeout") != timeout:
+            # httpx builds a fresh extensions dict for every request: setting the key in place is safe.
+            extensions["timeout"] = timeout
+        if self.attempt_header and attempt > 1:
             request.headers[self.attempt_header] = str(attempt)
 
     def run(self, request: httpx.Request) -> Generator[Command, Any, httpx.Response]:  # noqa: PLR0915 - the call's timeline, top to bottom
         """One logical call: attempts, waits, refreshes; returns the response or raises UpstreamError."""
-        clock, policy = self.clock, self.policy
-        call = self._start(request)
-        state, deadline = call.state, call.deadline
+        clock = self.clock
+        call = self._start(request, clock.monotonic())
+        policy, state, deadline = call.policy, call.state, call.deadline
         attempt = 0
         previous_delay: float | None = None
         refreshed = resend_after_refresh = False
         last: Outcome | None = None
         while True:
             attempt += 1
-            now = clock.monotonic()
             # A resend after a token refresh is not a retry: the upstream is healthy, the token was not.
-            gate = self._gate(call, attempt, now, last, retry=attempt > 1 and not resend_after_refresh)
+            retry = attempt > 1 and not resend_after_refresh
             resend_after_refresh = False
-            if gate is not None:
-                return self._give_up(call, attempt - 1, gate)
+            waited = False
+            while True:  # the gate: go, wait for the breaker's probe within the deadline, or give up
+                now = clock.monotonic()
+                refusal = self._gate(call, now, retry=retry, waited=waited)
+                if refusal is None:
+                    break
+                kind, wait, why = refusal
+                if (
+                    kind is ErrorKind.BUDGET_EXHAUSTED or call.fail_fast or deadline.total is None
+                    or not deadline.fits(wait, now, reserve=policy.min_attempt_time)
+                ):  # fmt: skip
+                    error = self._client_error(
+                        call, kind, why, attempts=attempt - 1, last=last,
+                        retry_after=wait if kind is ErrorKind.CIRCUIT_OPEN or last is None else last.retry_after,
+                    )  # fmt: skip
+                    return self._give_up(call, attempt - 1, GiveUp(error, why.split(";")[0]))
+                # Jitter up to one poll past the moment: the callers a recovery releases arrive spread out.
+                assert call.breaker is not None  # noqa: S101 - only the breaker makes a call wait
+                wait = min(wait + self.rng.random() * call.breaker.config.poll,
+                           deadline.remaining(now) - policy.min_attempt_time)  # fmt: skip
+                self.emit(Throttled(call.upstream, call.request_id, wait, f"{why}: waiting for it", now))
+                waited = True
+                yield Sleep(wait)
 
             hold = state.limiter.reserve(now)
             if hold > 0:
                 self.emit(Throttled(call.upstream, call.request_id, hold, state.limiter.describe(now), now))
                 if not deadline.fits(hold, now, reserve=policy.min_attempt_time):
-                    self._release(state, now)
+                    self._release(call, now)
                     message = f"client-side rate limit: next slot in {hold:.3g}s, past the deadline"
                     error = self._client_error(
                         call, ErrorKind.RATE_LIMITED, message, attempts=attempt - 1, last=last, retry_after=hold
@@ -325,23 +413,24 @@ class Engine:
                     token = yield Refresh(token, "token expires within the skew" if token else "no token yet")
                     self._emit_refresh(call.upstream, token, now)
                 self.auth.apply(request, token)
+                call.token = token
 
-            timeout = deadline.attempt_timeout(policy.per_try_timeout, now)
-            if timeout is not None and timeout <= 0:
-                self._release(state, now)
+            limit = deadline.attempt_timeout(policy.per_try_timeout, now)
+            if limit is not None and limit <= 0:
+                self._release(call, now)
                 error = self._client_error(
                     call, ErrorKind.DEADLINE_EXCEEDED, "the deadline passed before the attempt",
                     attempts=attempt - 1, last=last,
                 )  # fmt: skip
                 return self._give_up(call, attempt - 1, GiveUp(error, "deadline"))
-            self._prepare(call, attempt, timeout)
+            self._prepare(call, attempt, limit)
 
             if self.hooks:
-                self.emit(AttemptStarted(call.upstream, call.request_id, call.method, attempt, timeout, now))
+                self.emit(AttemptStarted(call.upstream, call.request_id, call.method, attempt, limit, now))
             try:
                 result = yield Send(request)
-            except GeneratorExit:  # the caller was cancelled mid-attempt: free a half-open probe slot
-                self._release(state, clock.monotonic())
+            except GeneratorExit:  # the driver was cancelled mid-attempt: free a half-open probe slot
+                self._release(call, clock.monotonic())
                 raise
             done = clock.monotonic()
             outcome, response = self._read(result)
@@ -350,12 +439,14 @@ class Engine:
                 assert response is not None  # noqa: S101 - only responses are successes
                 return response
             last = outcome
+            if isinstance(result, BaseException):
+                call.error = result
 
             if outcome.kind is ErrorKind.AUTH_EXPIRED and self.auth is not None and not refreshed:
                 refreshed = resend_after_refresh = True
                 if response is not None:
                     yield Discard(response)
-                token = yield Refresh(self.auth.current(), "the upstream said the token expired")
+                token = yield Refresh(call.token, "the upstream said the token expired")
                 self._emit_refresh(call.upstream, token, done)
                 continue
 
@@ -379,9 +470,9 @@ class Engine:
         """Whether a failed response is returned to the caller instead of raising."""
         return not self.raise_on_failure or error.kind in PASS_THROUGH
 
-    def _release(self, state: UpstreamState, now: float) -> None:
-        if state.breaker is not None:
-            state.breaker.release(now)
+    def _release(self, call: _Call, now: float) -> None:
+        if call.breaker is not None:
+            call.breaker.release(now)
 
     def _emit_refresh(self, upstream: str, token: Token, now: float) -> None:
         self.emit(TokenRefreshed(upstream, "refreshed", fingerprint(token.value), token.expires_at, now))
@@ -400,7 +491,15 @@ class Engine:
             substitute = self.fallback(call.request, error)
             if substitute is not None:
                 return substitute
-        raise error
+        raise error from call.error
+
+
+def map_stream_error(exc: Exception, request: httpx.Request, request_id_header: str) -> UpstreamError:
+    """A failure while the caller reads a streamed body, as the taxonomy's error (to raise ``from`` it)."""
+    upstream = redact_url(str(request.url.copy_with(query=None, fragment=None)))
+    error = classify_exception(exc).to_error(upstream=upstream)
+    error.request_id = request.headers.get(request_id_header)
+    return error
 
 
 def _success(status: int) -> Outcome:

@@ -2,22 +2,35 @@
 
     client = httpx.Client(transport=upstreamkit.ResilientTransport())
 
-With no arguments they are production-safe: 3 attempts with jittered backoff, 10 s per attempt within a
-30 s deadline, Retry-After honoured (never early), a retry budget and a circuit breaker per upstream,
-client-side pacing learned from RateLimit headers, POST/PATCH resent only with an Idempotency-Key.
-A failure that survives the policy is raised as an :class:`~upstreamkit.errors.UpstreamError`, except the
-caller's own 4xx business (404, 400/413/422, 403), which comes back as the response.
+With no arguments they are production-safe: 3 attempts with jittered backoff, 10 s per attempt (or the
+client's own httpx timeout when shorter, part by part) within a 30 s deadline, Retry-After honoured (never
+early), a retry budget and a circuit breaker per upstream (a call that meets an open circuit waits for the
+next probe's answer while its deadline allows), client-side pacing learned from RateLimit headers, POST/PATCH
+resent only with an Idempotency-Key. A failure that survives the policy is raised as an
+:class:`~upstreamkit.errors.UpstreamError` (``from`` the httpx exception behind it), except the caller's own
+4xx business (404, 400/413/422, 403), which comes back as the response. A body that fails while the caller
+streams it raises the taxonomy's error too. Per call, ``extensions={"upstreamkit": CallOptions(...)}``
+overrides the policy, skips the breaker or the budget, or fails fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from upstreamkit.adapters.httpx._engine import Discard, Engine, Fallback, Refresh, Send, Sleep, should_read_body
+from upstreamkit.adapters.httpx._engine import (
+    Discard,
+    Engine,
+    Fallback,
+    Refresh,
+    Send,
+    Sleep,
+    map_stream_error,
+    should_read_body,
+)
 from upstreamkit.adapters.httpx.auth import TokenAuth
 from upstreamkit.clock import Clock
 from upstreamkit.core.backoff import RandomSource
@@ -159,6 +172,8 @@ class ResilientTransport(httpx.BaseTransport):
             except Exception as exc:  # noqa: BLE001 - a body cut short is a failure of this attempt
                 response.close()
                 return exc
+        else:
+            response.stream = _MappedStream(response.stream, request, self.engine.request_id_header)
         return response
 
     def _refresh(self, command: Refresh) -> Any:
@@ -255,6 +270,8 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
             except Exception as exc:  # noqa: BLE001 - a body cut short is a failure of this attempt
                 await response.aclose()
                 return exc
+        else:
+            response.stream = _AsyncMappedStream(response.stream, request, self.engine.request_id_header)
         return response
 
     async def aclose(self) -> None:
@@ -272,3 +289,40 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
         traceback: TracebackType | None = None,
     ) -> None:
         await self.transport.__aexit__(exc_type, exc_value, traceback)
+
+
+class _MappedStream(httpx.SyncByteStream):
+    """A body the caller streams: a failure while reading it is raised as the taxonomy's UpstreamError."""
+
+    def __init__(self, stream: Any, request: httpx.Request, request_id_header: str) -> None:
+        self._stream = stream
+        self._request = request
+        self._header = request_id_header
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._stream
+        except Exception as exc:
+            raise map_stream_error(exc, self._request, self._header) from exc
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _AsyncMappedStream(httpx.AsyncByteStream):
+    """The async twin of :class:`_MappedStream`."""
+
+    def __init__(self, stream: Any, request: httpx.Request, request_id_header: str) -> None:
+        self._stream = stream
+        self._request = request
+        self._header = request_id_header
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        except Exception as exc:
+            raise map_stream_error(exc, self._request, self._header) from exc
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
