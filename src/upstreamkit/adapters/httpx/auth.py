@@ -1,5 +1,10 @@
 """Bearer tokens that refresh themselves: before sending when they expire within a skew, and once after
 the upstream says ``auth_expired``. Refreshes are single-flight: concurrent requests share one refresh.
+
+Single-flight is keyed by the token a failed request *carried*: twenty requests rejected with the same old
+token cause one refresh, even when some of them learn of their 401 after another already replaced it. The
+skew is ``skew`` seconds, or a quarter of the token's lifetime when that is shorter: a token that lives
+30 s is refreshed with 7.5 s left, not on every call because it always lies within a 60 s skew.
 """
 
 from __future__ import annotations
@@ -57,8 +62,12 @@ class TokenAuth:
 
     ``fetch`` gets a new token (a :class:`Token`, or a string whose JWT ``exp`` is read); ``afetch`` is its
     async twin (without it, the async transport runs ``fetch`` in a thread). ``skew`` seconds before expiry
-    the token counts as expired, so it is refreshed before the upstream rejects it.
+    (at most ``SKEW_FRACTION`` of the token's lifetime) the token counts as expired, so it is refreshed
+    before the upstream rejects it.
     """
+
+    SKEW_FRACTION = 0.25
+    """The largest share of a token's lifetime the skew may take (for short-lived tokens)."""
 
     def __init__(
         self,
@@ -77,6 +86,7 @@ class TokenAuth:
         self.header = header
         self.scheme = scheme
         self._token: Token | None = None
+        self._lifetime: float | None = None  # of the current token, from its fetch to its expiry
         self._lock = threading.Lock()
         self._alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
         self.refreshes = 0
@@ -96,7 +106,21 @@ class TokenAuth:
 
     def expiring(self, token: Token, now: float) -> bool:
         """True when ``token`` expires within the skew of wall-clock ``now``."""
-        return token.expires_at is not None and token.expires_at - self.skew <= now
+        if token.expires_at is None:
+            return False
+        skew = self.skew
+        lifetime = self._lifetime if token is self._token else None
+        if lifetime is not None:
+            skew = min(skew, lifetime * self.SKEW_FRACTION)
+        return token.expires_at - skew <= now
+
+    def _store(self, result: FetchResult) -> Token:
+        token = _as_token(result)
+        now = get_clock().time()
+        self._lifetime = token.expires_at - now if token.expires_at is not None and token.expires_at > now else None
+        self._token = token
+        self.refreshes += 1
+        return token
 
     def apply(self, request: httpx.Request, token: Token) -> None:
         """Put the token on the request."""
@@ -116,9 +140,7 @@ class TokenAuth:
                 return fresh
             if self._fetch is None:
                 raise RuntimeError("this TokenAuth has only an async fetch; use it with AsyncResilientTransport")
-            self._token = _as_token(self._fetch())
-            self.refreshes += 1
-            return self._token
+            return self._store(self._fetch())
 
     async def arefresh(self, stale: Token | None) -> Token:
         """Async :meth:`refresh`: concurrent tasks on one loop share one fetch."""
@@ -135,9 +157,7 @@ class TokenAuth:
             else:
                 assert self._fetch is not None  # noqa: S101 - the constructor requires one of the two
                 result = await asyncio.to_thread(self._fetch)
-            self._token = _as_token(result)
-            self.refreshes += 1
-            return self._token
+            return self._store(result)
 
 
 class ClientCredentials:
