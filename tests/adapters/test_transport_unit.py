@@ -299,12 +299,16 @@ def test_a_token_expiring_within_the_skew_is_refreshed_before_sending(clock: Fak
     def fetch() -> Token:
         nonlocal count
         count += 1
-        return Token(f"t{count}", expires_at=clock.time() + 30)  # inside the 60 s skew the second time
+        return Token(f"t{count}", expires_at=clock.time() + 300)
 
     inner, _ = scripted(httpx.Response(200))
     http = client(inner, auth=TokenAuth(fetch, skew=60))
     http.get(URL)
-    http.get(URL)
+    clock.advance(239)
+    http.get(URL)  # 61 s left: outside the skew
+    assert count == 1
+    clock.advance(2)
+    http.get(URL)  # 59 s left: inside the 60 s skew, refreshed before sending
     assert count == 2
 
 

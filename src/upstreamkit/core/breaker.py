@@ -281,6 +281,11 @@ class CircuitBreaker:
     def _closed(self) -> bool:
         return self._state is BreakerState.CLOSED
 
+    @property
+    def is_closed(self) -> bool:
+        """True while CLOSED (read without the lock: a hint for a fast path, decided again under it)."""
+        return self._state is BreakerState.CLOSED
+
     # Internals: called with the lock held; they return the transitions to announce once it is released.
 
     def _advance(self, now: float) -> list[BreakerTransition]:

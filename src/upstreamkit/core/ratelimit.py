@@ -99,7 +99,7 @@ class RateLimiter:
         """Seconds the caller must wait before sending (0.0: now). The slot is reserved: call once per request."""
         if not math.isfinite(now):
             return 0.0
-        if self._rate is None and not self.holding(now) and now >= self._pace_until:
+        if self.idle(now):
             return 0.0  # the hot path: nothing to wait for and nothing to reserve, so no lock
         with self._lock:
             send = max(now, self._blocked, self._held)
@@ -144,6 +144,11 @@ class RateLimiter:
             elif low:
                 self._pace_interval = reset_after / usable
                 self._pace_until = now + reset_after
+
+    def idle(self, now: float) -> bool:
+        """True when :meth:`reserve` would return 0 at ``now`` and reserve nothing (no static rate, no hold,
+        no learned pacing): the fast path may skip it."""
+        return self._rate is None and not self.holding(now) and now >= self._pace_until
 
     def holding(self, now: float) -> bool:
         """True while a Retry-After or an exhausted quota holds every request back."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import random
 from collections.abc import Callable, Generator, Sequence
@@ -24,7 +25,8 @@ from typing import Any
 
 import httpx
 
-from upstreamkit.adapters._options import CallOptions
+from upstreamkit.adapters._options import EXTENSION, CallOptions
+from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
@@ -112,14 +114,14 @@ def should_read_body(response: httpx.Response) -> bool:
     """Read failures' bodies and every body small enough by its declared length (see BODY_READ_LIMIT)."""
     if response.status_code >= 300:
         return True
-    length = response.headers.get("content-length")
+    length = header(response.headers, b"content-length")
     return length is not None and length.isdigit() and int(length) <= BODY_READ_LIMIT
 
 
 def upstream_key(url: httpx.URL) -> str:
     """``scheme://host:port``: the key of per-upstream state and the label of metrics."""
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return f"{url.scheme}://{url.host}:{port}"
+    scheme = url.scheme
+    return f"{scheme}://{url.host}:{url.port or (443 if scheme == 'https' else 80)}"
 
 
 class _RequestIds:
@@ -133,10 +135,18 @@ class _RequestIds:
         self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
 
     def __call__(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+        return f"{self._prefix}{next(self._counter):016x}"  # 2**32 start + 2**63 calls: never past 16 digits
 
 
 new_request_id = _RequestIds()
+
+
+@dataclass(slots=True)
+class Quick:
+    """A first attempt prepared by :meth:`Engine.quick_start`: its upstream's state and its start time."""
+
+    state: UpstreamState
+    started: float
 
 
 @dataclass(slots=True)
@@ -154,6 +164,11 @@ class _Call:
     budget: RetryBudget | None
     fail_fast: bool
     caller_timeout: dict[str, float | None] | None
+    caller_longest: float
+    """The longest part of the caller's timeout (inf when a part is None): a limit at least this long leaves
+    the caller's timeout as it is."""
+    attempt_limit: float | None = None
+    """The current attempt's time limit (policy and deadline), for the events."""
     token: Token | None = None
     """The token the last attempt carried: a refresh after its 401 replaces exactly that one."""
     error: BaseException | None = field(default=None)
@@ -166,7 +181,7 @@ class _Call:
 
     @property
     def has_key(self) -> bool:
-        return "idempotency-key" in self.request.headers
+        return header(self.request.headers, b"idempotency-key") is not None
 
 
 class Engine:
@@ -194,7 +209,10 @@ class Engine:
         self._clock = clock
         self.rng: RandomSource = rng if rng is not None else random.Random()
         self.auto_idempotency_key = auto_idempotency_key
+        per_try, total = policy.per_try_timeout, policy.deadline
+        self._first_limit = min(per_try, total) if per_try is not None and total is not None else per_try or total
         self.request_id_header = request_id_header
+        self._request_id_lower = request_id_header.lower().encode("ascii")
         self.attempt_header = attempt_header
         self.fallback = fallback
         self.raise_on_failure = raise_on_failure
@@ -223,20 +241,68 @@ class Engine:
             except Exception:  # a broken hook must not break the call it observes
                 logger.exception("upstreamkit hook %r failed on %s", hook, type(event).__name__)
 
-    def _start(self, request: httpx.Request, now: float) -> _Call:
-        """Name the call, give it a request id (and an idempotency key when asked), start its deadline."""
+    def _identify(self, request: httpx.Request) -> tuple[str, str, str]:
+        """The call's upstream, method and request id (made and sent when the caller gave none), and an
+        idempotency key when asked for. Idempotent: a second look finds what the first added."""
         headers = request.headers
-        url = request.url
-        upstream = upstream_key(url)
         method = request.method.upper()
-        request_id = headers.get(self.request_id_header)
+        request_id = header(headers, self._request_id_lower)
         if not request_id:
             request_id = new_request_id()
-            headers[self.request_id_header] = request_id
-        if self.auto_idempotency_key and method in ("POST", "PATCH") and "idempotency-key" not in headers:
-            headers["Idempotency-Key"] = new_request_id()
+            add_header(headers, self.request_id_header, request_id)
+        if (
+            self.auto_idempotency_key and method in ("POST", "PATCH")
+            and header(headers, b"idempotency-key") is None
+        ):  # fmt: skip
+            add_header(headers, "Idempotency-Key", new_request_id())
+        return upstream_key(request.url), method, request_id
+
+    def quick_start(self, request: httpx.Request) -> Quick | None:
+        """Prepare a first attempt that nothing can hold back, the common case, in the fewest steps; None
+        when the full engine is needed (auth, hooks, per-call options, an open breaker, a held limiter, a
+        caller's timeout longer than the policy allows). The driver sends, then calls :meth:`quick_finish`."""
         extensions = request.extensions
-        options = CallOptions.of(extensions) if extensions.get("upstreamkit") is not None else None
+        if self.auth is not None or self.hooks or EXTENSION in extensions:
+            return None
+        timeout = extensions.get("timeout")
+        limit = self._first_limit
+        if limit is not None:
+            try:
+                if not isinstance(timeout, dict) or max(timeout.values()) > limit:
+                    return None
+            except TypeError:  # a part is None: no limit of the caller's there, the policy's applies
+                return None
+        now = self.clock.monotonic()
+        upstream, _, _ = self._identify(request)
+        state = self.store.get(upstream, now)
+        breaker, budget = state.breaker, state.budget
+        if (breaker is not None and not breaker.is_closed) or not state.limiter.idle(now):
+            return None
+        if budget is not None:
+            budget.record_request(now)
+        return Quick(state, now)
+
+    def quick_finish(self, quick: Quick, result: httpx.Response | BaseException) -> httpx.Response | None:
+        """The response when the quick attempt is a plain success (recorded as such), else None: then the
+        driver hands the result to :meth:`run` with ``resume``, which takes it as the first attempt."""
+        if isinstance(result, BaseException) or not 200 <= result.status_code < 300:
+            return None
+        body = result.content if _is_read(result) else b""
+        if not is_plain_success(result.status_code, lower_names(result.headers), body):
+            return None
+        state = quick.state
+        if state.breaker is not None:
+            done = self.clock.monotonic()
+            state.breaker.record_success(done, done - quick.started)
+        if state.budget is not None:
+            state.budget.record_success()
+        return result
+
+    def _start(self, request: httpx.Request, now: float, *, deposit: bool = True) -> _Call:
+        """Name the call, give it a request id (and an idempotency key when asked), start its deadline."""
+        upstream, method, request_id = self._identify(request)
+        extensions = request.extensions
+        options = CallOptions.of(extensions) if EXTENSION in extensions else None
         policy = self.policy if options is None or options.policy is None else options.policy
         state = self.store.get(upstream, now)
         breaker, budget = state.breaker, state.budget
@@ -246,12 +312,13 @@ class Engine:
             budget = budget if options.budget else None
             fail_fast = fail_fast if options.fail_fast is None else options.fail_fast
         timeout = extensions.get("timeout")
+        caller = timeout if isinstance(timeout, dict) else None
         call = _Call(
             request=request, upstream=upstream, state=state, method=method, request_id=request_id,
             deadline=policy.start(now), policy=policy, breaker=breaker, budget=budget, fail_fast=fail_fast,
-            caller_timeout=timeout if isinstance(timeout, dict) else None,
+            caller_timeout=caller, caller_longest=_longest(caller),
         )  # fmt: skip
-        if budget is not None:
+        if budget is not None and deposit:
             budget.record_request(now)
         return call
 
@@ -295,11 +362,12 @@ class Engine:
             return classify_exception(result), None
         headers = result.headers
         body = result.content if _is_read(result) else b""
-        if is_plain_success(result.status_code, headers.keys(), body):
+        names = lower_names(headers)
+        if is_plain_success(result.status_code, names, body):
             return _PLAIN_SUCCESS if result.status_code == 200 else _success(result.status_code), result
         # HTTP-dates and epoch resets are read against the server's own Date when it sends one: immune to
         # skew between the client's clock and the server's.
-        reference = None if "date" in headers else self.clock.time()
+        reference = None if "date" in names else self.clock.time()
         return classify(result.status_code, headers, body, now=reference), result
 
     def _record(self, call: _Call, attempt: int, outcome: Outcome, started: float, done: float) -> None:
@@ -345,93 +413,53 @@ class Engine:
         caller = call.caller_timeout
         if caller is None:
             timeout: dict[str, float | None] | None = None if limit is None else dict.fromkeys(_TIMEOUT_PARTS, limit)
-        elif limit is None:
-            timeout = caller
+        elif limit is None or limit >= call.caller_longest:
+            timeout = caller  # the common case: the caller's timeout is the tighter one, part by part
         else:
             timeout = {part: limit if value is None or value > limit else value for part, value in caller.items()}
         extensions = request.extensions
-        if timeout is not None and extensions.get("timeout") != timeout:
+        if timeout is not None and extensions.get("timeout") is not timeout:
             # httpx builds a fresh extensions dict for every request: setting the key in place is safe.
             extensions["timeout"] = timeout
         if self.attempt_header and attempt > 1:
             request.headers[self.attempt_header] = str(attempt)
 
-    def run(self, request: httpx.Request) -> Generator[Command, Any, httpx.Response]:  # noqa: PLR0915 - the call's timeline, top to bottom
-        """One logical call: attempts, waits, refreshes; returns the response or raises UpstreamError."""
+    def run(  # noqa: PLR0915 - the call's timeline, top to bottom
+        self, request: httpx.Request, resume: tuple[Quick, httpx.Response | BaseException] | None = None
+    ) -> Generator[Command, Any, httpx.Response]:
+        """One logical call: attempts, waits, refreshes; returns the response or raises UpstreamError.
+
+        ``resume``: the first attempt was made by :meth:`quick_start` and the driver; this is its result.
+        """
         clock = self.clock
-        call = self._start(request, clock.monotonic())
-        policy, state, deadline = call.policy, call.state, call.deadline
+        if resume is None:
+            call = self._start(request, clock.monotonic())
+        else:
+            call = self._start(request, resume[0].started, deposit=False)
+        policy, deadline = call.policy, call.deadline
         attempt = 0
         previous_delay: float | None = None
         refreshed = resend_after_refresh = False
         last: Outcome | None = None
         while True:
             attempt += 1
-            # A resend after a token refresh is not a retry: the upstream is healthy, the token was not.
-            retry = attempt > 1 and not resend_after_refresh
-            resend_after_refresh = False
-            waited = False
-            while True:  # the gate: go, wait for the breaker's probe within the deadline, or give up
-                now = clock.monotonic()
-                refusal = self._gate(call, now, retry=retry, waited=waited)
-                if refusal is None:
-                    break
-                kind, wait, why = refusal
-                if (
-                    kind is ErrorKind.BUDGET_EXHAUSTED or call.fail_fast or deadline.total is None
-                    or not deadline.fits(wait, now, reserve=policy.min_attempt_time)
-                ):  # fmt: skip
-                    error = self._client_error(
-                        call, kind, why, attempts=attempt - 1, last=last,
-                        retry_after=wait if kind is ErrorKind.CIRCUIT_OPEN or last is None else last.retry_after,
-                    )  # fmt: skip
-                    return self._give_up(call, attempt - 1, GiveUp(error, why.split(";")[0]))
-                # Jitter up to one poll past the moment: the callers a recovery releases arrive spread out.
-                assert call.breaker is not None  # noqa: S101 - only the breaker makes a call wait
-                wait = min(wait + self.rng.random() * call.breaker.config.poll,
-                           deadline.remaining(now) - policy.min_attempt_time)  # fmt: skip
-                self.emit(Throttled(call.upstream, call.request_id, wait, f"{why}: waiting for it", now))
-                waited = True
-                yield Sleep(wait)
-
-            hold = state.limiter.reserve(now)
-            if hold > 0:
-                self.emit(Throttled(call.upstream, call.request_id, hold, state.limiter.describe(now), now))
-                if not deadline.fits(hold, now, reserve=policy.min_attempt_time):
-                    self._release(call, now)
-                    message = f"client-side rate limit: next slot in {hold:.3g}s, past the deadline"
-                    error = self._client_error(
-                        call, ErrorKind.RATE_LIMITED, message, attempts=attempt - 1, last=last, retry_after=hold
-                    )
-                    return self._give_up(call, attempt - 1, GiveUp(error, "throttled"))
-                yield Sleep(hold)
-                now = clock.monotonic()
-
-            if self.auth is not None:
-                token = self.auth.current()
-                if token is None or self.auth.expiring(token, clock.time()):
-                    token = yield Refresh(token, "token expires within the skew" if token else "no token yet")
-                    self._emit_refresh(call.upstream, token, now)
-                self.auth.apply(request, token)
-                call.token = token
-
-            limit = deadline.attempt_timeout(policy.per_try_timeout, now)
-            if limit is not None and limit <= 0:
-                self._release(call, now)
-                error = self._client_error(
-                    call, ErrorKind.DEADLINE_EXCEEDED, "the deadline passed before the attempt",
-                    attempts=attempt - 1, last=last,
-                )  # fmt: skip
-                return self._give_up(call, attempt - 1, GiveUp(error, "deadline"))
-            self._prepare(call, attempt, limit)
-
-            if self.hooks:
-                self.emit(AttemptStarted(call.upstream, call.request_id, call.method, attempt, limit, now))
-            try:
-                result = yield Send(request)
-            except GeneratorExit:  # the driver was cancelled mid-attempt: free a half-open probe slot
-                self._release(call, clock.monotonic())
-                raise
+            if resume is not None:  # the first attempt was made by the quick path: take its result
+                now, result, resume = deadline.start, resume[1], None
+            else:
+                # A resend after a token refresh is not a retry: the upstream is healthy, the token was not.
+                ready = yield from self._ready(call, attempt, retry=attempt > 1 and not resend_after_refresh, last=last)
+                resend_after_refresh = False
+                if isinstance(ready, httpx.Response):
+                    return ready  # given up: a fallback's response (an error was raised otherwise)
+                now = ready
+                if self.hooks:
+                    self.emit(AttemptStarted(call.upstream, call.request_id, call.method, attempt,
+                                             call.attempt_limit, now))  # fmt: skip
+                try:
+                    result = yield Send(request)
+                except GeneratorExit:  # the driver was cancelled mid-attempt: free a half-open probe slot
+                    self._release(call, clock.monotonic())
+                    raise
             done = clock.monotonic()
             outcome, response = self._read(result)
             self._record(call, attempt, outcome, now, done)
@@ -466,6 +494,69 @@ class Engine:
             if decision.delay > 0:
                 yield Sleep(decision.delay)
 
+    def _ready(
+        self, call: _Call, attempt: int, *, retry: bool, last: Outcome | None
+    ) -> Generator[Command, Any, float | httpx.Response]:
+        """Everything before an attempt: the gate (breaker, budget), the limiter, the token, the timeouts.
+        Returns the monotonic time the attempt starts, or the fallback's response when the call gave up."""
+        clock, policy, deadline, state, request = self.clock, call.policy, call.deadline, call.state, call.request
+        waited = False
+        while True:  # the gate: go, wait for the breaker's probe within the deadline, or give up
+            now = clock.monotonic()
+            refusal = self._gate(call, now, retry=retry, waited=waited)
+            if refusal is None:
+                break
+            kind, wait, why = refusal
+            if (
+                kind is ErrorKind.BUDGET_EXHAUSTED or call.fail_fast or deadline.total is None
+                or not deadline.fits(wait, now, reserve=policy.min_attempt_time)
+            ):  # fmt: skip
+                error = self._client_error(
+                    call, kind, why, attempts=attempt - 1, last=last,
+                    retry_after=wait if kind is ErrorKind.CIRCUIT_OPEN or last is None else last.retry_after,
+                )  # fmt: skip
+                return self._give_up(call, attempt - 1, GiveUp(error, why.split(";")[0]))
+            # Jitter up to one poll past the moment: the callers a recovery releases arrive spread out.
+            assert call.breaker is not None  # noqa: S101 - only the breaker makes a call wait
+            wait = min(wait + self.rng.random() * call.breaker.config.poll,
+                       deadline.remaining(now) - policy.min_attempt_time)  # fmt: skip
+            self.emit(Throttled(call.upstream, call.request_id, wait, f"{why}: waiting for it", now))
+            waited = True
+            yield Sleep(wait)
+
+        hold = state.limiter.reserve(now)
+        if hold > 0:
+            self.emit(Throttled(call.upstream, call.request_id, hold, state.limiter.describe(now), now))
+            if not deadline.fits(hold, now, reserve=policy.min_attempt_time):
+                self._release(call, now)
+                message = f"client-side rate limit: next slot in {hold:.3g}s, past the deadline"
+                error = self._client_error(
+                    call, ErrorKind.RATE_LIMITED, message, attempts=attempt - 1, last=last, retry_after=hold
+                )
+                return self._give_up(call, attempt - 1, GiveUp(error, "throttled"))
+            yield Sleep(hold)
+            now = clock.monotonic()
+
+        if self.auth is not None:
+            token = self.auth.current()
+            if token is None or self.auth.expiring(token, clock.time()):
+                token = yield Refresh(token, "token expires within the skew" if token else "no token yet")
+                self._emit_refresh(call.upstream, token, now)
+            self.auth.apply(request, token)
+            call.token = token
+
+        limit = deadline.attempt_timeout(policy.per_try_timeout, now)
+        if limit is not None and limit <= 0:
+            self._release(call, now)
+            error = self._client_error(
+                call, ErrorKind.DEADLINE_EXCEEDED, "the deadline passed before the attempt",
+                attempts=attempt - 1, last=last,
+            )  # fmt: skip
+            return self._give_up(call, attempt - 1, GiveUp(error, "deadline"))
+        self._prepare(call, attempt, limit)
+        call.attempt_limit = limit
+        return now
+
     def _hands_back(self, error: UpstreamError) -> bool:
         """Whether a failed response is returned to the caller instead of raising."""
         return not self.raise_on_failure or error.kind in PASS_THROUGH
@@ -498,8 +589,15 @@ def map_stream_error(exc: Exception, request: httpx.Request, request_id_header: 
     """A failure while the caller reads a streamed body, as the taxonomy's error (to raise ``from`` it)."""
     upstream = redact_url(str(request.url.copy_with(query=None, fragment=None)))
     error = classify_exception(exc).to_error(upstream=upstream)
-    error.request_id = request.headers.get(request_id_header)
+    error.request_id = header(request.headers, request_id_header.lower().encode("ascii"))
     return error
+
+
+def _longest(timeout: dict[str, float | None] | None) -> float:
+    if timeout is None:
+        return math.inf
+    values = timeout.values()
+    return math.inf if None in values else max((v for v in values if v is not None), default=math.inf)
 
 
 def _success(status: int) -> Outcome:

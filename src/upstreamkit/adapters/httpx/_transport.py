@@ -140,7 +140,16 @@ class ResilientTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` with the resilience policy; see the class docstring."""
         request.read()  # a body that may be sent twice must be replayable
-        run = self.engine.run(request)
+        engine = self.engine
+        quick = engine.quick_start(request)
+        if quick is None:
+            run = engine.run(request)
+        else:
+            result = self._send(request)
+            succeeded = engine.quick_finish(quick, result)
+            if succeeded is not None:
+                return succeeded
+            run = engine.run(request, (quick, result))
         value: Any = None
         try:
             while True:
@@ -237,7 +246,16 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` with the resilience policy; see :class:`ResilientTransport`."""
         await request.aread()
-        run = self.engine.run(request)
+        engine = self.engine
+        quick = engine.quick_start(request)
+        if quick is None:
+            run = engine.run(request)
+        else:
+            result = await self._send(request)
+            succeeded = engine.quick_finish(quick, result)
+            if succeeded is not None:
+                return succeeded
+            run = engine.run(request, (quick, result))
         value: Any = None
         try:
             while True:

@@ -1,0 +1,52 @@
+"""Header reads and writes on the transport's hot path, without httpx's per-call encoding detection.
+
+``httpx.Headers.__getitem__``, ``get``, ``__contains__``, ``__setitem__`` and ``keys`` each work out the
+headers' text encoding by trying to decode every value (``Headers.encoding``), about a microsecond apiece,
+and a missing key costs a raised and caught ``KeyError`` on top. A resilient transport asks four or five
+such questions per request: a fifth of its overhead over plain httpx, measured (bench/transport.py).
+
+These helpers read httpx's ``Headers._list`` of ``(raw name, lower-case name, value)`` byte triples
+directly, and fall back to the public API when it is not there; tests/adapters/test_fastheaders.py checks
+that they agree with the public API, so an httpx release that changes the internals fails a test, not a user.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+__all__ = ["add_header", "header", "lower_names"]
+
+
+def _items(headers: httpx.Headers) -> list[tuple[bytes, bytes, bytes]] | None:
+    items = getattr(headers, "_list", None)
+    return items if isinstance(items, list) else None
+
+
+def header(headers: httpx.Headers, lower: bytes) -> str | None:
+    """The first value of the header whose lower-case name is ``lower``, or None."""
+    items = _items(headers)
+    if items is None:
+        found: str | None = headers.get(lower.decode("ascii"))
+        return found
+    for _, key, value in items:
+        if key == lower:
+            return value.decode("latin-1")
+    return None
+
+
+def add_header(headers: httpx.Headers, name: str, value: str) -> None:
+    """Add a header the caller checked is absent (ASCII name and value: ids and keys made here)."""
+    items = _items(headers)
+    if items is None:
+        headers[name] = value
+        return
+    raw = name.encode("ascii")
+    items.append((raw, raw.lower(), value.encode("ascii")))
+
+
+def lower_names(headers: httpx.Headers) -> list[str]:
+    """The lower-case header names, in order."""
+    items = _items(headers)
+    if items is None:
+        return [name.lower() for name in headers]
+    return [key.decode("latin-1") for _, key, _ in items]

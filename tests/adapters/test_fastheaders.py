@@ -1,0 +1,55 @@
+"""The transport's hot-path header helpers agree with httpx's public Headers API, on httpx's internals and
+without them (the fallback), so a change in httpx fails here and not in a user's request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import cast
+
+import httpx
+import pytest
+
+from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names
+
+RAW = [("Content-Type", "application/json"), ("X-Request-Id", "abc"), ("x-request-id", "second"), ("Date", "x")]
+
+
+class _Opaque:
+    """Headers without httpx's internal list (a future httpx): the helpers must use the public API."""
+
+    def __init__(self, headers: httpx.Headers) -> None:
+        self._headers = headers
+
+    def get(self, name: str) -> str | None:
+        return self._headers.get_list(name)[0] if name in self._headers else None
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._headers.multi_items())
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._headers[name] = value
+
+
+@pytest.mark.parametrize("opaque", [False, True])
+def test_reads_agree_with_the_public_api(opaque: bool) -> None:
+    headers = httpx.Headers(RAW)
+    probe = cast("httpx.Headers", _Opaque(headers)) if opaque else headers
+    assert header(probe, b"x-request-id") == headers.get_list("x-request-id")[0]
+    assert header(probe, b"content-type") == headers["content-type"]
+    assert header(probe, b"missing") is None
+    assert lower_names(probe) == [name.lower() for name, _ in headers.multi_items()]
+
+
+def test_the_fallback_adds_through_the_public_api() -> None:
+    headers = httpx.Headers({"accept": "*/*"})
+    add_header(cast("httpx.Headers", _Opaque(headers)), "X-Request-Id", "0123abcd")
+    assert headers["x-request-id"] == "0123abcd"
+
+
+def test_an_added_header_is_seen_by_httpx() -> None:
+    headers = httpx.Headers({"accept": "*/*"})
+    add_header(headers, "X-Request-Id", "0123abcd")
+    assert headers["x-request-id"] == "0123abcd"
+    assert headers.raw[-1] == (b"X-Request-Id", b"0123abcd")
+    request = httpx.Request("GET", "https://example.test/", headers=headers)
+    assert request.headers["X-Request-Id"] == "0123abcd"
