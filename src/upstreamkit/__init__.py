@@ -7,6 +7,7 @@ The public API is what ``__all__`` lists; ``tests/test_public_api.py`` guards it
 from typing import TYPE_CHECKING, Any
 
 from upstreamkit._version import __version__
+from upstreamkit.adapters._options import CallOptions
 from upstreamkit.adapters.decorator import retry
 from upstreamkit.clock import Clock, SystemClock, get_clock, set_clock
 from upstreamkit.core.backoff import Backoff
@@ -88,6 +89,7 @@ __all__ = [
     "BreakerState",
     "BudgetConfig",
     "BudgetExhaustedError",
+    "CallOptions",
     "CircuitBreaker",
     "CircuitOpenError",
     "Clock",

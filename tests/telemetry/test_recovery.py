@@ -134,3 +134,13 @@ def test_fed_with_events_and_usable_as_a_hook() -> None:
 def test_window_must_be_positive() -> None:
     with pytest.raises(ValueError, match="window"):
         RecoveryTracker(window=0)
+
+
+def test_many_upstreams_stay_bounded_and_an_open_incident_is_kept() -> None:
+    tracker = RecoveryTracker(max_upstreams=10)
+    tracker.failure("https://down.example:443", 0.0)
+    for n in range(1000):
+        tracker.success(f"https://host{n}.example:443", float(n))
+    assert len(tracker.upstreams()) <= 10
+    assert tracker.in_incident("https://down.example:443")
+    assert tracker.success("https://down.example:443", 2000.0) is not None

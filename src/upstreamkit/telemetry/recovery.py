@@ -61,11 +61,18 @@ class RecoveryTracker:
         window: how many recent attempts per upstream :meth:`rate_600` looks at.
         ignore_kinds: failures of these kinds neither start an incident nor count in it (they still count
             as attempts for the 600 rate). Empty by default: every failed attempt is a failure.
+        max_upstreams: how many upstreams are tracked; beyond it the least recently seen one outside an
+            incident is forgotten (a webhook sender calls thousands of hosts once each).
     """
 
-    def __init__(self, *, window: int = 100, ignore_kinds: Iterable[ErrorKind | str] = ()) -> None:
+    def __init__(
+        self, *, window: int = 100, ignore_kinds: Iterable[ErrorKind | str] = (), max_upstreams: int = 1024
+    ) -> None:
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
+        if max_upstreams < 1:
+            raise ValueError(f"max_upstreams must be >= 1, got {max_upstreams}")
+        self.max_upstreams = max_upstreams
         self.window = window
         self.ignore_kinds = frozenset(str(kind) for kind in ignore_kinds)
         self._upstreams: dict[str, _Upstream] = {}
@@ -167,9 +174,15 @@ class RecoveryTracker:
     # --- internals -------------------------------------------------------------------------------------
 
     def _state(self, upstream: str) -> _Upstream:
-        state = self._upstreams.get(upstream)
+        states = self._upstreams
+        state = states.pop(upstream, None)  # re-inserted last: the dict's order is the recency order
         if state is None:
-            state = self._upstreams[upstream] = _Upstream(window=deque(maxlen=self.window))
+            if len(states) >= self.max_upstreams:
+                oldest = next((name for name, s in states.items() if s.incident_start is None), None)
+                if oldest is not None:
+                    del states[oldest]
+            state = _Upstream(window=deque(maxlen=self.window))
+        states[upstream] = state
         return state
 
     @staticmethod
