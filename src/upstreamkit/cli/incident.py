@@ -1,5 +1,8 @@
 """The demo's second act: the resilient client, with its defaults, through the simulator's incident timeline.
 
+The callers' view is the point: with the defaults a call that meets the open breaker waits for its probe
+(within the call's deadline) instead of failing, so the table shows calls finishing late but succeeding.
+
 Eight client threads send a logical request every 100 ms each (GET /v1/items; every third a POST
 /v1/payments with an automatic idempotency key) while the upstream goes healthy → outage → partial recovery
 → healthy. What the client saw is set against what the upstream received (the simulator's ledger), second by
@@ -23,6 +26,8 @@ from upstreamkit.simulator import LedgerEntry, Simulator
 
 CLIENTS = 8
 INTERVAL = 0.1
+SUCCESS_BAR = 0.95
+"""The demo fails when fewer calls than this succeed through the incident (100% is usual)."""
 
 
 @dataclass(slots=True)
@@ -122,6 +127,10 @@ def _tally(
         result.problem = f"{result.duplicates} duplicated side effects"
     elif counts.good[seconds - 1] == 0:
         result.problem = "the client did not recover before the end"
+    elif result.successes < SUCCESS_BAR * result.logical:
+        # Callers wait for the breaker's probe within their deadline instead of failing: nearly every call
+        # succeeds through the incident (bench/outage.py measures it against the peers).
+        result.problem = f"only {result.successes / result.logical:.0%} of calls succeeded (bar {SUCCESS_BAR:.0%})"
     return counts
 
 
