@@ -118,10 +118,20 @@ def should_read_body(response: httpx.Response) -> bool:
     return length is not None and length.isdigit() and int(length) <= BODY_READ_LIMIT
 
 
+_KEYS: dict[tuple[bytes, bytes], str] = {}
+
+
 def upstream_key(url: httpx.URL) -> str:
     """``scheme://host:port``: the key of per-upstream state and the label of metrics."""
-    scheme = url.scheme
-    return f"{scheme}://{url.host}:{url.port or (443 if scheme == 'https' else 80)}"
+    raw = (url.raw_scheme, url.netloc)
+    key = _KEYS.get(raw)
+    if key is None:
+        scheme = url.scheme
+        key = f"{scheme}://{url.host}:{url.port or (443 if scheme == 'https' else 80)}"
+        if len(_KEYS) >= 4096:  # bounded: a crawler's hosts come and go
+            _KEYS.clear()
+        _KEYS[raw] = key
+    return key
 
 
 class _RequestIds:
