@@ -35,10 +35,13 @@ COMMON_CASES = {
     "truncated-body",
     "tls-expired",
     "tls-untrusted",
+    "tls-plain-port",
+    "garbage-response",
     "upstream-502",
     "upstream-600",
 }
 TRUNCATED = {"reset-mid-body", "truncated-body"}
+PROXY_PRODUCERS = {"nginx": "nginx", "haproxy": "HAProxy", "apache": "Apache httpd", "caddy": "Caddy"}
 # A 200 whose body is shorter than its Content-Length: classify does not compare the two yet (see the
 # report of the proxies branch); these turn into passes, and then strict failures, once it does.
 _TRUNCATION_GAP = pytest.mark.xfail(
@@ -52,7 +55,7 @@ class Captured:
 
     meta: dict[str, Any]
     raw: bytes
-    status: int
+    status: int | None  # None: no status line at all (an HTTP/0.9 answer)
     headers: list[tuple[str, str]]
     body: bytes
 
@@ -60,6 +63,8 @@ class Captured:
 def load(sidecar: Path) -> Captured:
     meta = json.loads(sidecar.read_text(encoding="utf-8"))
     raw = sidecar.with_suffix(".http").read_bytes()
+    if not raw.startswith(b"HTTP/"):
+        return Captured(meta, raw, None, [], raw)
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("iso-8859-1").split("\r\n")
     status = int(lines[0].split()[1])
@@ -67,12 +72,18 @@ def load(sidecar: Path) -> Captured:
     return Captured(meta, raw, status, headers, body)
 
 
+def http09(sidecar: Path) -> bool:
+    return not sidecar.with_suffix(".http").read_bytes().startswith(b"HTTP/")
+
+
 def cases() -> list[Any]:
+    """The fixtures with a status line; the HTTP/0.9 ones have tests of their own below."""
     return [
         pytest.param(
             path, id=f"{path.parent.name}/{path.stem}", marks=[_TRUNCATION_GAP] if path.stem in TRUNCATED else []
         )
         for path in SIDECARS
+        if not http09(path)
     ]
 
 
@@ -98,7 +109,7 @@ def test_the_sidecar_holds_the_evidence(sidecar: Path) -> None:
     assert meta["upstream"]
     assert meta["condition_kind"]
     assert "PORT" in meta["command"]
-    if meta["expected"]["producer"] is not None:
+    if meta["expected"]["producer"] == PROXY_PRODUCERS[meta["proxy"]]:
         # The proxy made this page itself, so it said why in its own log.
         assert meta["error_log"], "a proxy-made page without the proxy's error-log line"
     if meta["case"] in TRUNCATED:
@@ -106,6 +117,8 @@ def test_the_sidecar_holds_the_evidence(sidecar: Path) -> None:
         length = int({k.lower(): v for k, v in captured.headers}["content-length"])
         assert len(captured.body) < length
         assert meta["curl_exit"] == 18  # CURLE_PARTIAL_FILE
+    elif captured.status is None:
+        assert "HTTP/0.9" in meta["note"]
     else:
         assert meta["curl_exit"] == 0
 
@@ -114,6 +127,7 @@ def test_the_sidecar_holds_the_evidence(sidecar: Path) -> None:
 def test_classify_recognises_what_the_proxy_sent(sidecar: Path) -> None:
     captured = load(sidecar)
     expected = captured.meta["expected"]
+    assert captured.status is not None
     outcome = classify(captured.status, captured.headers, captured.body)
     assert (outcome.kind.value if outcome.kind else None) == expected["kind"], outcome.explanation
     assert outcome.producer == expected["producer"], outcome.signature
@@ -135,3 +149,26 @@ def test_a_proxy_that_passes_the_upstream_502_on_is_not_blamed() -> None:
         captured = load(sidecar)
         assert b"bad_gateway" in captured.body
         assert classify(captured.status, captured.headers, captured.body).producer is None
+
+
+HTTP09 = [path for path in SIDECARS if http09(path)]
+
+
+@pytest.mark.parametrize("sidecar", HTTP09, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_an_http09_relay_is_the_upstream_bytes_bare(sidecar: Path) -> None:
+    # nginx passes an answer without a status line on as HTTP/0.9: the client gets the upstream's bytes alone,
+    # which read as the upstream's own (here an SSH banner) once given a status, as Apache gives it 200.
+    captured = load(sidecar)
+    assert captured.status is None
+    outcome = classify(200, {}, captured.raw)
+    assert outcome.kind is not None
+    expected = captured.meta["expected"]
+    assert (outcome.kind.value, outcome.producer) == (expected["kind"], expected["producer"])
+
+
+@pytest.mark.xfail(strict=True, reason="explain --response rejects a file without a status line as a usage error")
+@pytest.mark.parametrize("sidecar", HTTP09, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_explain_reads_an_http09_relay(sidecar: Path) -> None:
+    result = CliRunner().invoke(app, ["explain", "--response", str(sidecar.with_suffix(".http")), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["kind"] == "http_protocol_error"
