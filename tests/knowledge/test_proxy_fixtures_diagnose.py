@@ -9,18 +9,16 @@ decoded their chunked bodies, cut them short (the truncated 200s), or they have 
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loopback import CannedServer, request_path
 
 from upstreamkit.diagnose import ProbeOptions, ProbeRequest, diagnose
 
 FIXTURES = Path(__file__).parent / "fixtures" / "proxies"
-_ACCEPT_POLL = 0.2
-_HEAD_LIMIT = 65_536
+_NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 # diagnose's rules (knowledge/rules.toml) weigh "HTTP 500/502/503" (upstream_outage x20) above a vendor
 # signature that names a narrower cause (its kind x25 x2, on a smaller prior), so these pages rank
@@ -58,56 +56,11 @@ SIDECARS = [
 ]
 
 
-class Replay:
-    """Serve each fixture's raw bytes at /<dir>/<case>, one connection at a time, from one daemon thread."""
-
-    def __init__(self, responses: dict[str, bytes]) -> None:
-        self._responses = responses
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(_ACCEPT_POLL)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="fixture-replay", daemon=True)
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        port: int = self._sock.getsockname()[1]
-        return port
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    head = b""
-                    while b"\r\n\r\n" not in head and len(head) < _HEAD_LIMIT:
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        head += chunk
-                    parts = head.split(b" ", 2)
-                    path = parts[1].decode("ascii", "replace") if len(parts) > 1 else ""
-                    conn.sendall(self._responses.get(path, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
-                except OSError:
-                    pass
-
-
 @pytest.fixture(scope="module")
-def replay() -> Iterator[Replay]:
-    server = Replay({f"/{path.parent.name}/{path.stem}": path.with_suffix(".http").read_bytes() for path in SIDECARS})
-    try:
+def replay() -> Iterator[CannedServer]:
+    pages = {f"/{path.parent.name}/{path.stem}": path.with_suffix(".http").read_bytes() for path in SIDECARS}
+    with CannedServer(lambda head: pages.get(request_path(head), _NOT_FOUND)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _params() -> list[object]:
@@ -128,7 +81,7 @@ def test_most_captures_are_replayable() -> None:
 
 
 @pytest.mark.parametrize("sidecar", _params())
-def test_diagnose_ranks_the_pages_kind_first(sidecar: Path, replay: Replay) -> None:
+def test_diagnose_ranks_the_pages_kind_first(sidecar: Path, replay: CannedServer) -> None:
     expected = json.loads(sidecar.read_text(encoding="utf-8"))["expected"]
     url = f"http://127.0.0.1:{replay.port}/{sidecar.parent.name}/{sidecar.stem}"
     report = diagnose(ProbeRequest(url), ProbeOptions(timeout=2.0))
