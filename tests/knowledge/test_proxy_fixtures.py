@@ -35,6 +35,7 @@ COMMON_CASES = {
     "truncated-body",
     "tls-expired",
     "tls-untrusted",
+    "tls-hostname-mismatch",
     "tls-plain-port",
     "garbage-response",
     "upstream-502",
