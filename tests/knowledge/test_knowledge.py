@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,36 @@ source = "https://example.org/b"
 def test_malformed_signatures_are_named(text: str, message: str) -> None:
     with pytest.raises(KnowledgeError, match=re.escape(message)):
         load_signatures(text)
+
+
+# A gap that may span anything: ".*", ".+", "[\s\S]*", or a negated class, repeated without bound.
+_GAP = re.compile(r"(?<!\\)\.[*+]|\[\\s\\S\][*+]|\[\^[^\]]*\][*+]")
+_LINEAR_FORMS = (r"\A(?>[\s\S]*?", r"\A(?=[\s\S]*?")
+
+
+@pytest.mark.parametrize("signature", [s for s in signatures() if s.body is not None], ids=lambda s: s.id)
+def test_body_patterns_stay_linear(signature: Any) -> None:
+    # "A.*B" searched over a body of repeated A's retries the gap from every A: quadratic (12 s for one 64 KB
+    # body). Anchored at \A with the first A atomic, or as lookaheads, the engine scans the body once.
+    pattern = signature.body.pattern
+    if _GAP.search(pattern):
+        assert pattern.startswith(_LINEAR_FORMS), pattern
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "signature_id"),
+    [
+        # The any-order and first-then rewrites keep what the old "A.*B|B.*A" patterns matched.
+        (200, '{"code": 600, "msg": "network disconnected"}', "minapp-600-network-disconnected"),
+        (200, '{"msg": "network disconnected", "code": 600}', "minapp-600-network-disconnected"),
+        (200, '{"errMsg": "request timeout", "code": 601}', "minapp-601-request-timeout"),
+        (403, '{"message": "internal network error", "code": 40333}', "discord-cloudflare-block-40333"),
+        (403, '{"code": 40333, "message": "internal network error"}', "discord-cloudflare-block-40333"),
+        (502, "<html><h1>502 Bad Gateway</h1>\n<hr><center>nginx/1.22.1</center>", "nginx-502"),
+        (200, '{"error": "upstream_error", "code": 600}', "upstreamkit-envelope-600"),
+    ],
+)
+def test_rewritten_patterns_match_either_order(status: int, body: str, signature_id: str) -> None:
+    found = match_signature(status, {}, body, [s for s in signatures() if s.id == signature_id])
+    assert found is not None
+    assert found.id == signature_id
