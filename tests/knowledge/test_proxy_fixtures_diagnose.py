@@ -24,18 +24,6 @@ _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 # signature that names a narrower cause (its kind x25 x2, on a smaller prior), so these pages rank
 # upstream_outage first and their own kind second. The fix proposed in the proxies branch's report:
 # the 500/502/503 rule applies only when no signature named a producer (http.producer absent).
-_RANKING_GAP = {
-    ("apache-2.4.68", "dns-nxdomain"),
-    ("apache-2.4.68", "refused"),
-    ("apache-2.4.68", "tls-expired"),
-    ("apache-2.4.68", "tls-untrusted"),
-    ("apache-2.4.68", "tls-plain-port"),
-    ("apache-2.4.68", "tls-hostname-mismatch"),
-    ("haproxy-2.6.12", "reset-before-headers"),
-    ("haproxy-2.6.12", "close-before-headers"),
-    ("haproxy-2.6.12", "garbage-response"),
-    ("nginx-1.22.1", "limit-req"),
-}
 
 
 def replayable(raw: bytes, case: str) -> bool:
@@ -69,9 +57,6 @@ def _params() -> list[object]:
         pytest.param(
             path,
             id=f"{path.parent.name}/{path.stem}",
-            marks=[pytest.mark.xfail(strict=True, reason="rules.toml ranks HTTP 5xx above the signature's kind")]
-            if (path.parent.name, path.stem) in _RANKING_GAP
-            else [],
         )
         for path in SIDECARS
     ]
