@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from upstreamkit.adapters._gate import gate, settle, wait_for_gate
 from upstreamkit.adapters._options import EXTENSION, CallOptions
 from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
@@ -59,19 +60,6 @@ attempt, retried like any other, and an error envelope (a 600 inside an HTTP 200
 bodies, and bodies of unknown length, stream to the caller; a failure while the caller reads them is raised
 as the taxonomy's :class:`~upstreamkit.errors.UpstreamError`."""
 
-# Failures that say nothing about the upstream's health: they neither trip nor heal a breaker.
-_NOT_HEALTH = frozenset(
-    {
-        ErrorKind.AUTH_EXPIRED,
-        ErrorKind.AUTH_INVALID,
-        ErrorKind.AUTH_FORBIDDEN,
-        ErrorKind.PAYLOAD_REJECTED,
-        ErrorKind.HTTP_REQUEST_ERROR,
-        ErrorKind.HTTP_REQUEST_DENIED,
-        ErrorKind.RATE_LIMITED,
-        ErrorKind.REQUEST_TIMEOUT,
-    }
-)
 # Failures handed back as the response itself rather than raised: the caller's own business.
 PASS_THROUGH = frozenset({ErrorKind.HTTP_REQUEST_ERROR, ErrorKind.PAYLOAD_REJECTED, ErrorKind.AUTH_FORBIDDEN})
 _TIMEOUT_PARTS = ("connect", "read", "write", "pool")
@@ -345,27 +333,6 @@ class Engine:
             status=last.status if last is not None else None,
         )  # fmt: skip
 
-    def _gate(self, call: _Call, now: float, *, retry: bool, waited: bool) -> tuple[ErrorKind, float, str] | None:
-        """The breaker (every attempt) and the budget (retries): None to go, else (kind, wait, why).
-
-        A retry that waited for an open circuit, or that is the breaker's probe, is not charged to the budget:
-        the breaker already decided that the upstream may be tried again, and lets through no more than it
-        can bear. A budget that says no is final (waiting for it would wait for other callers' successes).
-        """
-        breaker = call.breaker
-        if breaker is not None:
-            wait = breaker.allow(now)
-            if wait is not None:
-                return ErrorKind.CIRCUIT_OPEN, wait, f"circuit open for {call.upstream}; next probe in {wait:.3g}s"
-        budget = call.budget
-        if not retry or budget is None or waited or (breaker is not None and breaker.probing(now)):
-            return None
-        if budget.try_withdraw(now):
-            return None
-        if breaker is not None:
-            breaker.release(now)
-        return ErrorKind.BUDGET_EXHAUSTED, 0.0, "retry budget exhausted"
-
     def _read(self, result: httpx.Response | BaseException) -> tuple[Outcome, httpx.Response | None]:
         """Classify what an attempt brought back."""
         if isinstance(result, BaseException):
@@ -388,10 +355,7 @@ class Engine:
             state.limiter.observe(done, remaining=limit.remaining, reset_after=limit.reset_after, limit=limit.limit)
         kind = outcome.kind
         if kind is None:
-            if breaker is not None:
-                breaker.record_success(done, duration)
-            if budget is not None:
-                budget.record_success()
+            settle(breaker, budget, outcome, done, duration)
             if self.hooks:
                 status = outcome.status or 0
                 self.emit(
@@ -403,16 +367,7 @@ class Engine:
                 AttemptFailed(call.upstream, call.request_id, call.method, attempt, kind, outcome.status,
                               outcome.is_600, duration, outcome.explanation, done)
             )  # fmt: skip
-        # A 503 with Retry-After is classified rate_limited, yet it says the upstream is shedding load:
-        # every 5xx counts against the upstream's health.
-        if kind in _NOT_HEALTH and (outcome.status or 0) < 500:
-            if breaker is not None:
-                breaker.release(done)
-        else:
-            if breaker is not None:
-                breaker.record_failure(done, duration)
-            if budget is not None:
-                budget.record_failure()
+        settle(breaker, budget, outcome, done, duration)
         if kind is ErrorKind.RATE_LIMITED and outcome.retry_after is not None:
             state.limiter.block_until(done + outcome.retry_after)
 
@@ -513,24 +468,20 @@ class Engine:
         waited = False
         while True:  # the gate: go, wait for the breaker's probe within the deadline, or give up
             now = clock.monotonic()
-            refusal = self._gate(call, now, retry=retry, waited=waited)
+            refusal = gate(call.breaker, call.budget, now, retry=retry, waited=waited, upstream=call.upstream)
             if refusal is None:
                 break
-            kind, wait, why = refusal
-            if (
-                kind is ErrorKind.BUDGET_EXHAUSTED or call.fail_fast or deadline.total is None
-                or not deadline.fits(wait, now, reserve=policy.min_attempt_time)
-            ):  # fmt: skip
+            wait = wait_for_gate(
+                refusal, breaker=call.breaker, deadline=deadline, policy=policy, fail_fast=call.fail_fast, now=now,
+                rng=self.rng,
+            )  # fmt: skip
+            if wait is None:
                 error = self._client_error(
-                    call, kind, why, attempts=attempt - 1, last=last,
-                    retry_after=wait if kind is ErrorKind.CIRCUIT_OPEN or last is None else last.retry_after,
+                    call, refusal.kind, refusal.why, attempts=attempt - 1, last=last,
+                    retry_after=refusal.retry_after(last),
                 )  # fmt: skip
-                return self._give_up(call, attempt - 1, GiveUp(error, why.split(";")[0]))
-            # Jitter up to one poll past the moment: the callers a recovery releases arrive spread out.
-            assert call.breaker is not None  # noqa: S101 - only the breaker makes a call wait
-            wait = min(wait + self.rng.random() * call.breaker.config.poll,
-                       deadline.remaining(now) - policy.min_attempt_time)  # fmt: skip
-            self.emit(Throttled(call.upstream, call.request_id, wait, f"{why}: waiting for it", now))
+                return self._give_up(call, attempt - 1, GiveUp(error, refusal.reason))
+            self.emit(Throttled(call.upstream, call.request_id, wait, f"{refusal.why}: waiting for it", now))
             waited = True
             yield Sleep(wait)
 
