@@ -15,7 +15,7 @@ EXPECTED = {
     "parse_www_authenticate", "redact_body", "redact_headers", "redact_json", "redact_text", "redact_url",
     "set_clock", "AsyncResilientTransport", "ResilientTransport", "Token", "TokenAuth", "retry", "RetryPolicy",
     "BreakerConfig", "BreakerState", "BudgetConfig", "CircuitBreaker", "RateLimiter", "RetryBudget",
-    "CallOptions",
+    "CallOptions", "Retrying",
 }  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from upstreamkit._version import __version__
 from upstreamkit.adapters._options import CallOptions
-from upstreamkit.adapters.decorator import retry
+from upstreamkit.adapters.decorator import Retrying, retry
 from upstreamkit.clock import Clock, SystemClock, get_clock, set_clock
 from upstreamkit.core.backoff import Backoff
 from upstreamkit.core.breaker import BreakerConfig, BreakerState, CircuitBreaker
@@ -112,6 +112,7 @@ __all__ = [
     "ResponseTimeoutError",
     "RetryBudget",
     "RetryPolicy",
+    "Retrying",
     "SystemClock",
     "TLSError",
     "Token",
