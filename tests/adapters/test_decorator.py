@@ -461,8 +461,6 @@ def test_retry_with_fail_fast_and_call_options(clock: FakeClock) -> None:
     # Keywords win over the options they come with: this call waits for the probe.
     assert wrapped.retry_with(CallOptions(fail_fast=True), fail_fast=False)() == 7
     assert clock.sleeps == [pytest.approx(1.05)]
-    with pytest.raises(TypeError, match="CallOptions"):
-        wrapped.retry_with({"fail_fast": True})  # type: ignore[arg-type]
 
 
 def test_async_retry_with_stays_a_coroutine_function(clock: FakeClock) -> None:
@@ -502,3 +500,12 @@ def test_types_hold_under_mypy_strict() -> None:
     checked = Path(__file__).with_name("typing_decorator.py")
     report, errors, status = mypy.api.run(["--strict", "--no-error-summary", str(checked)])
     assert status == 0, report + errors
+
+
+def test_retry_with_refuses_what_is_not_an_option(clock: FakeClock) -> None:
+    wrapped = upstreamkit.retry(Script(7))
+    with pytest.raises(TypeError, match="CallOptions"):
+        wrapped.retry_with({"fail_fast": True})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="failfast"):
+        wrapped.retry_with(failfast=True)  # type: ignore[call-arg]
+    assert wrapped.retry_with()() == 7

@@ -24,8 +24,14 @@ at once with ``retry_after``); a retry that waited for the breaker, or is its pr
 budget; a budget refusal is final. Whatever the wrapped code raises (a bug, ``KeyboardInterrupt``,
 ``asyncio.CancelledError``), the breaker's half-open probe slot is given back.
 
-The success path does the least possible: one clock read, one budget deposit, the gate, the call, the
-breaker's and the throttle's success.
+Per call, ``fn.retry_with(...)`` is the function with overrides for the calls made through it: a
+:class:`~upstreamkit.CallOptions` (the value an httpx request carries in ``extensions["upstreamkit"]``), or its
+fields as keywords (which win over the options they come with): ``policy=``, ``breaker=False`` (the call
+neither asks nor teaches the breaker), ``budget=False`` (its retries are neither limited nor counted),
+``fail_fast=``. On a method, go through the class: ``Client.fetch.retry_with(fail_fast=True)(client, path)``.
+
+The success path does the least possible: one clock read (two with a breaker, for the call's duration), one
+budget deposit, the breaker's gate, the call, the breaker's and the throttle's success.
 """
 
 from __future__ import annotations
@@ -397,25 +403,14 @@ def _retrying(make: Callable[[_Plan], Callable[P, T]], retrier: _Retrier) -> Ret
     """The decorator's wrapper, with ``retry_with`` attached (see :class:`Retrying`)."""
     wrapper = make(retrier.plan)
 
-    def retry_with(
-        options: CallOptions | None = None,
-        /,
-        *,
-        policy: RetryPolicy | None = None,
-        breaker: bool | None = None,
-        budget: bool | None = None,
-        fail_fast: bool | None = None,
-    ) -> Callable[P, T]:
+    def retry_with(options: CallOptions | None = None, /, **fields: Any) -> Callable[P, T]:
+        # Typed by Retrying.retry_with; here a field's None means "not given", and a name that is not one of
+        # CallOptions' fields is a TypeError from replace().
         base = options if options is not None else CallOptions()
         if not isinstance(base, CallOptions):
             raise TypeError(f"retry_with() takes an upstreamkit.CallOptions, got {type(base).__name__}")
-        chosen = CallOptions(
-            policy=base.policy if policy is None else policy,
-            breaker=base.breaker if breaker is None else breaker,
-            budget=base.budget if budget is None else budget,
-            fail_fast=base.fail_fast if fail_fast is None else fail_fast,
-        )
-        return make(retrier.with_options(chosen))
+        given = {name: value for name, value in fields.items() if value is not None}
+        return make(retrier.with_options(dataclasses.replace(base, **given) if given else base))
 
     retry_with.__doc__ = Retrying.retry_with.__doc__
     wrapper.retry_with = retry_with  # type: ignore[attr-defined]
