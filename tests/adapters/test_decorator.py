@@ -509,3 +509,9 @@ def test_retry_with_refuses_what_is_not_an_option(clock: FakeClock) -> None:
     with pytest.raises(TypeError, match="failfast"):
         wrapped.retry_with(failfast=True)  # type: ignore[call-arg]
     assert wrapped.retry_with()() == 7
+
+
+@pytest.mark.parametrize("on", [KeyboardInterrupt, (QuotaBusyError, "TimeoutError"), "TimeoutError"])
+def test_on_is_checked_when_decorating(on: object) -> None:
+    with pytest.raises(TypeError, match="on= takes"):
+        upstreamkit.retry(on=on)  # type: ignore[call-overload]

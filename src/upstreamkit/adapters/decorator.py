@@ -130,7 +130,7 @@ class _Retrier:
         budget: BudgetConfig | None,
         breaker: BreakerConfig | None,
         idempotent: bool,
-        on: RetryOn | None,
+        on: Callable[[Exception], bool] | None,
         hooks: Sequence[Hook],
         clock: Clock | None,
         rng: RandomSource | None,
@@ -141,7 +141,7 @@ class _Retrier:
         self.hooks = tuple(hooks)
         self.breaker = CircuitBreaker(breaker, name=name, on_transition=self._announce) if breaker is not None else None
         self.method = "GET" if idempotent else "POST"
-        self.on = _predicate(on)
+        self.on = on
         self._clock = clock
         self.rng: RandomSource = rng if rng is not None else random.Random()
         self.plan = _Plan(policy, self.breaker, self.budget, policy.fail_fast)
@@ -196,8 +196,13 @@ def _predicate(on: RetryOn | None) -> Callable[[Exception], bool] | None:
     if on is None:
         return None
     if isinstance(on, (type, tuple)):
-        types = on
+        types = on if isinstance(on, tuple) else (on,)
+        if not all(isinstance(t, type) and issubclass(t, Exception) for t in types):
+            # Said at decoration, not at the first failure; BaseExceptions (KeyboardInterrupt...) always propagate.
+            raise TypeError(f"on= takes Exception subclasses or a predicate, got {on!r}")
         return lambda exc: isinstance(exc, types)
+    if not callable(on):
+        raise TypeError(f"on= takes Exception subclasses or a predicate, got {on!r}")
     return on
 
 
@@ -468,6 +473,8 @@ def retry(
     The result is the function with ``retry_with(...)``: one call's overrides (:class:`Retrying`).
     """
 
+    predicate = _predicate(on)
+
     def decorate(func: Callable[..., Any]) -> Any:
         retrier = _Retrier(
             name=name or str(getattr(func, "__qualname__", repr(func))),
@@ -475,7 +482,7 @@ def retry(
             budget=BudgetConfig() if budget is _DEFAULT else budget,
             breaker=breaker,
             idempotent=idempotent,
-            on=on,
+            on=predicate,
             hooks=hooks,
             clock=clock,
             rng=rng,
