@@ -108,12 +108,16 @@ class Retrier:
         return dataclasses.replace(outcome, kind=ErrorKind.UPSTREAM_OUTAGE, retryable=True, hop=Hop.UNKNOWN)
 
     def first(self, plan: Plan, now: float) -> bool:
-        """The first attempt's deposit and gate: True to go at once (the fast path), False to wait or fail."""
+        """The first attempt's deposit and the breaker's permission: True to go at once (the fast path).
+
+        False: the breaker said "not now" and took nothing; :meth:`Call.gate` asks the whole gate again and
+        waits or fails. (A first attempt meets only the breaker: the budget gates retries.)
+        """
         budget = plan.budget
         if budget is not None:
             budget.record_request(now)
         breaker = plan.breaker
-        return breaker is None or gate(breaker, None, now, retry=False, waited=False, upstream=self.name) is None
+        return breaker is None or breaker.allow(now) is None
 
 
 def exception_filter(on: RetryOn | None) -> Callable[[Exception], bool] | None:
