@@ -515,3 +515,20 @@ def test_retry_with_refuses_what_is_not_an_option(clock: FakeClock) -> None:
 def test_on_is_checked_when_decorating(on: object) -> None:
     with pytest.raises(TypeError, match="on= takes"):
         upstreamkit.retry(on=on)  # type: ignore[call-overload]
+
+
+def test_async_calls_wait_for_the_probe_and_retry_what_on_names(clock: FakeClock) -> None:
+    script = Script(QuotaBusyError("try later"), 7)
+
+    @upstreamkit.retry(
+        on=QuotaBusyError, policy=RetryPolicy(attempts=2, backoff=Backoff(base=0.1, jitter="none")),
+        budget=EMPTY_BUDGET, breaker=TRIP_ON_ONE, rng=Half(),
+    )  # fmt: skip
+    async def fetch() -> int:
+        await asyncio.sleep(0)
+        return script()
+
+    # The failure trips the breaker; the retry waits for the probe (not charged to the empty budget).
+    assert asyncio.run(fetch()) == 7
+    assert clock.sleeps == [0.1, pytest.approx(0.9 + 0.05)]
+    assert script.calls == 2
