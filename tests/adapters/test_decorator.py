@@ -532,3 +532,13 @@ def test_async_calls_wait_for_the_probe_and_retry_what_on_names(clock: FakeClock
     assert asyncio.run(fetch()) == 7
     assert clock.sleeps == [0.1, pytest.approx(0.9 + 0.05)]
     assert script.calls == 2
+
+
+def test_a_retry_that_is_the_breakers_probe_is_not_charged_to_the_budget(clock: FakeClock) -> None:
+    script = Script(refused(), 7)
+    wrapped = upstreamkit.retry(
+        policy=RetryPolicy(attempts=2, backoff=Backoff(base=0.1, jitter="none")), budget=EMPTY_BUDGET,
+        breaker=BreakerConfig(consecutive_failures=1, open_for=0.05),
+    )(script)  # fmt: skip
+    assert wrapped() == 7  # the break ended during the backoff: the retry goes at once, as the probe
+    assert clock.sleeps == [0.1]
