@@ -18,13 +18,13 @@ def _path(breaker: CircuitBreaker) -> list[tuple[BreakerState, BreakerState, str
     return [(t.old, t.new, t.reason, t.at) for t in breaker.transitions]
 
 
-def _fail(breaker: CircuitBreaker, times: int, now: float, duration: float = 0.01) -> None:
+def _fail(breaker: CircuitBreaker, times: int, now: float, duration: float = 0.0) -> None:
     for _ in range(times):
         assert breaker.allow(now) is None
         breaker.record_failure(now, duration)
 
 
-def _succeed(breaker: CircuitBreaker, times: int, now: float, duration: float = 0.01) -> None:
+def _succeed(breaker: CircuitBreaker, times: int, now: float, duration: float = 0.0) -> None:
     for _ in range(times):
         assert breaker.allow(now) is None
         breaker.record_success(now, duration)
@@ -387,3 +387,19 @@ def test_hammering_from_many_threads_keeps_the_invariants() -> None:
         assert before.new is after.old
     assert set(history) <= set(seen)
     assert 0 <= breaker._probes <= config.half_open_probes
+
+
+def test_a_call_let_through_while_closed_neither_spends_nor_frees_a_probe_slot() -> None:
+    """A straggler admitted before the trip that ends while a probe is in flight says nothing about the probe."""
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=1, open_for=1.0, open_for_growth=1.0))
+    assert breaker.allow(0.0) is None  # the straggler, let through while CLOSED
+    _fail(breaker, 1, 0.1)  # another call trips it
+    assert breaker.allow(1.1) is None  # HALF_OPEN: the probe
+    breaker.release(1.5, started=0.0)  # the straggler got a 404: it held no slot
+    assert breaker.allow(1.5) is not None  # still only one probe
+    breaker.record_success(1.6, 1.6)  # the straggler's success does not close it
+    assert breaker.state(1.6) is HALF_OPEN
+    breaker.record_failure(1.7, 1.7)  # nor does its failure reopen it
+    assert breaker.state(1.7) is HALF_OPEN
+    breaker.record_success(1.8, 0.7)  # the probe's own answer does
+    assert breaker.state(1.8) is CLOSED

@@ -117,7 +117,7 @@ def settle(
     # counts against the upstream's health.
     elif kind in NOT_HEALTH and (outcome.status or 0) < 500:
         if breaker is not None:
-            breaker.release(now)
+            breaker.release(now, now - duration)
     else:
         if breaker is not None:
             breaker.record_failure(now, duration)

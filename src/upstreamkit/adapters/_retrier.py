@@ -188,10 +188,10 @@ class Call:
         try:
             outcome = retrier.classify(exc)
         except BaseException:  # an ``on`` predicate that raises must not keep the probe slot either
-            _release(plan.breaker, now)
+            _release(plan.breaker, now, started)
             raise
         if outcome is None:
-            _release(plan.breaker, now)
+            _release(plan.breaker, now, started)
             return None
         settle(plan.breaker, plan.budget, outcome, now, now - started)
         kind = outcome.kind
@@ -217,9 +217,9 @@ class Call:
         return decision.delay
 
 
-def _release(breaker: CircuitBreaker | None, now: float) -> None:
+def _release(breaker: CircuitBreaker | None, now: float, started: float) -> None:
     if breaker is not None:
-        breaker.release(now)
+        breaker.release(now, started)
 
 
 _SUCCESS = Outcome(ok=True, kind=None, retryable=False, request_sent=True, explanation="the call returned")

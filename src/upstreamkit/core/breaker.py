@@ -27,7 +27,9 @@ percentage over a request-volume threshold is the same idea) with pybreaker's co
   :meth:`CircuitBreaker.release`.
 
 Outcomes that arrive while OPEN, or while HALF_OPEN with no probe in flight, come from calls let through
-before the breaker tripped; they say nothing new and are ignored.
+before the breaker tripped; they say nothing new and are ignored. So are outcomes, in HALF_OPEN, of calls
+that started (``now - duration``) before it began: a call let through while CLOSED that ends after the
+breaker went HALF_OPEN must neither close it, nor reopen it, nor give back a probe slot it never held.
 
 Pure and thread-safe: time is always passed in (monotonic seconds), state is guarded by one lock held for
 a few arithmetic operations, and ``on_transition`` is called after the lock is released. A callback that
@@ -164,6 +166,7 @@ class CircuitBreaker:
 
     def _clear(self) -> None:
         self._state = BreakerState.CLOSED
+        self._since = -math.inf  # when the current state began
         self._opened_at = -math.inf
         self._break = self.config.open_for  # the current break's length
         self._failed_probes = 0  # failed probes since the breaker last closed
@@ -223,7 +226,7 @@ class CircuitBreaker:
                 slow_after = self.config.slow_call_duration
                 if slow_after is not None and duration > slow_after:  # a fast success cannot raise any rate
                     fired += self._check_rates(now, failed=False)
-            elif self._state is BreakerState.HALF_OPEN and self._probes > 0:
+            elif self._state is BreakerState.HALF_OPEN and self._probes > 0 and now - duration >= self._since:
                 self._probes -= 1
                 self._probe_successes += 1
                 needed = self.config.successes_to_close
@@ -246,16 +249,22 @@ class CircuitBreaker:
                     fired.append(self._open(now, f"{n} consecutive failure{'' if n == 1 else 's'}"))
                 else:
                     fired += self._check_rates(now, failed=True)
-            elif self._state is BreakerState.HALF_OPEN and self._probes > 0:
+            elif self._state is BreakerState.HALF_OPEN and self._probes > 0 and now - duration >= self._since:
                 self._failed_probes += 1
                 fired.append(self._open(now, "probe failed"))
         self._notify(fired)
 
-    def release(self, now: float) -> None:
-        """A permitted call ended with neither success nor failure: give its half-open probe slot back."""
+    def release(self, now: float, started: float | None = None) -> None:
+        """A permitted call ended with neither success nor failure: give its half-open probe slot back.
+
+        ``started``: when the call was let through; a call let through before HALF_OPEN began held no slot.
+        """
         with self._lock:
             fired = self._advance(now)
-            if self._state is BreakerState.HALF_OPEN and self._probes > 0:
+            if (
+                self._state is BreakerState.HALF_OPEN and self._probes > 0
+                and (started is None or started >= self._since)
+            ):  # fmt: skip
                 self._probes -= 1
         self._notify(fired)
 
@@ -307,6 +316,7 @@ class CircuitBreaker:
         return self._transition(old, BreakerState.OPEN, reason, now)
 
     def _transition(self, old: BreakerState, new: BreakerState, reason: str, now: float) -> BreakerTransition:
+        self._since = now
         transition = BreakerTransition(self.name, old, new, reason, now)
         self._history.append(transition)
         return transition

@@ -423,7 +423,7 @@ class Engine:
                 try:
                     result = yield Send(request)
                 except GeneratorExit:  # the driver was cancelled mid-attempt: free a half-open probe slot
-                    self._release(call, clock.monotonic())
+                    self._release(call, clock.monotonic(), now)
                     raise
             done = clock.monotonic()
             outcome, response = self._read(result)
@@ -522,9 +522,10 @@ class Engine:
         """Whether a failed response is returned to the caller instead of raising."""
         return not self.raise_on_failure or error.kind in PASS_THROUGH
 
-    def _release(self, call: _Call, now: float) -> None:
+    def _release(self, call: _Call, now: float, started: float | None = None) -> None:
+        """Give back a half-open probe slot the call holds (one let through at ``started``, else at ``now``)."""
         if call.breaker is not None:
-            call.breaker.release(now)
+            call.breaker.release(now, now if started is None else started)
 
     def _emit_refresh(self, upstream: str, token: Token, now: float) -> None:
         self.emit(TokenRefreshed(upstream, "refreshed", fingerprint(token.value), token.expires_at, now))
