@@ -11,7 +11,7 @@ from upstreamkit.simulator import ScenarioError, builtin_scenarios, load_scenari
 REQUIRED = {
     "healthy", "expired-token", "invalid-key", "rate-limited", "outage", "flapping", "gateway-timeout", "slow",
     "reset", "tls-expired", "tls-mismatch", "tls-untrusted", "payload-too-large", "payload-field", "body-600",
-    "status-600", "incident",
+    "status-600", "incident", "outage-3s", "outage-3s-retry-after",
 }  # fmt: skip
 
 
@@ -28,6 +28,28 @@ def test_incident_goes_healthy_outage_partial_healthy() -> None:
     names = [incident.phase_at(t).name for t in (0, 3.1, 6.1, 9.1, 100)]  # type: ignore[union-attr]
     assert names == ["healthy", "outage", "partial-recovery", "recovered", "recovered"]
     assert incident.phase_at(0.31, time_scale=0.1).name == "outage"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("name", "retry_after"), [("outage-3s", None), ("outage-3s-retry-after", 1.0)])
+def test_outage_3s_is_healthy_outage_recovered(name: str, retry_after: float | None) -> None:
+    scenario = load_scenario(name)
+    moments = (0, 2.9, 3.1, 5.9, 6.1, 12.0, 1000)
+    names = [scenario.phase_at(t).name for t in moments]  # type: ignore[union-attr]
+    assert names == ["healthy", "healthy", "outage", "outage", "recovered", "recovered", "recovered"]
+    assert [scenario.phase_at(t / 10, time_scale=0.1).name for t in moments] == names  # type: ignore[union-attr]
+    assert [scenario.phase_at(t * 2, time_scale=2).name for t in moments] == names  # type: ignore[union-attr]
+    outage = scenario.phase_at(4)
+    assert outage is not None
+    route = outage.route_for("/v1/items")
+    assert route is not None
+    assert route.failure_probability() == 1.0
+    (fault,) = route.faults
+    assert fault.kind == "outage"
+    assert fault.status == 503
+    assert fault.retry_after == retry_after
+    for healthy in (scenario.phase_at(1), scenario.phase_at(7)):
+        assert healthy is not None
+        assert healthy.route_for("/v1/items") is None
 
 
 def test_gaps_are_healthy_and_loops_repeat() -> None:

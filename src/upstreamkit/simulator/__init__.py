@@ -19,6 +19,7 @@ from __future__ import annotations
 from upstreamkit.simulator.dns import DNSResponder
 from upstreamkit.simulator.faults import Fault, FaultKind, expected_kind
 from upstreamkit.simulator.ledger import Ledger, LedgerEntry
+from upstreamkit.simulator.limits import ServerLimits
 from upstreamkit.simulator.scenario import (
     AuthConfig,
     FieldRule,
@@ -47,6 +48,7 @@ __all__ = [
     "RouteSpec",
     "Scenario",
     "ScenarioError",
+    "ServerLimits",
     "Simulator",
     "TLSVariant",
     "builtin_scenarios",

@@ -28,9 +28,10 @@ from typing import Literal, cast
 
 import httptools
 
+from upstreamkit.simulator.limits import Deadline, ServerLimits
+
 __all__ = ["Connection", "Reply", "Request", "render_response"]
 
-_MAX_BODY = 16 * 1024 * 1024
 _MID_RESPONSE_PAUSE = 0.05
 _SERVER = b"upstreamkit-simulator"
 
@@ -119,77 +120,168 @@ def render_response(reply: Reply, *, keep_alive: bool = True, head_only: bool = 
 Handler = Callable[[Request, "Connection"], Reply]
 
 
-class Connection(asyncio.Protocol):
-    """One client connection: parses requests, asks the handler, writes (or withholds) responses."""
+class _Refusal(Exception):  # noqa: N818 - a signal from a parser callback, not an error
+    """Raised inside a parser callback to stop parsing and answer ``reply`` (then close)."""
 
-    def __init__(self, handler: Handler, registry: set[Connection]) -> None:
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
+
+
+def _refusal(status: int, error: str) -> _Refusal:
+    return _Refusal(Reply(status, b'{"error": "%s"}' % error.encode()))
+
+
+Stage = Literal["idle", "head", "body"]
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: parses requests, asks the handler, writes (or withholds) responses.
+
+    Memory stays bounded whatever the client sends (see :mod:`.limits`): the request target, the header
+    fields and the body are counted as they arrive and refused past their limits, including a header line
+    that never ends (it grows inside the parser, where no callback sees it, so every read that brings no
+    callback counts whole); writing pauses reading when the client does not read its responses.
+    """
+
+    def __init__(self, handler: Handler, registry: set[Connection], limits: ServerLimits | None = None) -> None:
         self._handler = handler
         self._registry = registry
+        self._limits = limits if limits is not None else ServerLimits()
         self._transport: asyncio.Transport | None = None
+        self._deadline: Deadline | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._peer = ""
-        self._url = b""
+        self._stage: Stage = "idle"
+        self._url: list[bytes] = []
+        self._url_size = 0
         self._header_list: list[tuple[bytes, bytes]] = []
+        self._header_size = 0
+        self._unparsed = 0  # bytes of a header line still growing inside the parser
+        self._callbacks = 0  # parser callbacks seen, to tell a read that completed nothing
         self._body: list[bytes] = []
         self._body_size = 0
         self._pending: deque[Request] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._refused: Reply | None = None  # waiting for the replies ahead of it
+        self._write_paused = False
         self._hung = False
         self._closed = False
 
     # --- asyncio.Protocol ---------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Register the connection so ``stop()`` can end it."""
+        """Register the connection so ``stop()`` can end it, and start its idle clock."""
         self._transport = cast(asyncio.Transport, transport)
         self._registry.add(self)
         peer = transport.get_extra_info("peername")
         self._peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self._deadline = Deadline(asyncio.get_running_loop(), self._expired)
+        self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the connection and stop whatever it was doing."""
         self._closed = True
         self._registry.discard(self)
+        if self._deadline is not None:
+            self._deadline.cancel()
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
     def data_received(self, data: bytes) -> None:
-        """Feed the parser; a malformed request gets a 400 and the connection closes."""
-        if self._hung or self._closed:
-            return
+        """Feed the parser; a malformed request gets a 400, one over a limit its 4xx, and the connection closes."""
+        if self._hung or self._closed or self._refused is not None:
+            return  # a hung or refused connection discards what still comes (memory stays flat)
+        reading_head, callbacks = self._stage == "head", self._callbacks
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _Refusal):
+                self._refuse(cause.reply)
+                return
+            # A bug in the simulator's own handler: say so (500, and a logged traceback), not "bad request".
+            loop = asyncio.get_running_loop()
+            loop.call_exception_handler({"message": "simulator handler failed", "exception": cause})
+            self._refuse(Reply(500, b'{"error": "simulator error"}'))
+            return
         except httptools.HttpParserUpgrade:
-            self._send_and_close(Reply(400, b'{"error": "upgrades are not supported"}'))
+            self._refuse(Reply(400, b'{"error": "upgrades are not supported"}'))
+            return
         except httptools.HttpParserError:
-            self._send_and_close(Reply(400, b'{"error": "malformed request"}'))
+            self._refuse(Reply(400, b'{"error": "malformed request"}'))
+            return
+        if self._stage == "head" and reading_head and callbacks == self._callbacks:
+            self._unparsed += len(data)
+            if self._header_size + self._unparsed > self._limits.max_header_bytes:
+                self._refuse(_refusal(431, "request header fields too large").reply)
+
+    def pause_writing(self) -> None:
+        """The client is not reading its responses: stop reading its requests until it does."""
+        self._write_paused = True
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        """The client caught up: read again, unless a reply in progress holds reading."""
+        self._write_paused = False
+        transport = self._transport
+        if transport is not None and self._task is None and not self._hung and not transport.is_closing():
+            transport.resume_reading()
 
     # --- httptools callbacks ------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        """A new request starts."""
-        self._url = b""
+        """A new request starts: its header clock runs from here."""
+        self._stage = "head"
+        self._url = []
+        self._url_size = 0
         self._header_list = []
+        self._header_size = 0
+        self._unparsed = 0
         self._body = []
         self._body_size = 0
+        self._watch()
 
     def on_url(self, url: bytes) -> None:
         """Part of the request target."""
-        self._url += url
+        self._callbacks += 1
+        self._url_size += len(url)
+        if self._url_size > self._limits.max_request_line:
+            raise _refusal(414, "request target too long")
+        self._url.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """One header line."""
+        self._callbacks += 1
+        self._unparsed = 0
+        self._header_size += len(name) + len(value)
         self._header_list.append((name, value))
+        limits = self._limits
+        if len(self._header_list) > limits.max_headers or self._header_size > limits.max_header_bytes:
+            raise _refusal(431, "request header fields too large")
+        if len(name) == len(b"content-length") and name.lower() == b"content-length":
+            declared = value.strip()
+            if declared.isdigit() and int(declared) > limits.max_body_bytes:
+                raise _refusal(413, "request body too large")
+
+    def on_headers_complete(self) -> None:
+        """The headers are in: the body's read clock runs from here."""
+        self._stage = "body"
+        self._watch()
 
     def on_body(self, body: bytes) -> None:
-        """Part of the body (bounded, so a huge upload cannot exhaust memory)."""
+        """Part of the body, refused as soon as it passes the limit (a chunked body announces no size)."""
         self._body_size += len(body)
-        if self._body_size <= _MAX_BODY:
-            self._body.append(body)
+        if self._body_size > self._limits.max_body_bytes:
+            raise _refusal(413, "request body too large")
+        self._body.append(body)
+        self._watch()
 
     def on_message_complete(self) -> None:
         """A whole request: answer it now, or queue it behind the one being answered."""
-        target = self._url.decode("latin-1")
+        self._stage = "idle"
+        target = b"".join(self._url).decode("latin-1")
         path, _, query = target.partition("?")
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self._header_list}
         request = Request(
@@ -202,13 +294,36 @@ class Connection(asyncio.Protocol):
             keep_alive=self._parser.should_keep_alive(),
             peer=self._peer,
         )
-        if self._body_size > _MAX_BODY:
-            self._send_and_close(Reply(413, b'{"error": "request body too large"}'))
-            return
         if self._task is not None or self._pending:
             self._pending.append(request)
             return
         self._dispatch(request)
+        self._watch()
+
+    # --- time limits --------------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """Set the deadline the connection's stage calls for; none while a reply is in progress."""
+        deadline = self._deadline
+        if deadline is None:
+            return
+        if self._closed or self._hung or self._task is not None or self._pending:
+            deadline.clear()
+        elif self._stage == "idle":
+            deadline.set(self._limits.idle_timeout)
+        else:
+            deadline.set(self._limits.header_timeout)
+
+    def _expired(self) -> None:
+        """Idle too long: close quietly. Part of a request and then nothing: 408, then close."""
+        transport = self._transport
+        if transport is None or transport.is_closing() or self._closed:
+            return
+        if self._stage != "idle":
+            self._refuse(Reply(408, b'{"error": "request timeout"}'))
+        else:
+            self._closed = True
+            self._linger_end()
 
     # --- answering ----------------------------------------------------------------------------------
 
@@ -222,6 +337,7 @@ class Connection(asyncio.Protocol):
             return
         transport.pause_reading()
         self._task = asyncio.get_running_loop().create_task(self._run(request, reply))
+        self._watch()
 
     def _write_whole(self, request: Request, reply: Reply) -> None:
         transport = self._transport
@@ -247,8 +363,14 @@ class Connection(asyncio.Protocol):
             return
         while self._pending and self._task is None and not transport.is_closing():
             self._dispatch(self._pending.popleft())
-        if self._task is None and not transport.is_closing():
+        if self._task is not None or transport.is_closing():
+            return
+        if self._refused is not None:
+            self._refuse(self._refused)
+            return
+        if not self._write_paused:
             transport.resume_reading()
+        self._watch()
 
     async def _deliver(self, request: Request, reply: Reply) -> None:
         transport = self._transport
@@ -296,12 +418,39 @@ class Connection(asyncio.Protocol):
         if not keep_alive:
             transport.close()
 
-    def _send_and_close(self, reply: Reply) -> None:
-        transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.write(render_response(reply, keep_alive=False))
-            transport.close()
+    def _refuse(self, reply: Reply) -> None:
+        """Answer ``reply`` with ``Connection: close`` once the replies ahead of it are out, then close.
+
+        The close lingers: the server stops sending (FIN) but reads and discards for ``linger`` seconds, so a
+        client still sending gets to read the answer rather than a reset for the bytes nobody read.
+        """
+        if self._closed:
+            return
+        if self._task is not None or self._pending:
+            self._refused = reply
+            if self._transport is not None:
+                self._transport.pause_reading()
+            return
         self._closed = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(render_response(reply, keep_alive=False))
+        if transport.can_write_eof():
+            transport.write_eof()
+        transport.resume_reading()
+        asyncio.get_running_loop().call_later(self._limits.linger, self._linger_end)
+
+    def _linger_end(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size():
+            transport.abort()  # the client reads nothing: a graceful close would wait for it forever
+        else:
+            transport.close()
 
     def reset(self) -> None:
         """End the connection with a TCP RST: linger on with a zero timeout, then close."""

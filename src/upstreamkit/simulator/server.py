@@ -34,6 +34,7 @@ from typing import Any, Self, TypeVar
 
 from upstreamkit.simulator._http import Connection
 from upstreamkit.simulator.ledger import Ledger
+from upstreamkit.simulator.limits import ServerLimits
 from upstreamkit.simulator.scenario import Phase, Scenario, load_scenario
 from upstreamkit.simulator.tls import TLSMaterial, TLSVariant, make_tls_material, parse_tls_variant
 from upstreamkit.simulator.upstream import Upstream
@@ -68,11 +69,14 @@ class Simulator:
         clock: Callable[[], float] = time.time,
         time_scale: float = 1.0,
         ledger_size: int = 100_000,
+        limits: ServerLimits | None = None,
     ) -> None:
         """Configure (nothing listens until :meth:`start`).
 
         ``tls`` picks a certificate variant (``valid``, ``expired``, ``not-yet-valid``, ``hostname-mismatch``,
-        ``self-signed``); None uses the scenario's own ``tls`` (plain HTTP when it has none).
+        ``self-signed``); None uses the scenario's own ``tls`` (plain HTTP when it has none). ``limits`` bounds
+        what one client connection may cost in bytes and seconds (:class:`ServerLimits`: 8 KiB request target,
+        32 KiB / 100 header fields, 16 MiB body, 10 s to send a request's headers, 15 s idle).
         """
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         if time_scale <= 0:
@@ -84,6 +88,7 @@ class Simulator:
         self._requested_port = port
         self.time_scale = time_scale
         self.ledger = Ledger(maxlen=ledger_size)
+        self.limits = limits if limits is not None else ServerLimits()
         self._clock = clock
         self._port: int | None = None
         self._thread: threading.Thread | None = None
@@ -140,10 +145,11 @@ class Simulator:
         try:
             self._server = loop.run_until_complete(
                 loop.create_server(
-                    lambda: Connection(upstream.handle, self._connections),
+                    lambda: Connection(upstream.handle, self._connections, self.limits),
                     self.host,
                     self._requested_port,
                     ssl=ssl_context,
+                    ssl_handshake_timeout=self.limits.header_timeout if ssl_context is not None else None,
                     backlog=1024,
                 )
             )
