@@ -1,0 +1,274 @@
+"""Hostile clients on real loopback sockets: the simulator refuses what is too big, closes what is too slow,
+and keeps its memory bounded whatever a connection sends.
+
+Sizes use the defaults or small configured limits; times use small configured timeouts (tenths of a second)
+and wait for the server's close, never for a fixed time, except where a test shows a connection stays open.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from upstreamkit.simulator import ServerLimits, Simulator, parse_scenario
+from upstreamkit.simulator.upstream import Upstream
+
+pytestmark = pytest.mark.integration
+
+MIB = 1024 * 1024
+FAST = ServerLimits(header_timeout=0.2, idle_timeout=0.2, linger=0.5)
+_STREAM_CAP = 16 * MIB  # a stream the server never refuses stops here, and the test fails
+
+
+def _read_until_closed(sock: socket.socket, cap: int = MIB) -> bytes:
+    """Everything the server sends until it closes (or resets after its answer), at most ``cap`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < cap:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _stream_until_answered(port: int, head: bytes, filler: bytes) -> tuple[bytes, int]:
+    """Send ``head``, then ``filler`` over and over until the server answers (or ``_STREAM_CAP`` bytes)."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head)
+        while sent < _STREAM_CAP:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                break
+            try:
+                sock.sendall(filler)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(filler)
+        return _read_until_closed(sock), sent
+
+
+def _exchange(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        return _read_until_closed(sock)
+
+
+@contextmanager
+def _peak_memory() -> Iterator[list[int]]:
+    """The peak of traced Python memory above the start, over the block (all threads: the server's too)."""
+    result: list[int] = []
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        yield result
+        result.append(tracemalloc.get_traced_memory()[1] - baseline)
+    finally:
+        tracemalloc.stop()
+
+
+def _status(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1.1 "), answer[:80]
+    return int(answer[9:12])
+
+
+def _assert_refusal(answer: bytes, status: int) -> None:
+    assert _status(answer) == status
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert b"\r\nconnection: close" in head
+
+
+# --- sizes ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [
+        pytest.param(b"X-Filler: " + b"a" * 50 + b"\r\n", id="endless-header-lines"),
+        pytest.param(b"a" * 4096, id="one-endless-header-value"),
+    ],
+)
+def test_endless_header_stream_is_431_with_bounded_memory(simulator: Simulator, filler: bytes) -> None:
+    head = b"GET /v1/items HTTP/1.1\r\nHost: sim\r\n" + (b"" if filler.startswith(b"X-") else b"X-Endless: ")
+    with _peak_memory() as peak:
+        answer, sent = _stream_until_answered(simulator.port, head, filler * (65536 // len(filler)))
+    _assert_refusal(answer, 431)
+    assert sent < _STREAM_CAP
+    assert peak[0] < 4 * MIB, f"peak {peak[0]} bytes while streaming {sent} bytes"
+    assert simulator.stats()["requests"] == 0
+
+
+def test_endless_request_line_is_414_with_bounded_memory(simulator: Simulator) -> None:
+    with _peak_memory() as peak:
+        answer, sent = _stream_until_answered(simulator.port, b"GET /", b"a" * 65536)
+    _assert_refusal(answer, 414)
+    assert sent < _STREAM_CAP
+    assert peak[0] < 4 * MIB, f"peak {peak[0]} bytes while streaming {sent} bytes"
+
+
+def test_request_target_at_the_limit_passes_and_one_byte_more_is_414(simulator: Simulator) -> None:
+    limit = simulator.limits.max_request_line
+    path = b"/v1/" + b"a" * (limit - 4)
+    assert _status(_exchange(simulator.port, b"GET " + path + b" HTTP/1.1\r\nConnection: close\r\n\r\n")) == 200
+    _assert_refusal(_exchange(simulator.port, b"GET " + path + b"a HTTP/1.1\r\nConnection: close\r\n\r\n"), 414)
+
+
+def test_header_count_limit(simulator: Simulator) -> None:
+    def request(count: int) -> bytes:
+        fields = b"".join(b"X-H%d: v\r\n" % index for index in range(count - 1))
+        return b"GET /v1/items HTTP/1.1\r\nConnection: close\r\n" + fields + b"\r\n"
+
+    assert _status(_exchange(simulator.port, request(100))) == 200
+    _assert_refusal(_exchange(simulator.port, request(101)), 431)
+
+
+def test_header_bytes_limit(simulator: Simulator) -> None:
+    def request(value_size: int) -> bytes:
+        return b"GET /v1/items HTTP/1.1\r\nConnection: close\r\nX-Big: " + b"v" * value_size + b"\r\n\r\n"
+
+    assert _status(_exchange(simulator.port, request(30 * 1024))) == 200
+    _assert_refusal(_exchange(simulator.port, request(33 * 1024)), 431)
+
+
+def test_declared_body_over_the_limit_is_413_before_it_is_sent(simulator: Simulator) -> None:
+    too_big = simulator.limits.max_body_bytes + 1
+    answer = _exchange(simulator.port, b"POST /v1/items HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % too_big)
+    _assert_refusal(answer, 413)
+
+
+def test_endless_chunked_body_is_413(simulator_factory: Any) -> None:
+    sim = simulator_factory(limits=ServerLimits(max_body_bytes=64 * 1024))
+    head = b"POST /v1/items HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer, sent = _stream_until_answered(sim.port, head, b"1000\r\n" + b"b" * 4096 + b"\r\n")
+    _assert_refusal(answer, 413)
+    assert sent < _STREAM_CAP
+
+
+def test_client_that_never_reads_is_not_buffered_for(simulator_factory: Any) -> None:
+    """Pipelined requests from a client that reads no response: the server stops reading once its own
+    write buffer is full, so the client blocks, and the responses waiting for it stay bounded."""
+    sim = simulator_factory(ledger_size=10)
+    request = b"GET /health HTTP/1.1\r\nHost: sim\r\n\r\n"
+    batch = request * (65536 // len(request))
+    sent = 0
+    with _peak_memory() as peak, socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
+        sock.settimeout(0)  # non-blocking: a full buffer is the answer, not a wait
+        while sent < _STREAM_CAP:
+            _, writable, _ = select.select([], [sock], [], 0.3)
+            if not writable:
+                break
+            try:
+                sent += sock.send(batch)
+            except BlockingIOError:
+                continue
+    assert sent < _STREAM_CAP, "the server kept reading requests whose responses nobody read"
+    assert peak[0] < 8 * MIB, f"peak {peak[0]} bytes after {sent} bytes of requests"
+
+
+# --- times ----------------------------------------------------------------------------------------------
+
+
+def test_half_sent_request_gets_408_after_the_header_timeout(simulator_factory: Any) -> None:
+    sim = simulator_factory(limits=FAST)
+    answer = _exchange(sim.port, b"GET /v1/items HTTP/1.1\r\nHost: sim\r\nX-Half: ")
+    _assert_refusal(answer, 408)
+    assert sim.stats()["requests"] == 0
+
+
+def test_slowloris_bytes_do_not_extend_the_header_timeout(simulator_factory: Any) -> None:
+    sim = simulator_factory(limits=FAST)
+    request = b"GET /v1/items HTTP/1.1\r\n" + b"X-Slow: " + b"s" * 100
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
+        for byte in request:  # one byte every 20 ms: far slower than the 200 ms allowed for the whole head
+            readable, _, _ = select.select([sock], [], [], 0.02)
+            if readable:
+                break
+            sock.sendall(bytes([byte]))
+        answer = _read_until_closed(sock)
+    _assert_refusal(answer, 408)
+
+
+def test_half_sent_body_gets_408(simulator_factory: Any) -> None:
+    sim = simulator_factory(limits=FAST)
+    answer = _exchange(sim.port, b"POST /v1/items HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345")
+    _assert_refusal(answer, 408)
+
+
+def test_idle_keep_alive_connection_is_closed_without_a_reply(simulator_factory: Any) -> None:
+    sim = simulator_factory(limits=FAST)
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
+        sock.sendall(b"GET /v1/items HTTP/1.1\r\nHost: sim\r\n\r\n")
+        first = b""
+        while b"\r\n\r\n" not in first:
+            first += sock.recv(65536)
+        head, _, body = first.partition(b"\r\n\r\n")
+        length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:])
+        while len(body) < length:
+            body += sock.recv(65536)
+        assert _status(head) == 200
+        assert b"connection: close" not in head.lower()
+        assert _read_until_closed(sock) == b""  # the idle timeout's close: no 408 on an idle connection
+
+
+def test_fresh_connection_that_sends_nothing_is_closed(simulator_factory: Any) -> None:
+    sim = simulator_factory(limits=FAST)
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
+        assert _read_until_closed(sock) == b""
+
+
+def test_slow_replies_are_not_cut_by_the_timeouts(simulator_factory: Any) -> None:
+    scenario = parse_scenario(
+        'name = "slow-reply"\n[[phases]]\nname = "p"\n'
+        '[phases.routes."/v1/slow"]\nfaults = [{ kind = "latency", delay = 0.4 }]\n'
+        '[phases.routes."/v1/hang"]\nfaults = [{ kind = "hang" }]\n'
+    )
+    sim = simulator_factory(scenario, limits=ServerLimits(header_timeout=0.1, idle_timeout=0.1))
+    with httpx.Client() as client:
+        assert client.get(sim.url("/v1/slow")).status_code == 200
+        assert client.get(sim.url("/v1/items")).status_code == 200  # same connection, after the delay
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
+        sock.sendall(b"GET /v1/hang HTTP/1.1\r\nHost: sim\r\n\r\n")
+        readable, _, _ = select.select([sock], [], [], 0.4)  # four timeouts long: the hang must outlast them
+        assert readable == []  # no 408, no close: a hang fault hangs until the client gives up
+
+
+def test_keep_alive_traffic_within_the_limits_is_unaffected(simulator_factory: Any) -> None:
+    sim = simulator_factory(limits=FAST)
+    with httpx.Client() as client:
+        for _ in range(3):
+            assert client.get(sim.url("/v1/items"), headers={"X-Pad": "p" * 4096}).status_code == 200
+            response = client.post(sim.url("/v1/payments"), content=b"{}" + b" " * MIB)
+            assert response.status_code == 201
+        time.sleep(0.3)  # past the idle timeout: the pooled connection was closed, the client reconnects
+        assert client.get(sim.url("/v1/items")).status_code == 200
+
+
+def test_a_failing_handler_is_a_500_not_a_bad_request(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: Upstream, request: Any, connection: Any) -> Any:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(Upstream, "handle", broken)
+    answer = _exchange(simulator.port, b"GET /v1/items HTTP/1.1\r\nHost: sim\r\n\r\n")
+    _assert_refusal(answer, 500)
+
+
+def test_limits_are_validated() -> None:
+    with pytest.raises(ValueError, match="header_timeout must be a positive finite number"):
+        ServerLimits(header_timeout=float("inf"))
+    with pytest.raises(ValueError, match="max_headers must be a positive finite number"):
+        ServerLimits(max_headers=0)
+    with pytest.raises(TypeError, match="idle_timeout must be a number"):
+        ServerLimits(idle_timeout="5")  # type: ignore[arg-type]
