@@ -4,12 +4,17 @@ Why by hand: an ordinary server (uvicorn, aiohttp, http.server) writes well-form
 must also write a raw ``HTTP/1.1 600`` status line, send a Content-Length it never honours, stop mid-body,
 reset the connection with an RST (``SO_LINGER`` 0, then close), close it without a response, trickle a
 body at a set bandwidth, or say nothing at all. Those need the transport itself. Requests are parsed by
-``httptools`` (the llhttp parser uvicorn uses), so the only hand-written part is the writing.
+``httptools`` (the llhttp parser uvicorn uses), so the only hand-written part is the writing (``_wire.py``).
 
 One :class:`Connection` per TCP connection. Keep-alive and pipelining work: requests are answered in order;
 a plain response is written straight from the parser callback (no task per request, which is what makes
 the healthy route fast), and a reply that needs time (latency, slow body, hang) runs as one task while
 reading pauses. :meth:`Connection.abort` ends a connection at once, which is how ``stop()`` closes hung ones.
+
+Each connection is bounded in bytes and seconds by :class:`~.limits.ServerLimits`: too long a request target
+is a 414, too many or too large header fields a 431, too large a body a 413, a request that stops half-way a
+408, an idle connection is closed. Those refusals happen here, below the scenario: they never reach the
+handler, so they are not in the ledger.
 """
 
 from __future__ import annotations
@@ -18,103 +23,18 @@ import asyncio
 import contextlib
 import socket
 import struct
-import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from email.utils import formatdate
-from http import HTTPStatus
 from typing import Literal, cast
 
 import httptools
 
+from upstreamkit.simulator._wire import Reply, Request, render_head, render_response
 from upstreamkit.simulator.limits import Deadline, ServerLimits
 
-__all__ = ["Connection", "Reply", "Request", "render_response"]
+__all__ = ["Connection", "Handler"]
 
 _MID_RESPONSE_PAUSE = 0.05
-_SERVER = b"upstreamkit-simulator"
-
-
-@dataclass(slots=True)
-class Request:
-    """A parsed request: header names lower-cased (the last of repeated headers wins)."""
-
-    method: str
-    target: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: bytes
-    keep_alive: bool
-    peer: str
-
-
-Action = Literal["send", "hang", "reset", "close", "truncate", "slow"]
-
-
-@dataclass(slots=True)
-class Reply:
-    """What to do with one request: a response and, for faults, how to (mis)deliver it."""
-
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    content_type: str = "application/json"
-    action: Action = "send"
-    at: Literal["before", "body"] = "before"
-    delay: float = 0.0
-    fraction: float = 0.5
-    bytes_per_second: float = 4096.0
-    chunk: int = 512
-    close: bool = False
-
-
-_REASONS = {int(status): status.phrase.encode() for status in HTTPStatus}
-_REASONS[600] = b"Upstream Error"
-
-
-def _reason(status: int) -> bytes:
-    return _REASONS.get(status, b"Unknown")
-
-
-class _DateCache:
-    """The Date header, formatted once per second rather than once per response."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._value = b""
-
-    def get(self) -> bytes:
-        now = int(time.time())
-        if now != self._second:
-            self._second = now
-            self._value = formatdate(now, usegmt=True).encode()
-        return self._value
-
-
-_DATE = _DateCache()
-
-
-def render_head(status: int, reply: Reply, content_length: int, *, keep_alive: bool) -> bytes:
-    """Status line and headers, with a Content-Length that need not match the bytes that follow."""
-    lines = [
-        b"HTTP/1.1 %d %s\r\n" % (status, _reason(status)),
-        b"Server: " + _SERVER + b"\r\nDate: " + _DATE.get() + b"\r\n",
-        b"Content-Type: " + reply.content_type.encode("latin-1") + b"\r\n",
-        b"Content-Length: %d\r\n" % content_length,
-    ]
-    lines.extend(f"{name}: {value}\r\n".encode("latin-1", "replace") for name, value in reply.headers)
-    if not keep_alive:
-        lines.append(b"Connection: close\r\n")
-    lines.append(b"\r\n")
-    return b"".join(lines)
-
-
-def render_response(reply: Reply, *, keep_alive: bool = True, head_only: bool = False) -> bytes:
-    """A complete, well-formed response (whatever its status code)."""
-    head = render_head(reply.status, reply, len(reply.body), keep_alive=keep_alive)
-    return head if head_only else head + reply.body
 
 
 Handler = Callable[[Request, "Connection"], Reply]
@@ -128,8 +48,9 @@ class _Refusal(Exception):  # noqa: N818 - a signal from a parser callback, not 
         self.reply = reply
 
 
-def _refusal(status: int, error: str) -> _Refusal:
-    return _Refusal(Reply(status, b'{"error": "%s"}' % error.encode()))
+def _error(status: int, error: str) -> Reply:
+    """A refusal's reply: the status and a one-field JSON body."""
+    return Reply(status, b'{"error": "%s"}' % error.encode())
 
 
 Stage = Literal["idle", "head", "body"]
@@ -141,7 +62,9 @@ class Connection(asyncio.Protocol):
     Memory stays bounded whatever the client sends (see :mod:`.limits`): the request target, the header
     fields and the body are counted as they arrive and refused past their limits, including a header line
     that never ends (it grows inside the parser, where no callback sees it, so every read that brings no
-    callback counts whole); writing pauses reading when the client does not read its responses.
+    callback counts whole: the refusal comes at most one read, 256 KiB, late); writing pauses reading when
+    the client does not read its responses. What one read can hold (a few thousand tiny pipelined requests
+    and their responses) is the remaining slack.
     """
 
     def __init__(self, handler: Handler, registry: set[Connection], limits: ServerLimits | None = None) -> None:
@@ -203,18 +126,18 @@ class Connection(asyncio.Protocol):
             # A bug in the simulator's own handler: say so (500, and a logged traceback), not "bad request".
             loop = asyncio.get_running_loop()
             loop.call_exception_handler({"message": "simulator handler failed", "exception": cause})
-            self._refuse(Reply(500, b'{"error": "simulator error"}'))
+            self._refuse(_error(500, "simulator error"))
             return
         except httptools.HttpParserUpgrade:
-            self._refuse(Reply(400, b'{"error": "upgrades are not supported"}'))
+            self._refuse(_error(400, "upgrades are not supported"))
             return
         except httptools.HttpParserError:
-            self._refuse(Reply(400, b'{"error": "malformed request"}'))
+            self._refuse(_error(400, "malformed request"))
             return
         if self._stage == "head" and reading_head and callbacks == self._callbacks:
             self._unparsed += len(data)
             if self._header_size + self._unparsed > self._limits.max_header_bytes:
-                self._refuse(_refusal(431, "request header fields too large").reply)
+                self._refuse(_error(431, "request header fields too large"))
 
     def pause_writing(self) -> None:
         """The client is not reading its responses: stop reading its requests until it does."""
@@ -248,7 +171,7 @@ class Connection(asyncio.Protocol):
         self._callbacks += 1
         self._url_size += len(url)
         if self._url_size > self._limits.max_request_line:
-            raise _refusal(414, "request target too long")
+            raise _Refusal(_error(414, "request target too long"))
         self._url.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -259,11 +182,11 @@ class Connection(asyncio.Protocol):
         self._header_list.append((name, value))
         limits = self._limits
         if len(self._header_list) > limits.max_headers or self._header_size > limits.max_header_bytes:
-            raise _refusal(431, "request header fields too large")
+            raise _Refusal(_error(431, "request header fields too large"))
         if len(name) == len(b"content-length") and name.lower() == b"content-length":
             declared = value.strip()
             if declared.isdigit() and int(declared) > limits.max_body_bytes:
-                raise _refusal(413, "request body too large")
+                raise _Refusal(_error(413, "request body too large"))
 
     def on_headers_complete(self) -> None:
         """The headers are in: the body's read clock runs from here."""
@@ -274,7 +197,7 @@ class Connection(asyncio.Protocol):
         """Part of the body, refused as soon as it passes the limit (a chunked body announces no size)."""
         self._body_size += len(body)
         if self._body_size > self._limits.max_body_bytes:
-            raise _refusal(413, "request body too large")
+            raise _Refusal(_error(413, "request body too large"))
         self._body.append(body)
         self._watch()
 
@@ -320,7 +243,7 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing() or self._closed:
             return
         if self._stage != "idle":
-            self._refuse(Reply(408, b'{"error": "request timeout"}'))
+            self._refuse(_error(408, "request timeout"))
         else:
             self._closed = True
             self._linger_end()

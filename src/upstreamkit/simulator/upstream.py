@@ -33,7 +33,8 @@ from urllib.parse import parse_qs
 
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.simulator import faults as f
-from upstreamkit.simulator._http import Connection, Reply, Request
+from upstreamkit.simulator._http import Connection
+from upstreamkit.simulator._wire import Reply, Request
 from upstreamkit.simulator.auth import EXPIRED_CHALLENGE, INVALID_CHALLENGE, TokenIssuer, credential_of
 from upstreamkit.simulator.ledger import Ledger
 from upstreamkit.simulator.ratelimit import TokenBucketLimiter, retry_after_value
