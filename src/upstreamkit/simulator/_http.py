@@ -35,6 +35,7 @@ from upstreamkit.simulator.limits import Deadline, ServerLimits
 __all__ = ["Connection", "Handler"]
 
 _MID_RESPONSE_PAUSE = 0.05
+_CONTENT_LENGTH_SIZE = len(b"content-length")
 
 
 Handler = Callable[[Request, "Connection"], Reply]
@@ -99,7 +100,8 @@ class Connection(asyncio.Protocol):
         self._registry.add(self)
         peer = transport.get_extra_info("peername")
         self._peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self._deadline = Deadline(asyncio.get_running_loop(), self._expired)
+        shortest = min(self._limits.header_timeout, self._limits.idle_timeout)
+        self._deadline = Deadline(asyncio.get_running_loop(), self._expired, shortest)
         self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -164,7 +166,8 @@ class Connection(asyncio.Protocol):
         self._unparsed = 0
         self._body = []
         self._body_size = 0
-        self._watch()
+        if self._deadline is not None:  # the hot path: set, not _watch() (_expired checks for a reply in progress)
+            self._deadline.set(self._limits.header_timeout)
 
     def on_url(self, url: bytes) -> None:
         """Part of the request target."""
@@ -183,23 +186,24 @@ class Connection(asyncio.Protocol):
         limits = self._limits
         if len(self._header_list) > limits.max_headers or self._header_size > limits.max_header_bytes:
             raise _Refusal(_error(431, "request header fields too large"))
-        if len(name) == len(b"content-length") and name.lower() == b"content-length":
+        if len(name) == _CONTENT_LENGTH_SIZE and name.lower() == b"content-length":
             declared = value.strip()
             if declared.isdigit() and int(declared) > limits.max_body_bytes:
                 raise _Refusal(_error(413, "request body too large"))
 
     def on_headers_complete(self) -> None:
-        """The headers are in: the body's read clock runs from here."""
+        """The headers are in (the header clock runs on until the first part of the body)."""
         self._stage = "body"
-        self._watch()
 
     def on_body(self, body: bytes) -> None:
-        """Part of the body, refused as soon as it passes the limit (a chunked body announces no size)."""
+        """Part of the body, refused as soon as it passes the limit (a chunked body announces no size); the
+        next part is due within ``header_timeout``."""
         self._body_size += len(body)
         if self._body_size > self._limits.max_body_bytes:
             raise _Refusal(_error(413, "request body too large"))
         self._body.append(body)
-        self._watch()
+        if self._deadline is not None:
+            self._deadline.set(self._limits.header_timeout)
 
     def on_message_complete(self) -> None:
         """A whole request: answer it now, or queue it behind the one being answered."""
@@ -221,7 +225,8 @@ class Connection(asyncio.Protocol):
             self._pending.append(request)
             return
         self._dispatch(request)
-        self._watch()
+        if self._task is None and self._deadline is not None:
+            self._deadline.set(self._limits.idle_timeout)
 
     # --- time limits --------------------------------------------------------------------------------
 
@@ -242,6 +247,8 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing() or self._closed:
             return
+        if self._hung or self._task is not None or self._pending:
+            return  # a reply in progress is never cut short; _next() sets the deadline again after it
         if self._stage != "idle":
             self._refuse(_error(408, "request timeout"))
         else:

@@ -65,32 +65,31 @@ class ServerLimits:
 
 
 class Deadline:
-    """One timer whose deadline moves often and cheaply.
+    """One timer whose deadline moves on every request, at the cost of an assignment.
 
-    A connection moves its deadline on every request (idle → reading headers → reading the body → idle);
-    rescheduling an asyncio timer each time would cost a heap operation per step. Here moving the deadline
-    later is an assignment: the timer, when it runs, sees the deadline has moved and sleeps again. Only a
-    deadline earlier than the pending timer reschedules it.
+    A connection moves its deadline two or three times a request (reading the head, the body, idle);
+    rescheduling an asyncio timer each time would be a heap operation per step, and moving it earlier (idle
+    15 s → head 10 s) would leave a cancelled timer behind per request. Instead the timer never waits longer
+    than ``shortest`` (the shortest time any :meth:`set` asks for), so no new deadline can fall before it:
+    when it runs it calls back if the deadline is due, else sleeps again toward it. A busy connection costs
+    one wake-up per ``shortest`` seconds.
     """
 
-    __slots__ = ("_at", "_callback", "_handle", "_handle_at", "_loop")
+    __slots__ = ("_at", "_callback", "_handle", "_loop", "_shortest")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None], shortest: float) -> None:
         self._loop = loop
         self._callback = callback
+        self._shortest = shortest
         self._at: float | None = None
         self._handle: asyncio.TimerHandle | None = None
-        self._handle_at = 0.0
 
     def set(self, seconds: float) -> None:
-        """Call back ``seconds`` from now (replacing any earlier or later deadline)."""
-        at = self._loop.time() + seconds
-        self._at = at
-        if self._handle is None or at < self._handle_at:
-            if self._handle is not None:
-                self._handle.cancel()
-            self._handle = self._loop.call_at(at, self._due)
-            self._handle_at = at
+        """Call back ``seconds`` from now (never less than ``shortest``), replacing any earlier or later deadline."""
+        now = self._loop.time()
+        self._at = now + seconds
+        if self._handle is None:
+            self._handle = self._loop.call_at(now + min(seconds, self._shortest), self._due)
 
     def clear(self) -> None:
         """No deadline (a pending timer stays, and does nothing when it runs)."""
@@ -113,9 +112,9 @@ class Deadline:
         at = self._at
         if at is None:
             return
-        if at - self._loop.time() > _TIMER_SLACK:
-            self._handle = self._loop.call_at(at, self._due)
-            self._handle_at = at
+        now = self._loop.time()
+        if at - now > _TIMER_SLACK:
+            self._handle = self._loop.call_at(min(at, now + self._shortest), self._due)
             return
         self._at = None
         self._callback()
