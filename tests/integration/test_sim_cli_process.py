@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,3 +43,35 @@ def test_simulate_serves_and_stops_on_ctrl_c() -> None:
     assert process.returncode == 0, err
     assert "stopped:" in out
     assert "Traceback" not in err
+
+
+def test_simulate_timeouts_are_options() -> None:
+    command = [
+        sys.executable, "-m", "upstreamkit.cli.simulate", "--port", "0", "--header-timeout", "0.2",
+        "--idle-timeout", "0.2",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        port = None
+        deadline = time.monotonic() + 20
+        while port is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            match = re.search(r"API\s+http://127\.0\.0\.1:(\d+)/v1/items", line)
+            port = int(match.group(1)) if match else None
+        assert port is not None, "the simulator never printed its URL"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /v1/items HTTP/1.1\r\nHost: sim\r\n")  # half a request, then nothing
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408 ")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()

@@ -21,7 +21,8 @@ def _app() -> typer.Typer:
 def test_help_explains_the_options() -> None:
     result = runner.invoke(_app(), ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for option in ("--scenario", "--port", "--host", "--tls", "--seed", "--time-scale", "--list"):
+    options = ("--scenario", "--port", "--host", "--tls", "--seed", "--time-scale", "--list")
+    for option in (*options, "--header-timeout", "--idle-timeout"):
         assert option in result.output
 
 
@@ -72,3 +73,12 @@ def test_status_line_counts() -> None:
     assert "5xx:2" in line
     assert "no response:1" in line
     assert "outage:2" in line
+
+
+def test_timeouts_must_be_positive_and_finite() -> None:
+    for arguments in (["--header-timeout", "0"], ["--idle-timeout", "inf"], ["--idle-timeout", "-1"]):
+        result = runner.invoke(_app(), arguments)
+        assert result.exit_code == 2, arguments
+        assert result.stderr.count("\n") == 1
+        assert "must be a positive finite number" in result.stderr
+        assert "Traceback" not in result.output

@@ -78,12 +78,24 @@ def simulate(
     time_scale: float = typer.Option(
         1.0, "--time-scale", min=0.001, help="Multiply the scenario's phase times (0.1: ten times faster)."
     ),
+    header_timeout: float = typer.Option(
+        10.0, "--header-timeout", help="Seconds a client has to send a request's headers (then 408 and close)."
+    ),
+    idle_timeout: float = typer.Option(
+        15.0, "--idle-timeout", help="Seconds an idle keep-alive connection stays open."
+    ),
     list_scenarios: bool = typer.Option(False, "--list", help="List the built-in scenarios and exit."),
 ) -> None:
     """Run a simulated upstream that fails the way real ones do: raw 600s, outages, expired tokens,
     throttling, resets, hangs, bad certificates. Prints its URLs and live counts; Ctrl-C stops it."""
     # Loaded here, not at the top: the simulator (pydantic, cryptography) would slow every other command.
-    from upstreamkit.simulator import ScenarioError, Simulator, builtin_scenarios, load_scenario  # noqa: PLC0415
+    from upstreamkit.simulator import (  # noqa: PLC0415
+        ScenarioError,
+        ServerLimits,
+        Simulator,
+        builtin_scenarios,
+        load_scenario,
+    )
     from upstreamkit.simulator.tls import parse_tls_variant  # noqa: PLC0415
 
     if list_scenarios:
@@ -93,7 +105,8 @@ def simulate(
     try:
         chosen = load_scenario(scenario)
         variant = parse_tls_variant(tls) if tls is not None else None
-        sim = Simulator(chosen, seed=seed, host=host, port=port, tls=variant, time_scale=time_scale)
+        limits = ServerLimits(header_timeout=header_timeout, idle_timeout=idle_timeout)
+        sim = Simulator(chosen, seed=seed, host=host, port=port, tls=variant, time_scale=time_scale, limits=limits)
     except (ScenarioError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if not _is_loopback(host):
