@@ -53,6 +53,10 @@ class Reply:
 
 _REASONS = {int(status): status.phrase.encode() for status in HTTPStatus}
 _REASONS[600] = b"Upstream Error"
+# RFC 9110's names where Python 3.11's HTTPStatus still has the older ones.
+_REASONS[413] = b"Content Too Large"
+_REASONS[414] = b"URI Too Long"
+_REASONS[422] = b"Unprocessable Content"
 
 
 def _reason(status: int) -> bytes:
