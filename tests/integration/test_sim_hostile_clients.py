@@ -157,25 +157,57 @@ def test_endless_chunked_body_is_413(simulator_factory: Any) -> None:
     assert sent < _STREAM_CAP
 
 
-def test_client_that_never_reads_is_not_buffered_for(simulator_factory: Any) -> None:
-    """Pipelined requests from a client that reads no response: the server stops reading once its own
-    write buffer is full, so the client blocks, and the responses waiting for it stay bounded."""
-    sim = simulator_factory(ledger_size=10)
-    request = b"GET /health HTTP/1.1\r\nHost: sim\r\n\r\n"
-    batch = request * (65536 // len(request))
-    sent = 0
-    with _peak_memory() as peak, socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
-        sock.settimeout(0)  # non-blocking: a full buffer is the answer, not a wait
-        while sent < _STREAM_CAP:
-            _, writable, _ = select.select([], [sock], [], 0.3)
-            if not writable:
+def _big_responses(body: str) -> Any:
+    return parse_scenario(
+        f'name = "big"\n[[phases]]\nname = "p"\n[phases.routes."/v1/*"]\n'
+        f'faults = [{{ kind = "status", status = 200, body = "{body}", content_type = "text/plain" }}]\n'
+    )
+
+
+def test_responses_a_client_does_not_read_are_not_buffered(simulator_factory: Any) -> None:
+    """200 pipelined requests for 100 KB responses, sent at once, none read: the server answers until its
+    write buffer is full, then holds the rest unanswered (20 MB never sit in its memory); once the client
+    reads, every response arrives, in order."""
+    big = "x" * 100_000
+    sim = simulator_factory(_big_responses(big), ledger_size=10)
+    count = 200
+    requests = b"".join(b"GET /v1/big/%d HTTP/1.1\r\nHost: sim\r\n\r\n" % index for index in range(count))
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        with _peak_memory() as peak:
+            sock.sendall(requests)
+            # The client reads nothing until the server has stopped answering (its request count settles).
+            answered, settled = -1, 0
+            for _ in range(200):
+                time.sleep(0.01)  # polling the count, not timing: the loop ends when it stops moving
+                now = sim.stats()["requests"]
+                settled = settled + 1 if now == answered else 0
+                answered = now
+                if settled >= 5 or answered >= count:
+                    break
+        assert answered < count, "the server answered every request with nobody reading: it buffered them all"
+        assert peak[0] < 4 * MIB, f"peak {peak[0]} bytes with {answered} responses answered and unread"
+        sock.shutdown(socket.SHUT_WR)
+        received = _read_until_closed(sock, cap=count * (len(big) + 1024))
+    assert received.count(b"HTTP/1.1 200 ") == count
+    assert sim.stats()["requests"] == count
+
+
+def test_a_client_that_reads_nothing_is_cut_off_after_the_idle_timeout(simulator_factory: Any) -> None:
+    sim = simulator_factory(_big_responses("x" * 100_000), limits=FAST, ledger_size=10)
+    requests = b"GET /v1/big HTTP/1.1\r\nHost: sim\r\n\r\n" * 200
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
+        sock.sendall(requests)
+        stats: dict[str, Any] = {}
+        for _ in range(200):  # bounded wait for the server to drop the connection (idle_timeout is 0.2 s)
+            stats = sim.stats()
+            if stats["requests"] and not stats["connections"]:  # answered some, then dropped it
                 break
-            try:
-                sent += sock.send(batch)
-            except BlockingIOError:
-                continue
-    assert sent < _STREAM_CAP, "the server kept reading requests whose responses nobody read"
-    assert peak[0] < 8 * MIB, f"peak {peak[0]} bytes after {sent} bytes of requests"
+            time.sleep(0.01)
+        assert stats["requests"]
+        assert stats["connections"] == 0
+        received = _read_until_closed(sock, cap=200 * 101_000)
+    assert received.count(b"HTTP/1.1 200 ") < 200
 
 
 # --- times ----------------------------------------------------------------------------------------------

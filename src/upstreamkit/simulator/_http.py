@@ -142,17 +142,17 @@ class Connection(asyncio.Protocol):
                 self._refuse(_error(431, "request header fields too large"))
 
     def pause_writing(self) -> None:
-        """The client is not reading its responses: stop reading its requests until it does."""
+        """The client is not reading its responses: stop reading its requests, and hold the ones already
+        read unanswered, until it does (it has ``idle_timeout`` to read something)."""
         self._write_paused = True
         if self._transport is not None:
             self._transport.pause_reading()
+        self._watch()
 
     def resume_writing(self) -> None:
-        """The client caught up: read again, unless a reply in progress holds reading."""
+        """The client caught up: answer what is held, then read again."""
         self._write_paused = False
-        transport = self._transport
-        if transport is not None and self._task is None and not self._hung and not transport.is_closing():
-            transport.resume_reading()
+        self._next()
 
     # --- httptools callbacks ------------------------------------------------------------------------
 
@@ -221,7 +221,7 @@ class Connection(asyncio.Protocol):
             keep_alive=self._parser.should_keep_alive(),
             peer=self._peer,
         )
-        if self._task is not None or self._pending:
+        if self._task is not None or self._pending or self._write_paused:
             self._pending.append(request)
             return
         self._dispatch(request)
@@ -235,9 +235,9 @@ class Connection(asyncio.Protocol):
         deadline = self._deadline
         if deadline is None:
             return
-        if self._closed or self._hung or self._task is not None or self._pending:
+        if self._closed or self._hung or self._task is not None:
             deadline.clear()
-        elif self._stage == "idle":
+        elif self._write_paused or self._stage == "idle":
             deadline.set(self._limits.idle_timeout)
         else:
             deadline.set(self._limits.header_timeout)
@@ -247,9 +247,12 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing() or self._closed:
             return
-        if self._hung or self._task is not None or self._pending:
+        if self._hung or self._task is not None:
             return  # a reply in progress is never cut short; _next() sets the deadline again after it
-        if self._stage != "idle":
+        if self._write_paused:
+            self._closed = True
+            transport.abort()  # it read nothing of its responses for idle_timeout: no graceful close to wait for
+        elif self._stage != "idle":
             self._refuse(_error(408, "request timeout"))
         else:
             self._closed = True
@@ -291,9 +294,9 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing() or self._hung:
             return
-        while self._pending and self._task is None and not transport.is_closing():
+        while self._pending and self._task is None and not self._write_paused and not transport.is_closing():
             self._dispatch(self._pending.popleft())
-        if self._task is not None or transport.is_closing():
+        if self._task is not None or self._pending or transport.is_closing():
             return
         if self._refused is not None:
             self._refuse(self._refused)
