@@ -59,7 +59,7 @@ def test_every_builtin_scenario_is_covered_here() -> None:
     covered = {
         "healthy", "expired-token", "invalid-key", "rate-limited", "outage", "flapping", "gateway-timeout", "slow",
         "reset", "tls-expired", "tls-mismatch", "tls-untrusted", "payload-too-large", "payload-field", "body-600",
-        "status-600", "incident",
+        "status-600", "incident", "outage-3s", "outage-3s-retry-after",
     }  # fmt: skip
     assert set(builtin_scenarios()) == covered
 
@@ -121,7 +121,12 @@ def test_outage_with_the_status_page(simulator_factory: Factory) -> None:
 @pytest.mark.parametrize(("scenario", "at", "expected"), [("flapping", 2.5, ErrorKind.UPSTREAM_OUTAGE),
                                                          ("flapping", 0.5, None),
                                                          ("incident", 4.0, ErrorKind.UPSTREAM_OUTAGE),
-                                                         ("incident", 10.0, None)])  # fmt: skip
+                                                         ("incident", 10.0, None),
+                                                         ("outage-3s", 1.0, None),
+                                                         ("outage-3s", 4.0, ErrorKind.UPSTREAM_OUTAGE),
+                                                         ("outage-3s", 7.0, None),
+                                                         ("outage-3s-retry-after", 4.0, ErrorKind.UPSTREAM_OUTAGE),
+                                                         ("outage-3s-retry-after", 7.0, None)])  # fmt: skip
 def test_timelines_by_phase(simulator_factory: Factory, scenario: str, at: float, expected: ErrorKind | None) -> None:
     clock = SteppingClock()
     sim = simulator_factory(scenario, clock=clock, seed=3)
