@@ -304,3 +304,26 @@ def test_limits_are_validated() -> None:
         ServerLimits(max_headers=0)
     with pytest.raises(TypeError, match="idle_timeout must be a number"):
         ServerLimits(idle_timeout="5")  # type: ignore[arg-type]
+
+
+def test_over_tls_the_same_limits_and_timeouts_hold(simulator_factory: Any) -> None:
+    """TLS has no half-close: the refusal is written, the rest read and discarded, the close comes after
+    ``linger``."""
+    sim = simulator_factory(tls="valid", limits=FAST)
+    context = sim.ssl_context()
+
+    def tls_exchange(request: bytes, filler: bytes = b"") -> bytes:
+        with (
+            socket.create_connection(("127.0.0.1", sim.port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as sock,
+        ):
+            sock.sendall(request)
+            for _ in range(64 if filler else 0):  # 4 MiB at most; the server answers after 32 KiB
+                readable, _, _ = select.select([sock], [], [], 0)
+                if readable or sock.pending():
+                    break
+                sock.sendall(filler)
+            return _read_until_closed(sock)
+
+    _assert_refusal(tls_exchange(b"GET /v1/items HTTP/1.1\r\nHost: sim\r\nX-Endless: ", b"a" * 65536), 431)
+    _assert_refusal(tls_exchange(b"GET /v1/items HTTP/1.1\r\nHost: sim\r\n"), 408)
