@@ -24,7 +24,14 @@ def _simulate(*arguments: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     the end if it still runs."""
     command = [sys.executable, "-m", "upstreamkit.cli.simulate", *arguments, "--port", "0"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # A shell that runs the tests as a background job (``make test &``, no job control) ignores SIGINT, and an
+    # ignored signal stays ignored across exec: Python would install no KeyboardInterrupt in the child, and
+    # Ctrl-C would do nothing. A handled signal is reset to the default on exec, so hold a handler meanwhile.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         assert process.stdout is not None
         url = None
