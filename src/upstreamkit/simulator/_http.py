@@ -68,8 +68,15 @@ class Connection(asyncio.Protocol):
     and their responses) is the remaining slack.
     """
 
-    def __init__(self, handler: Handler, registry: set[Connection], limits: ServerLimits | None = None) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        registry: set[Connection],
+        limits: ServerLimits | None = None,
+        on_refused: Callable[[int], None] | None = None,
+    ) -> None:
         self._handler = handler
+        self._on_refused = on_refused
         self._registry = registry
         self._limits = limits if limits is not None else ServerLimits()
         self._transport: asyncio.Transport | None = None
@@ -370,6 +377,8 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        if self._on_refused is not None:
+            self._on_refused(reply.status)
         transport.write(render_response(reply, keep_alive=False))
         if transport.can_write_eof():
             transport.write_eof()

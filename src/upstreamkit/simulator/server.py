@@ -145,7 +145,7 @@ class Simulator:
         try:
             self._server = loop.run_until_complete(
                 loop.create_server(
-                    lambda: Connection(upstream.handle, self._connections, self.limits),
+                    lambda: Connection(upstream.handle, self._connections, self.limits, upstream.refused),
                     self.host,
                     self._requested_port,
                     ssl=ssl_context,
@@ -273,7 +273,8 @@ class Simulator:
         return self._require().phase()
 
     def stats(self) -> dict[str, Any]:
-        """Counters: requests, by fault, by status, by phase, side effects, duplicates, replays, ..."""
+        """Counters: requests, by fault, by status, by phase, side effects, duplicates, replays, and requests
+        refused below the scenario by status (``refused``: 414, 431, 413, 408, 400), ..."""
         return self._call(self._require().stats)
 
     def reset(self, *, timeline: bool = False) -> None:

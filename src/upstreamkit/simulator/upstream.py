@@ -25,7 +25,7 @@ import hashlib
 import json
 import random
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
@@ -102,6 +102,7 @@ class Upstream:
         self._idempotency: OrderedDict[str, tuple[str, Reply]] = OrderedDict()
         self._payments = 0
         self._generated_ids = 0
+        self._refused: Counter[str] = Counter()
         self.started_at = clock()
 
     # --- time ---------------------------------------------------------------------------------------
@@ -129,6 +130,7 @@ class Upstream:
         self.ledger.reset()
         self._idempotency.clear()
         self._payments = 0
+        self._refused.clear()
         self.limiter.reset()
         if timeline:
             self.started_at = self._clock()
@@ -145,7 +147,12 @@ class Upstream:
             "connections": self._connections(),
             "tokens_issued": self.issuer.issued,
             "payments": self._payments,
+            "refused": dict(self._refused),
         }
+
+    def refused(self, status: int) -> None:
+        """Count a request the server refused before it reached :meth:`handle` (414, 431, 413, 408, 400)."""
+        self._refused[str(status)] += 1
 
     # --- dispatch -----------------------------------------------------------------------------------
 
