@@ -15,11 +15,14 @@ limit                  default         reply, and the model
 ``max_body_bytes``     16 MiB          413 Content Too Large: as soon as Content-Length says so, or as soon as
                                        a chunked body passes it (the route's own ``max_body_bytes`` in a
                                        scenario is a separate, lower limit answered by the upstream)
-``header_timeout``     10 s            408 Request Timeout: from the first byte of a request to the end of its
-                                       headers; the same time again between two reads of a body (nginx
+``header_timeout``     10 s            408 Request Timeout: from the first byte of a request until its headers
+                                       (and its body's first bytes, when it has a body); the same time again
+                                       between two reads of a body; bytes trickling in do not extend it (nginx
                                        ``client_header_timeout`` / ``client_body_timeout``, 60 s there)
 ``idle_timeout``       15 s            closed without a reply: a connection with no request in progress,
-                                       fresh or kept alive after a response (nginx ``keepalive_timeout`` 75 s)
+                                       fresh or kept alive after a response (nginx ``keepalive_timeout`` 75 s);
+                                       also how long a client that reads none of its responses is waited for
+                                       (nginx ``send_timeout``), then the connection is dropped
 ``linger``             2 s             after a refusal, how long the server keeps reading and discarding what
                                        the client still sends before it closes (nginx ``lingering_time``), so
                                        the client reads the 4xx instead of a reset
@@ -27,7 +30,8 @@ limit                  default         reply, and the model
 
 Time spent answering (a latency fault, a slow body, a hang) is never cut short by these timers: a ``hang``
 fault hangs until the client gives up, as it is meant to. A refusal closes the connection (the reply says
-``Connection: close``).
+``Connection: close``); it happens below the scenario, so it is not in the ledger, and
+``Simulator.stats()["refused"]`` counts it by status.
 """
 
 from __future__ import annotations
