@@ -175,3 +175,34 @@ def test_async_client_survives_the_outage_like_the_sync_one() -> None:
     assert len(kinds) == 30
     assert ErrorKind.CIRCUIT_OPEN in kinds
     assert sum(attempts.values()) / 30 <= 1.5
+
+
+@pytest.mark.parametrize("scenario", ["outage-3s", "outage-3s-retry-after"])
+def test_callers_ride_out_a_3s_outage_without_hammering_it_or_failing_after_it(scenario: str) -> None:
+    """Issue 10, finding 2, closed loop on one shared fake clock: healthy 3 s, 503 for 3 s, recovered. Calls
+    are started 160 a second, or as soon as the previous one returned when it waited longer. The caller that
+    meets the open breaker waits for its probe instead of failing; only the trip and the probes reach the
+    upstream. (The open-loop version, hundreds of callers waiting at once, is bench/outage.py's.)"""
+    clock = shared_clock()
+    started: list[tuple[float, bool]] = []
+    with Simulator(scenario, seed=1, clock=clock.time) as sim, uk_testing.testing(clock):
+        sim.reset(timeline=True)
+        t0 = clock.monotonic()
+        with httpx.Client(transport=ResilientTransport(rng=random.Random(5))) as http:
+            for n in range(1920):
+                due = t0 + n / 160
+                if clock.monotonic() < due:
+                    clock.advance(due - clock.monotonic())
+                began = clock.monotonic() - t0
+                try:
+                    ok = http.get(sim.url("/v1/items")).status_code == 200
+                except UpstreamError:
+                    ok = False
+                started.append((began, ok))
+        entries = sim.ledger.entries()
+    in_outage = [ok for began, ok in started if 3.0 <= began < 6.0]
+    outage_attempts = sum(1 for entry in entries if entry.phase == "outage")
+    assert sum(ok for _, ok in started) >= 0.99 * len(started)
+    assert all(ok for began, ok in started if began >= 6.5)  # nobody fails once the upstream is back
+    assert in_outage  # calls did start in the outage ...
+    assert outage_attempts <= 1.2 * len(in_outage) + 10  # ... and did not hammer it
