@@ -1,14 +1,36 @@
-"""A simulator in a child process, so the client under test has the other core to itself."""
+"""Servers for the benchmarks, each in a child process, so the client under test has the other core to itself."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
 from upstreamkit.simulator import Simulator
+
+
+@contextmanager
+def child_process(target: Callable[..., None], *args: Any, name: str = "server") -> Iterator[Any]:
+    """Run ``target(pipe, *args)`` in a spawned child process and yield the first thing it sends (its port, its
+    details). On exit the child is sent ``"stop"``, given 10 s to end, then killed."""
+    context = mp.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=target, args=(child, *args), daemon=True)
+    process.start()
+    try:
+        if not parent.poll(30):
+            raise RuntimeError(f"the {name} did not start within 30 s")
+        yield parent.recv()
+    finally:
+        with contextlib.suppress(OSError):  # the child is gone already
+            parent.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+            process.join(5)
 
 
 def _serve(pipe: Connection, scenario: str, seed: int, time_scale: float) -> None:
@@ -27,18 +49,8 @@ def _serve(pipe: Connection, scenario: str, seed: int, time_scale: float) -> Non
 @contextmanager
 def simulator_details(scenario: str = "healthy", *, seed: int = 1, time_scale: float = 1.0) -> Iterator[dict[str, Any]]:
     """Run the simulator in a child process; yields its base URL, CA file and an expired token; stops on exit."""
-    parent, child = mp.get_context("spawn").Pipe()
-    process = mp.get_context("spawn").Process(target=_serve, args=(child, scenario, seed, time_scale), daemon=True)
-    process.start()
-    try:
-        if not parent.poll(30):
-            raise RuntimeError("the simulator did not start within 30 s")
-        yield dict(parent.recv())
-    finally:
-        parent.send("stop")
-        process.join(10)
-        if process.is_alive():
-            process.kill()
+    with child_process(_serve, scenario, seed, time_scale, name="simulator") as details:
+        yield dict(details)
 
 
 @contextmanager

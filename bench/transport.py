@@ -1,26 +1,47 @@
-"""Requests/s of httpx.Client with ResilientTransport versus the plain transport, in one run.
+"""Requests/s of httpx with ResilientTransport versus plain httpx, sync and async, against a fast constant server.
 
-    .venv/bin/python bench/transport.py [--requests 5000] [--rounds 5] [--seconds 20]
+    .venv/bin/python bench/transport.py [--requests 3000] [--rounds 9] [--seconds 10] [--server httptools]
+    .venv/bin/python bench/transport.py --compare-servers     # which constant server is faster, then exit
 
-Sequential keep-alive GETs to the simulator's healthy route (the simulator in its own process). The two
-clients take turns, ``--rounds`` rounds of ``--requests`` each, so drift on the machine hits both alike; the
-figure is the median round. Bounded by count and by ``--seconds`` per round. Goal: at least 0.9 of plain.
+The upstream is a constant 200 JSON response served from its own process (``_fast_server.serve_constant``:
+asyncio + httptools, answering from the parser callback), not the simulator, whose per-request work hid the
+transport's overhead. ``--server uvicorn`` serves the same constant from uvicorn (httptools, raw ASGI app).
+
+Four clients, each with one keep-alive connection doing sequential GETs: ``httpx.Client()``,
+``httpx.Client(transport=ResilientTransport())``, ``httpx.AsyncClient()`` and
+``httpx.AsyncClient(transport=AsyncResilientTransport())``, every upstreamkit default on. The four take turns,
+``--rounds`` rounds of ``--requests`` each, so drift on the machine hits them alike; each figure is the median
+round; a round stops at ``--seconds`` whatever its count. Reported: req/s, µs a request, the ratio to the plain
+client of the same kind (of the medians, and the median of the rounds' own ratios) and the overhead per
+request in µs. Goal (issue 10): sync ratio at least 0.95.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import httpx
 
-from _server import simulator_process
-from upstreamkit import ResilientTransport
+from _fast_server import serve_constant
+from _server import child_process
+from simulator import serve_uvicorn
+from upstreamkit import AsyncResilientTransport, ResilientTransport
+
+SERVERS: dict[str, Callable[..., None]] = {"httptools": serve_constant, "uvicorn": serve_uvicorn}
+PLAIN, RESILIENT, ASYNC_PLAIN, ASYNC_RESILIENT = (
+    "httpx.Client()",
+    "httpx.Client(transport=ResilientTransport())",
+    "httpx.AsyncClient()",
+    "httpx.AsyncClient(transport=AsyncResilientTransport())",
+)
 
 
-def run(client: httpx.Client, url: str, requests: int, seconds: float) -> float:
+def sync_rate(client: httpx.Client, url: str, requests: int, seconds: float) -> float:
     done = 0
     start = time.perf_counter()
     stop_at = start + seconds
@@ -30,33 +51,86 @@ def run(client: httpx.Client, url: str, requests: int, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
+async def async_rate(client: httpx.AsyncClient, url: str, requests: int, seconds: float) -> float:
+    done = 0
+    start = time.perf_counter()
+    stop_at = start + seconds
+    while done < requests and time.perf_counter() < stop_at:
+        (await client.get(url)).raise_for_status()
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
+def measure(url: str, rounds: int, requests: int, seconds: float, *, names: tuple[str, ...]) -> dict[str, list[float]]:
+    """``rounds`` interleaved rounds of each named client; req/s per round."""
+    loop = asyncio.new_event_loop()  # one loop for every async round, as a service would run
+    sync_clients = {PLAIN: httpx.Client(), RESILIENT: httpx.Client(transport=ResilientTransport())}
+    async_clients = {
+        ASYNC_PLAIN: httpx.AsyncClient(),
+        ASYNC_RESILIENT: httpx.AsyncClient(transport=AsyncResilientTransport()),
+    }
+
+    def one(name: str, count: int) -> float:
+        if name in sync_clients:
+            return sync_rate(sync_clients[name], url, count, seconds)
+        return loop.run_until_complete(async_rate(async_clients[name], url, count, seconds))
+
+    try:
+        for name in names:
+            one(name, 300)  # warm up: the connection, caches, the state per upstream
+        rates: dict[str, list[float]] = {name: [] for name in names}
+        for _ in range(rounds):
+            for name in names:
+                rates[name].append(one(name, requests))
+        return rates
+    finally:
+        for client in sync_clients.values():
+            client.close()
+        for aclient in async_clients.values():
+            loop.run_until_complete(aclient.aclose())
+        loop.close()
+
+
+def compare_servers(args: argparse.Namespace) -> None:
+    print("| constant server (own process) | plain httpx.Client req/s (median round) | plain AsyncClient req/s |")
+    print("|---|---:|---:|")
+    for name, target in SERVERS.items():
+        with child_process(target, name=name) as port:
+            rates = measure(f"http://127.0.0.1:{port}/v1/items", args.rounds, args.requests, args.seconds,
+                            names=(PLAIN, ASYNC_PLAIN))  # fmt: skip
+        print(f"| {name} | {statistics.median(rates[PLAIN]):,.0f} | {statistics.median(rates[ASYNC_PLAIN]):,.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--requests", type=int, default=3000, help="GETs per client per round (default 3000)")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="time cap of one client's round (default 10)")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="httptools")
+    parser.add_argument("--compare-servers", action="store_true", help="plain clients against both servers, then exit")
     args = parser.parse_args()
-    with simulator_process("healthy") as base:
-        url = f"{base}/v1/items"
-        clients = {
-            "httpx.Client (plain HTTPTransport)": httpx.Client(),
-            "httpx.Client + ResilientTransport (defaults)": httpx.Client(transport=ResilientTransport()),
-        }
-        rates: dict[str, list[float]] = {name: [] for name in clients}
-        for client in clients.values():
-            run(client, url, 200, 5)  # warm up: connection, caches
-        for _ in range(args.rounds):
-            for name, client in clients.items():
-                rates[name].append(run(client, url, args.requests, args.seconds))
-        for client in clients.values():
-            client.close()
-    plain = statistics.median(rates["httpx.Client (plain HTTPTransport)"])
-    print(f"Python {sys.version.split()[0]}; {args.rounds} rounds x {args.requests} sequential keep-alive GETs\n")
-    print("| client | req/s (median round) | µs/request | ratio to plain |")
-    print("|---|---:|---:|---:|")
-    for name, values in rates.items():
-        rate = statistics.median(values)
-        print(f"| {name} | {rate:,.0f} | {1e6 / rate:.0f} | {rate / plain:.2f} |")
+    if args.compare_servers:
+        compare_servers(args)
+        return
+    with child_process(SERVERS[args.server], name=args.server) as port:
+        rates = measure(f"http://127.0.0.1:{port}/v1/items", args.rounds, args.requests, args.seconds,
+                        names=(PLAIN, RESILIENT, ASYNC_PLAIN, ASYNC_RESILIENT))  # fmt: skip
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    print(f"Python {sys.version.split()[0]}, httpx {httpx.__version__}; constant server: {args.server} "
+          f"(own process); {args.rounds} rounds x {args.requests} sequential keep-alive GETs per client\n")  # fmt: skip
+    print("| client | req/s (median round) | µs/request | ratio to plain | ratio, median of rounds "
+          "| overhead µs/request | rounds min..max req/s |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, plain in ((PLAIN, PLAIN), (RESILIENT, PLAIN), (ASYNC_PLAIN, ASYNC_PLAIN), (ASYNC_RESILIENT, ASYNC_PLAIN)):
+        rate = medians[name]
+        overhead = 1e6 / rate - 1e6 / medians[plain]
+        spread = f"{min(rates[name]):,.0f}..{max(rates[name]):,.0f}"
+        # Each round's ratio pairs two runs made seconds apart: steadier than the ratio of medians when the
+        # machine's load drifts between rounds.
+        paired = statistics.median(mine / theirs for mine, theirs in zip(rates[name], rates[plain], strict=True))
+        shown = "" if name == plain else f"{overhead:+.0f}"
+        print(f"| {name} | {rate:,.0f} | {1e6 / rate:.0f} | {rate / medians[plain]:.3f} | {paired:.3f} | {shown} "
+              f"| {spread} |")  # fmt: skip
 
 
 if __name__ == "__main__":
