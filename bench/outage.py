@@ -286,6 +286,9 @@ def measure(base: str, name: str, strategy: Strategy, retry_after: int, args: ar
         "p99": percentile(latencies, 0.99) * 1000,
         "failures": ", ".join(f"{kind} {count}" for kind, count in failures.most_common(2)),
         "unfinished": run.unfinished,
+        # Attempts the upstream saw that no call of this run claims by its X-Request-Id: a strategy that dropped
+        # or changed the id on a retry (or a straggler from the strategy before).
+        "unattributed": sum(stats["phases"].values()) - sum(attempts.get(c.request_id, 0) for c in run.calls),
         "lag": run.late_start,
         "wall": wall,
     }
@@ -309,6 +312,8 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     notes = [
         f"{r['strategy']}: {r['unfinished']} calls unfinished at the join timeout" for r in rows if r.get("unfinished")
     ]
+    notes += [f"{r['strategy']}: {r['unattributed']} attempts reached the upstream without one of this run's "
+              "request ids" for r in rows if r.get("unattributed")]  # fmt: skip
     notes += [f"{r['strategy']}: the open loop ran up to {r['lag'] * 1000:.0f} ms behind schedule"
               for r in rows if r.get("lag", 0) > 0.05]  # fmt: skip
     for note in notes:
