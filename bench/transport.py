@@ -61,44 +61,61 @@ async def async_rate(client: httpx.AsyncClient, url: str, requests: int, seconds
     return done / (time.perf_counter() - start)
 
 
-def measure(url: str, rounds: int, requests: int, seconds: float, *, names: tuple[str, ...]) -> dict[str, list[float]]:
-    """``rounds`` interleaved rounds of each named client; req/s per round."""
-    loop = asyncio.new_event_loop()  # one loop for every async round, as a service would run
-    sync_clients = {PLAIN: httpx.Client(), RESILIENT: httpx.Client(transport=ResilientTransport())}
-    async_clients = {
-        ASYNC_PLAIN: httpx.AsyncClient(),
-        ASYNC_RESILIENT: httpx.AsyncClient(transport=AsyncResilientTransport()),
-    }
+def make_client(name: str) -> httpx.Client | httpx.AsyncClient:
+    if name == PLAIN:
+        return httpx.Client()
+    if name == RESILIENT:
+        return httpx.Client(transport=ResilientTransport())
+    if name == ASYNC_PLAIN:
+        return httpx.AsyncClient()
+    return httpx.AsyncClient(transport=AsyncResilientTransport())
 
-    def one(name: str, count: int) -> float:
-        if name in sync_clients:
-            return sync_rate(sync_clients[name], url, count, seconds)
-        return loop.run_until_complete(async_rate(async_clients[name], url, count, seconds))
+
+def measure(jobs: dict[str, tuple[str, str]], args: argparse.Namespace) -> dict[str, list[float]]:
+    """``args.rounds`` interleaved rounds of every job (label -> (url, client name)), each with its own client;
+    req/s per round."""
+    loop = asyncio.new_event_loop()  # one loop for every async round, as a service would run
+    clients = {label: make_client(name) for label, (_, name) in jobs.items()}
+
+    def one(label: str, count: int) -> float:
+        client, url = clients[label], jobs[label][0]
+        if isinstance(client, httpx.Client):
+            return sync_rate(client, url, count, args.seconds)
+        return loop.run_until_complete(async_rate(client, url, count, args.seconds))
 
     try:
-        for name in names:
-            one(name, 300)  # warm up: the connection, caches, the state per upstream
-        rates: dict[str, list[float]] = {name: [] for name in names}
-        for _ in range(rounds):
-            for name in names:
-                rates[name].append(one(name, requests))
+        for label in jobs:
+            one(label, 300)  # warm up: the connection, caches, the state per upstream
+        rates: dict[str, list[float]] = {label: [] for label in jobs}
+        for _ in range(args.rounds):
+            for label in jobs:
+                rates[label].append(one(label, args.requests))
         return rates
     finally:
-        for client in sync_clients.values():
-            client.close()
-        for aclient in async_clients.values():
-            loop.run_until_complete(aclient.aclose())
+        for client in clients.values():
+            if isinstance(client, httpx.Client):
+                client.close()
+            else:
+                loop.run_until_complete(client.aclose())
         loop.close()
 
 
 def compare_servers(args: argparse.Namespace) -> None:
+    """Both constant servers at once, the plain clients' rounds interleaved across them."""
+    with (
+        child_process(serve_constant, name="httptools") as port_a,
+        child_process(serve_uvicorn, name="uvicorn") as port_b,
+    ):
+        ports = {"httptools": port_a, "uvicorn": port_b}
+        jobs = {(server, name): (f"http://127.0.0.1:{port}/v1/items", name)
+                for server, port in ports.items() for name in (PLAIN, ASYNC_PLAIN)}  # fmt: skip
+        rates = measure({f"{server}|{name}": job for (server, name), job in jobs.items()}, args)
+    print(f"{args.rounds} interleaved rounds x {args.requests} sequential keep-alive GETs per client\n")
     print("| constant server (own process) | plain httpx.Client req/s (median round) | plain AsyncClient req/s |")
     print("|---|---:|---:|")
-    for name, target in SERVERS.items():
-        with child_process(target, name=name) as port:
-            rates = measure(f"http://127.0.0.1:{port}/v1/items", args.rounds, args.requests, args.seconds,
-                            names=(PLAIN, ASYNC_PLAIN))  # fmt: skip
-        print(f"| {name} | {statistics.median(rates[PLAIN]):,.0f} | {statistics.median(rates[ASYNC_PLAIN]):,.0f} |")
+    for server in ports:
+        sync, async_ = (statistics.median(rates[f"{server}|{name}"]) for name in (PLAIN, ASYNC_PLAIN))
+        print(f"| {server} | {sync:,.0f} | {async_:,.0f} |")
 
 
 def main() -> None:
@@ -113,8 +130,8 @@ def main() -> None:
         compare_servers(args)
         return
     with child_process(SERVERS[args.server], name=args.server) as port:
-        rates = measure(f"http://127.0.0.1:{port}/v1/items", args.rounds, args.requests, args.seconds,
-                        names=(PLAIN, RESILIENT, ASYNC_PLAIN, ASYNC_RESILIENT))  # fmt: skip
+        url = f"http://127.0.0.1:{port}/v1/items"
+        rates = measure({name: (url, name) for name in (PLAIN, RESILIENT, ASYNC_PLAIN, ASYNC_RESILIENT)}, args)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     print(f"Python {sys.version.split()[0]}, httpx {httpx.__version__}; constant server: {args.server} "
           f"(own process); {args.rounds} rounds x {args.requests} sequential keep-alive GETs per client\n")  # fmt: skip
