@@ -12,8 +12,9 @@ Four clients, each with one keep-alive connection doing sequential GETs: ``httpx
 ``httpx.AsyncClient(transport=AsyncResilientTransport())``, every upstreamkit default on. The four take turns,
 ``--rounds`` rounds of ``--requests`` each, so drift on the machine hits them alike; each figure is the median
 round; a round stops at ``--seconds`` whatever its count. Reported: req/s, µs a request, the ratio to the plain
-client of the same kind (of the medians, and the median of the rounds' own ratios) and the overhead per
-request in µs. Goal (issue 10): sync ratio at least 0.95.
+client of the same kind (of the medians, and the median of the rounds' own ratios), the overhead per request
+in µs, and this process's CPU time per request (``time.process_time``; the server's is not in it), the figure
+least moved by other load on a shared machine. Goal (issue 10): sync ratio at least 0.95.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import httpx
 
@@ -41,24 +43,29 @@ PLAIN, RESILIENT, ASYNC_PLAIN, ASYNC_RESILIENT = (
 )
 
 
-def sync_rate(client: httpx.Client, url: str, requests: int, seconds: float) -> float:
+class Round(NamedTuple):
+    rate: float  # requests per second of wall time
+    cpu: float  # this process's CPU seconds per request (the server runs in another process)
+
+
+def sync_round(client: httpx.Client, url: str, requests: int, seconds: float) -> Round:
     done = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     stop_at = start + seconds
     while done < requests and time.perf_counter() < stop_at:
         client.get(url).raise_for_status()
         done += 1
-    return done / (time.perf_counter() - start)
+    return Round(done / (time.perf_counter() - start), (time.process_time() - cpu) / done)
 
 
-async def async_rate(client: httpx.AsyncClient, url: str, requests: int, seconds: float) -> float:
+async def async_round(client: httpx.AsyncClient, url: str, requests: int, seconds: float) -> Round:
     done = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     stop_at = start + seconds
     while done < requests and time.perf_counter() < stop_at:
         (await client.get(url)).raise_for_status()
         done += 1
-    return done / (time.perf_counter() - start)
+    return Round(done / (time.perf_counter() - start), (time.process_time() - cpu) / done)
 
 
 def make_client(name: str) -> httpx.Client | httpx.AsyncClient:
@@ -71,22 +78,22 @@ def make_client(name: str) -> httpx.Client | httpx.AsyncClient:
     return httpx.AsyncClient(transport=AsyncResilientTransport())
 
 
-def measure(jobs: dict[str, tuple[str, str]], args: argparse.Namespace) -> dict[str, list[float]]:
+def measure(jobs: dict[str, tuple[str, str]], args: argparse.Namespace) -> dict[str, list[Round]]:
     """``args.rounds`` interleaved rounds of every job (label -> (url, client name)), each with its own client;
-    req/s per round."""
+    one :class:`Round` per round."""
     loop = asyncio.new_event_loop()  # one loop for every async round, as a service would run
     clients = {label: make_client(name) for label, (_, name) in jobs.items()}
 
-    def one(label: str, count: int) -> float:
+    def one(label: str, count: int) -> Round:
         client, url = clients[label], jobs[label][0]
         if isinstance(client, httpx.Client):
-            return sync_rate(client, url, count, args.seconds)
-        return loop.run_until_complete(async_rate(client, url, count, args.seconds))
+            return sync_round(client, url, count, args.seconds)
+        return loop.run_until_complete(async_round(client, url, count, args.seconds))
 
     try:
         for label in jobs:
             one(label, 300)  # warm up: the connection, caches, the state per upstream
-        rates: dict[str, list[float]] = {label: [] for label in jobs}
+        rates: dict[str, list[Round]] = {label: [] for label in jobs}
         for _ in range(args.rounds):
             for label in jobs:
                 rates[label].append(one(label, args.requests))
@@ -114,7 +121,7 @@ def compare_servers(args: argparse.Namespace) -> None:
     print("| constant server (own process) | plain httpx.Client req/s (median round) | plain AsyncClient req/s |")
     print("|---|---:|---:|")
     for server in ports:
-        sync, async_ = (statistics.median(rates[f"{server}|{name}"]) for name in (PLAIN, ASYNC_PLAIN))
+        sync, async_ = (statistics.median(r.rate for r in rates[f"{server}|{name}"]) for name in (PLAIN, ASYNC_PLAIN))
         print(f"| {server} | {sync:,.0f} | {async_:,.0f} |")
 
 
@@ -132,22 +139,23 @@ def main() -> None:
     with child_process(SERVERS[args.server], name=args.server) as port:
         url = f"http://127.0.0.1:{port}/v1/items"
         rates = measure({name: (url, name) for name in (PLAIN, RESILIENT, ASYNC_PLAIN, ASYNC_RESILIENT)}, args)
-    medians = {name: statistics.median(values) for name, values in rates.items()}
     print(f"Python {sys.version.split()[0]}, httpx {httpx.__version__}; constant server: {args.server} "
           f"(own process); {args.rounds} rounds x {args.requests} sequential keep-alive GETs per client\n")  # fmt: skip
-    print("| client | req/s (median round) | µs/request | ratio to plain | ratio, median of rounds "
-          "| overhead µs/request | rounds min..max req/s |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| client | req/s (median round) | µs/request | ratio to plain | ratio, median of rounds | overhead "
+          "µs/request | client CPU µs/request | CPU overhead µs/request | rounds min..max req/s |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, plain in ((PLAIN, PLAIN), (RESILIENT, PLAIN), (ASYNC_PLAIN, ASYNC_PLAIN), (ASYNC_RESILIENT, ASYNC_PLAIN)):
-        rate = medians[name]
-        overhead = 1e6 / rate - 1e6 / medians[plain]
-        spread = f"{min(rates[name]):,.0f}..{max(rates[name]):,.0f}"
+        rate, base = (statistics.median(r.rate for r in rates[n]) for n in (name, plain))
+        cpu, base_cpu = (statistics.median(r.cpu for r in rates[n]) * 1e6 for n in (name, plain))
         # Each round's ratio pairs two runs made seconds apart: steadier than the ratio of medians when the
-        # machine's load drifts between rounds.
-        paired = statistics.median(mine / theirs for mine, theirs in zip(rates[name], rates[plain], strict=True))
-        shown = "" if name == plain else f"{overhead:+.0f}"
-        print(f"| {name} | {rate:,.0f} | {1e6 / rate:.0f} | {rate / medians[plain]:.3f} | {paired:.3f} | {shown} "
-              f"| {spread} |")  # fmt: skip
+        # machine's load drifts between rounds. CPU time per request is steadier still on a shared machine.
+        paired = statistics.median(m.rate / p.rate for m, p in zip(rates[name], rates[plain], strict=True))
+        overhead, cpu_overhead = (
+            ("", "") if name == plain else (f"{1e6 / rate - 1e6 / base:+.0f}", f"{cpu - base_cpu:+.0f}")
+        )
+        spread = f"{min(r.rate for r in rates[name]):,.0f}..{max(r.rate for r in rates[name]):,.0f}"
+        print(f"| {name} | {rate:,.0f} | {1e6 / rate:.0f} | {rate / base:.3f} | {paired:.3f} | {overhead} | {cpu:.0f} "
+              f"| {cpu_overhead} | {spread} |")  # fmt: skip
 
 
 if __name__ == "__main__":
