@@ -273,6 +273,7 @@ def measure(base: str, name: str, strategy: Strategy, retry_after: int, args: ar
         "attempts_per_outage_call": (
             sum(attempts.get(c.request_id, 0) for c in in_outage) / len(in_outage) if in_outage else float("nan")
         ),
+        "outage_calls": len(in_outage),
         "outage_phase_attempts": stats["phases"].get("outage", 0),
         "recovery": first_success - RECOVERY,
         "failed_late": sum(not c.ok for c in run.calls if c.scheduled >= RECOVERY + LATE),
@@ -299,6 +300,7 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         print(
             f"| {row['strategy']} | {row['success']:.1%} | {row['attempts_per_outage_call']:.2f} "
+            f"({row['outage_calls']} calls) "
             f"| {row['outage_phase_attempts']} | {row['recovery']:.2f} s | {row['failed_late']} of {row['late_calls']} "
             f"| {row['peak']} | {row['p50']:.1f} | {row['p99']:.0f} | {row['failures'] or '-'} |"
         )
