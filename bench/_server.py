@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import multiprocessing.connection
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -21,8 +22,9 @@ def child_process(target: Callable[..., None], *args: Any, name: str = "server")
     process = context.Process(target=target, args=(child, *args), daemon=True)
     process.start()
     try:
-        if not parent.poll(30):
-            raise RuntimeError(f"the {name} did not start within 30 s")
+        # Wait for its first message, or its death (a crash in the child should not cost 30 s).
+        if not mp.connection.wait([parent, process.sentinel], 30) or not parent.poll():
+            raise RuntimeError(f"the {name} did not start within 30 s (exit code {process.exitcode})")
         yield parent.recv()
     finally:
         with contextlib.suppress(OSError):  # the child is gone already
