@@ -6,6 +6,7 @@
     .venv/bin/python bench/outage.py --retry-after 1      # (b) only: open loop, 503 with Retry-After: 1
     .venv/bin/python bench/outage.py --closed-loop        # (c) only: closed loop (add --retry-after 1 if wanted)
     .venv/bin/python bench/outage.py --only tenacity      # one strategy (a substring of its name)
+    .venv/bin/python bench/outage.py --by-start           # also: calls and attempts by start time, per 0.5 s
 
 Every run of one strategy takes the timeline's 12 s, so the three variants of six strategies need about 4 minutes:
 the default prints the two open-loop variants (the issue's goals), ``--all`` adds the closed loop.
@@ -282,6 +283,11 @@ def measure(base: str, name: str, strategy: Strategy, retry_after: int, args: ar
         "p50": percentile(latencies, 0.5) * 1000,
         "p99": percentile(latencies, 0.99) * 1000,
         "failures": ", ".join(f"{kind} {count}" for kind, count in failures.most_common(2)),
+        "by_start": [
+            (start / 2, *(sum(values) for values in zip(*cells, strict=True)))
+            for start in range(int(TOTAL * 2))
+            if (cells := [(1, attempts.get(c.request_id, 0)) for c in run.calls if int(c.scheduled * 2) == start])
+        ],
         "unfinished": run.unfinished,
         # Attempts the upstream saw that no call of this run claims by its X-Request-Id: a strategy that dropped
         # or changed the id on a retry (or a straggler from the strategy before).
@@ -291,7 +297,7 @@ def measure(base: str, name: str, strategy: Strategy, retry_after: int, args: ar
     }
 
 
-def print_table(title: str, rows: list[dict[str, Any]]) -> None:
+def print_table(title: str, rows: list[dict[str, Any]], *, by_start: bool = False) -> None:
     print(f"\n### {title}\n")
     print("| strategy | success | attempts per call started in the outage | attempts in the outage phase "
           "| recovery to first success | failed, started ≥ 0.5 s after recovery | peak in flight | p50 ms "
@@ -315,6 +321,12 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
         print()
     for note in notes:
         print(f"- {note}")
+    if by_start:
+        print("\nUpstream attempts by the calls started in each half second (calls/attempts):\n")
+        print("| strategy | " + " | ".join(f"{t / 2:g} s" for t in range(int(TOTAL * 2))) + " |")
+        print("|---|" + "---:|" * int(TOTAL * 2))
+        for row in rows:
+            print(f"| {row['strategy']} | " + " | ".join(f"{n}/{a}" for _, n, a in row["by_start"]) + " |")
 
 
 VARIANTS = {
@@ -330,6 +342,7 @@ def main() -> None:
     parser.add_argument("--closed-loop", action="store_true", help="only the closed loop")
     parser.add_argument("--all", action="store_true", help="variants (a), (b) and (c) (default: (a) and (b))")
     parser.add_argument("--only", help="run only the strategies whose name contains this text")
+    parser.add_argument("--by-start", action="store_true", help="also: attempts by the calls started each 0.5 s")
     parser.add_argument("--rate", type=float, default=160.0, help="calls started a second (default 160)")
     parser.add_argument("--threads", type=int, default=8, help="closed loop: client threads (default 8)")
     parser.add_argument("--cap", type=int, default=5000, help="open loop: most calls in flight (default 5000)")
@@ -363,7 +376,7 @@ def main() -> None:
                     strategy.close()
                 print(f"  {title} · {name}: {rows[-1]['wall']:.1f} s", file=sys.stderr)
                 time.sleep(0.5)  # let the previous strategy's connections close before the next reset
-            print_table(title, rows)
+            print_table(title, rows, by_start=args.by_start)
 
 
 if __name__ == "__main__":
