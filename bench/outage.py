@@ -290,6 +290,13 @@ def measure(base: str, name: str, strategy: Strategy, retry_after: int, args: ar
             for start in range(int(TOTAL * 2))
             if (cells := [(1, attempts.get(c.request_id, 0)) for c in run.calls if int(c.started * 2) == start])
         ],
+        # A handful of failures is worth seeing one by one (when it started, how it ended, after what attempts).
+        "few_failures": [
+            f"started {c.started:.2f} s, failed {c.ended:.2f} s with {c.failure} after "
+            f"{attempts.get(c.request_id, 0)} attempts"
+            for c in run.calls
+            if not c.ok
+        ][: 5 if 0 < len(run.calls) - sum(c.ok for c in run.calls) <= 5 else 0],
         "unfinished": run.unfinished,
         # Attempts the upstream saw that no call of this run claims by its X-Request-Id: a strategy that dropped
         # or changed the id on a retry (or a straggler from the strategy before).
@@ -315,6 +322,7 @@ def print_table(title: str, rows: list[dict[str, Any]], *, by_start: bool = Fals
     notes = [
         f"{r['strategy']}: {r['unfinished']} calls unfinished at the join timeout" for r in rows if r.get("unfinished")
     ]
+    notes += [f"{r['strategy']}: a call {failure}" for r in rows for failure in r.get("few_failures", [])]
     notes += [f"{r['strategy']}: {r['unattributed']} attempts reached the upstream without one of this run's "
               "request ids" for r in rows if r.get("unattributed")]  # fmt: skip
     notes += [f"{r['strategy']}: the open loop ran up to {r['lag'] * 1000:.0f} ms behind schedule"
