@@ -272,7 +272,8 @@ def measure(base: str, name: str, strategy: Strategy, retry_after: int, args: ar
     return {
         "strategy": name,
         "calls": len(run.calls),
-        "success": sum(c.ok for c in run.calls) / len(run.calls) if run.calls else float("nan"),
+        # A call still running at the join timeout counts as failed (it is not in run.calls).
+        "success": sum(c.ok for c in run.calls) / (len(run.calls) + run.unfinished) if run.calls else float("nan"),
         "attempts_per_outage_call": (
             sum(attempts.get(c.request_id, 0) for c in in_outage) / len(in_outage) if in_outage else float("nan")
         ),
@@ -298,6 +299,7 @@ def measure(base: str, name: str, strategy: Strategy, retry_after: int, args: ar
             if not c.ok
         ][: 5 if 0 < len(run.calls) - sum(c.ok for c in run.calls) <= 5 else 0],
         "unfinished": run.unfinished,
+        "not_started": run.not_started,
         # Attempts the upstream saw that no call of this run claims by its X-Request-Id: a strategy that dropped
         # or changed the id on a retry (or a straggler from the strategy before).
         "unattributed": sum(stats["phases"].values()) - sum(attempts.get(c.request_id, 0) for c in run.calls),
@@ -321,6 +323,9 @@ def print_table(title: str, rows: list[dict[str, Any]], *, by_start: bool = Fals
         )
     notes = [
         f"{r['strategy']}: {r['unfinished']} calls unfinished at the join timeout" for r in rows if r.get("unfinished")
+    ]
+    notes += [
+        f"{r['strategy']}: {r['not_started']} calls not started (--cap in flight)" for r in rows if r.get("not_started")
     ]
     notes += [f"{r['strategy']}: a call {failure}" for r in rows for failure in r.get("few_failures", [])]
     notes += [f"{r['strategy']}: {r['unattributed']} attempts reached the upstream without one of this run's "
