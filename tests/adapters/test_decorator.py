@@ -542,3 +542,15 @@ def test_a_retry_that_is_the_breakers_probe_is_not_charged_to_the_budget(clock: 
     )(script)  # fmt: skip
     assert wrapped() == 7  # the break ended during the backoff: the retry goes at once, as the probe
     assert clock.sleeps == [0.1]
+
+
+def test_a_probe_does_not_use_up_the_decorated_calls_attempts(clock: FakeClock) -> None:
+    """Like the transport: a call that waits through the outage may send the breaker's probes; they are the
+    breaker's attempts, so the call still succeeds once the upstream is back."""
+    script = Script(refused(), refused(), refused(), refused(), 7)  # down for four attempts, then up
+    wrapped = upstreamkit.retry(
+        policy=RetryPolicy(attempts=3), budget=None,
+        breaker=BreakerConfig(consecutive_failures=2, open_for=0.5, open_for_growth=1.0), rng=Half(),
+    )(script)  # fmt: skip
+    assert wrapped() == 7  # 2 own attempts (the second trips it), then probes: 2 failed, 1 succeeded
+    assert script.calls == 5

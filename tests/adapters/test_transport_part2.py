@@ -423,3 +423,41 @@ def test_the_upstream_error_keeps_the_httpx_exception_as_its_cause(clock: FakeCl
         http.get(URL)
     assert info.value.kind is ErrorKind.CONNECTION_REFUSED
     assert info.value.__cause__ is refused
+
+
+def test_a_503_with_retry_after_holds_every_caller_behind_one_probe(clock: FakeClock) -> None:
+    """bench/outage.py's finding: with Retry-After: 1 on the 503s, every call of the first second went out
+    (the limiter held them, then released them all at once). Now the 503's wait opens the breaker."""
+    seen: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(clock.monotonic())
+        return httpx.Response(503, headers={"Retry-After": "1"})
+
+    policy = RetryPolicy(fail_fast=True)
+    http = httpx.Client(transport=ResilientTransport(httpx.MockTransport(handler), policy=policy))
+    with pytest.raises(UpstreamError):
+        http.get(URL)  # 503, Retry-After 1: the breaker opens for 1 s; this call's retry waits 1 s, then probes
+    callers = []
+    for _ in range(20):  # twenty more calls during the second that follows
+        clock.advance(0.04)
+        with pytest.raises(UpstreamError) as info:
+            http.get(URL)
+        callers.append(info.value)
+    assert all(e.kind is ErrorKind.CIRCUIT_OPEN for e in callers)
+    assert all(e.retry_after is not None and e.retry_after > 0 for e in callers)
+    # One probe per break reached the upstream while the twenty called, never the twenty themselves.
+    assert len([t for t in seen if t > 2.0]) <= 2
+
+
+def test_a_probe_does_not_use_up_the_callers_attempts() -> None:
+    """bench/outage.py's closed loop: a caller that waited, then probed and failed, ran out of attempts
+    inside the outage. The probe is the breaker's attempt: the caller keeps waiting and succeeds."""
+    upstream = _Upstream()
+    fake = _RecoveringClock(upstream, recover_at=3.0)
+    with uk_testing.testing(fake):
+        http, _ = _outage_client(upstream, policy=RetryPolicy(attempts=3))
+        upstream.healthy = False
+        response = http.get(URL)  # 503 x2 (trips), then probes at 0.5 s, 1.5 s (fail), 3.5 s (succeeds)
+    assert response.status_code == 200
+    assert upstream.seen == 5  # more than its three attempts reached the upstream: the extra ones were probes

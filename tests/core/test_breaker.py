@@ -403,3 +403,25 @@ def test_a_call_let_through_while_closed_neither_spends_nor_frees_a_probe_slot()
     assert breaker.state(1.7) is HALF_OPEN
     breaker.record_success(1.8, 0.7)  # the probe's own answer does
     assert breaker.state(1.8) is CLOSED
+
+
+def test_a_503s_retry_after_opens_it_at_once_for_that_long_within_the_cap() -> None:
+    config = BreakerConfig(consecutive_failures=5, open_for=0.5, open_for_growth=2.0, max_open_for=10.0)
+    breaker = CircuitBreaker(config)
+    breaker.record_failure(0.0, 0.0, hold=2.0)  # one 503 with Retry-After: 2 is enough
+    assert breaker.state(0.0) is OPEN
+    assert breaker.allow(0.0) == pytest.approx(2.0)  # never before the upstream's own time
+    assert _path(breaker)[-1][2] == "the upstream is unavailable for 2s"
+    assert breaker.allow(2.0) is None  # the probe
+    breaker.record_failure(2.1, 0.1, hold=0.1)  # a failed probe: the grown break (1 s) beats a shorter hold
+    assert breaker.allow(2.1) == pytest.approx(1.0)
+    assert breaker.allow(3.1) is None
+    breaker.record_failure(3.1, 0.0, hold=3600.0)  # an absurd Retry-After is held to max_open_for
+    assert breaker.allow(3.1) == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("hold", [0.0, -1.0, math.nan, math.inf])
+def test_a_nonsense_hold_is_an_ordinary_failure(hold: float) -> None:
+    breaker = CircuitBreaker(BreakerConfig(consecutive_failures=2))
+    breaker.record_failure(0.0, 0.0, hold=hold)
+    assert breaker.state(0.0) is CLOSED

@@ -22,7 +22,7 @@ from upstreamkit.core.outcome import Outcome
 from upstreamkit.core.retry import Deadline, RetryPolicy
 from upstreamkit.errors import ErrorKind
 
-__all__ = ["NOT_HEALTH", "Refusal", "gate", "settle", "wait_for_gate"]
+__all__ = ["NOT_HEALTH", "Refusal", "gate", "is_health_failure", "settle", "wait_for_gate"]
 
 NOT_HEALTH = frozenset(
     {
@@ -54,6 +54,12 @@ class Refusal:
     def retry_after(self, last: Outcome | None) -> float | None:
         """The ``retry_after`` of the error a refused call ends with: the breaker's wait, else the last failure's."""
         return self.wait if self.kind is ErrorKind.CIRCUIT_OPEN or last is None else last.retry_after
+
+
+def is_health_failure(outcome: Outcome) -> bool:
+    """A failure that says the upstream is unhealthy (every 5xx, the network failures): it trips a breaker."""
+    kind = outcome.kind
+    return kind is not None and (kind not in NOT_HEALTH or (outcome.status or 0) >= 500)
 
 
 def gate(
@@ -120,6 +126,8 @@ def settle(
             breaker.release(now, now - duration)
     else:
         if breaker is not None:
-            breaker.record_failure(now, duration)
+            # A 5xx with Retry-After says how long the upstream will be down: the breaker opens for that long.
+            hold = outcome.retry_after if (outcome.status or 0) >= 500 else None
+            breaker.record_failure(now, duration, hold=hold)
         if budget is not None:
             budget.record_failure()

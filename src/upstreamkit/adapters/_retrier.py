@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from upstreamkit.adapters._gate import gate, settle, wait_for_gate
+from upstreamkit.adapters._gate import gate, is_health_failure, settle, wait_for_gate
 from upstreamkit.adapters._options import CallOptions
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
@@ -142,7 +142,9 @@ class Call:
     anything that could raise.
     """
 
-    __slots__ = ("attempt", "deadline", "error", "last", "plan", "previous", "retrier", "waited")
+    __slots__ = (
+        "attempt", "deadline", "error", "last", "plan", "previous", "probe", "probes_failed", "retrier", "waited",
+    )  # fmt: skip
 
     def __init__(self, retrier: Retrier, plan: Plan, start: float) -> None:
         self.retrier = retrier
@@ -153,6 +155,8 @@ class Call:
         self.last: Outcome | None = None
         self.error: BaseException | None = None
         self.waited = False
+        self.probe = False  # the attempt in flight is the breaker's probe
+        self.probes_failed = 0  # the breaker's attempts, not the call's: they use up none of its attempts
 
     def gate(self, now: float) -> float | None:
         """None: the attempt may go. Else seconds to wait before asking again; raises when the call may not wait."""
@@ -161,6 +165,7 @@ class Call:
             plan.breaker, plan.budget, now, retry=self.attempt > 1, waited=self.waited, upstream=retrier.name
         )
         if refusal is None:
+            self.probe = plan.breaker is not None and plan.breaker.probing(now)
             return None
         wait = wait_for_gate(
             refusal, breaker=plan.breaker, deadline=self.deadline, policy=plan.policy, fail_fast=plan.fail_fast,
@@ -202,8 +207,11 @@ class Call:
                           now - started, outcome.explanation, now)
         )  # fmt: skip
         self.last, self.error = outcome, exc
+        if self.probe and is_health_failure(outcome):
+            self.probes_failed += 1
         decision = plan.policy.decide(
-            outcome, attempt=attempt, method=retrier.method, deadline=self.deadline, now=now, rng=retrier.rng,
+            outcome, attempt=max(attempt - self.probes_failed, 1), method=retrier.method, deadline=self.deadline,
+            now=now, rng=retrier.rng,
             previous_delay=self.previous, upstream=retrier.name,
         )  # fmt: skip
         if isinstance(decision, GiveUpDecision):

@@ -236,22 +236,31 @@ class CircuitBreaker:
                     fired.append(self._transition(BreakerState.HALF_OPEN, BreakerState.CLOSED, reason, now))
         self._notify(fired)
 
-    def record_failure(self, now: float, duration: float) -> None:
-        """A permitted call failed in a way that says the upstream is unhealthy, after ``duration`` seconds."""
+    def record_failure(self, now: float, duration: float, *, hold: float | None = None) -> None:
+        """A permitted call failed in a way that says the upstream is unhealthy, after ``duration`` seconds.
+
+        ``hold``: the upstream said how long it will be unavailable (a 503's Retry-After). The breaker then
+        opens at once, for at least that long (at most ``max_open_for``): one probe after the wait the
+        upstream asked for, instead of every waiting caller at once.
+        """
+        if hold is not None and not (math.isfinite(hold) and hold > 0):
+            hold = None
         with self._lock:
             fired = self._advance(now)
             if self._state is BreakerState.CLOSED:
                 self._consecutive += 1
                 self._record(now, failed=True, duration=duration)
                 limit = self.config.consecutive_failures
-                if limit is not None and self._consecutive >= limit:
+                if hold is not None:
+                    fired.append(self._open(now, f"the upstream is unavailable for {hold:g}s", hold=hold))
+                elif limit is not None and self._consecutive >= limit:
                     n = self._consecutive
                     fired.append(self._open(now, f"{n} consecutive failure{'' if n == 1 else 's'}"))
                 else:
                     fired += self._check_rates(now, failed=True)
             elif self._state is BreakerState.HALF_OPEN and self._probes > 0 and now - duration >= self._since:
                 self._failed_probes += 1
-                fired.append(self._open(now, "probe failed"))
+                fired.append(self._open(now, "probe failed", hold=hold))
         self._notify(fired)
 
     def release(self, now: float, started: float | None = None) -> None:
@@ -306,11 +315,13 @@ class CircuitBreaker:
             return [self._transition(BreakerState.OPEN, BreakerState.HALF_OPEN, reason, now)]
         return []
 
-    def _open(self, now: float, reason: str) -> BreakerTransition:
+    def _open(self, now: float, reason: str, *, hold: float | None = None) -> BreakerTransition:
         old = self._state
         self._state = BreakerState.OPEN
         self._opened_at = now
         self._break = self.config.break_after(self._failed_probes)
+        if hold is not None:
+            self._break = min(max(self._break, hold), max(self.config.max_open_for, self._break))
         self._probes = 0
         self._probe_successes = 0
         return self._transition(old, BreakerState.OPEN, reason, now)

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from upstreamkit.adapters._gate import gate, settle, wait_for_gate
+from upstreamkit.adapters._gate import gate, is_health_failure, settle, wait_for_gate
 from upstreamkit.adapters._options import EXTENSION, CallOptions
 from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
@@ -165,6 +165,10 @@ class _Call:
     caller_longest: float
     """The longest part of the caller's timeout (inf when a part is None): a limit at least this long leaves
     the caller's timeout as it is."""
+    probe: bool = False
+    """The current attempt is the breaker's probe (let through while it is half open)."""
+    probes_failed: int = 0
+    """Failed probes this call made: they do not count against its attempts (the breaker chose them)."""
     attempt_limit: float | None = None
     """The current attempt's time limit (policy and deadline), for the events."""
     token: Token | None = None
@@ -368,7 +372,11 @@ class Engine:
                               outcome.is_600, duration, outcome.explanation, done)
             )  # fmt: skip
         settle(breaker, budget, outcome, done, duration)
-        if kind is ErrorKind.RATE_LIMITED and outcome.retry_after is not None:
+        # A 429's wait is the limiter's to keep; a 503's opened the breaker (settle) for that long.
+        if (
+            kind is ErrorKind.RATE_LIMITED and outcome.retry_after is not None
+            and (breaker is None or (outcome.status or 0) < 500)
+        ):  # fmt: skip
             state.limiter.block_until(done + outcome.retry_after)
 
     def _prepare(self, call: _Call, attempt: int, limit: float | None) -> None:
@@ -434,6 +442,8 @@ class Engine:
             last = outcome
             if isinstance(result, BaseException):
                 call.error = result
+            if call.probe and is_health_failure(outcome):
+                call.probes_failed += 1  # the breaker's attempt, not the caller's: it uses up none of them
 
             if outcome.kind is ErrorKind.AUTH_EXPIRED and self.auth is not None and not refreshed:
                 refreshed = resend_after_refresh = True
@@ -444,7 +454,8 @@ class Engine:
                 continue
 
             decision = policy.decide(
-                outcome, attempt=attempt, method=call.method, deadline=deadline, now=done, rng=self.rng,
+                outcome, attempt=max(attempt - call.probes_failed, 1), method=call.method, deadline=deadline,
+                now=done, rng=self.rng,
                 idempotency_key=call.has_key, previous_delay=previous_delay, upstream=call.where,
             )  # fmt: skip
             if isinstance(decision, GiveUp):
@@ -470,6 +481,7 @@ class Engine:
             now = clock.monotonic()
             refusal = gate(call.breaker, call.budget, now, retry=retry, waited=waited, upstream=call.upstream)
             if refusal is None:
+                call.probe = call.breaker is not None and call.breaker.probing(now)
                 break
             wait = wait_for_gate(
                 refusal, breaker=call.breaker, deadline=deadline, policy=policy, fail_fast=call.fail_fast, now=now,
