@@ -1,0 +1,152 @@
+"""Header access and HTTP dates: the ground every header parser stands on.
+
+:class:`HeaderView` is an immutable, case-insensitive multi-dict built from whatever a caller holds
+(``httpx.Headers``, a ``dict``, ``(name, value)`` pairs of ``str`` or ``bytes``); :func:`parse_http_date`
+reads an HTTP-date (RFC 9110 §5.6.7). Nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_tz
+from typing import Final, TypeAlias
+
+__all__ = ["OWS", "HeaderView", "HeadersLike", "finite", "header_view", "parse_http_date"]
+
+#: Response headers as callers hold them: ``httpx.Headers``, a ``dict``, or ``(name, value)`` pairs of
+#: ``str`` or ``bytes`` (as in ``httpx.Headers.raw`` and ASGI).
+HeadersLike: TypeAlias = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+
+#: Optional whitespace (RFC 9110 §5.6.3).
+OWS: Final = " \t"
+
+
+# --------------------------------------------------------------------------------------------------
+# Header access
+
+
+def _decode(raw: str | bytes | bytearray) -> str:
+    if isinstance(raw, str):
+        return raw
+    try:
+        return bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        # HTTP field values were historically ISO-8859-1; latin-1 decodes any byte string.
+        return bytes(raw).decode("latin-1")
+
+
+def _pairs(headers: object) -> Iterator[tuple[str, str]]:
+    if headers is None or isinstance(headers, str | bytes | bytearray):
+        return
+    # httpx.Headers.items() merges repeated fields; multi_items() keeps one pair per field line, and
+    # raw keeps the names' case as well.
+    multi_items = getattr(headers, "multi_items", None)
+    raw = getattr(headers, "raw", None) if callable(multi_items) else None
+    if isinstance(raw, list):
+        pairs: Iterable[object] = raw
+    elif callable(multi_items):
+        pairs = multi_items()
+    elif isinstance(headers, Mapping):
+        pairs = headers.items()
+    elif isinstance(headers, Iterable):
+        pairs = headers
+    else:
+        return
+    for pair in pairs:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            continue
+        name, value = pair
+        if isinstance(name, str | bytes | bytearray) and isinstance(value, str | bytes | bytearray):
+            yield _decode(name).strip(OWS), _decode(value).strip(OWS)
+
+
+class HeaderView:
+    """An immutable, case-insensitive multi-dict of response headers.
+
+    Built from a mapping (``httpx.Headers``, a ``dict``) or from ``(name, value)`` pairs of ``str`` or
+    ``bytes``; entries that are not such pairs are skipped. ``repr`` shows names only, never values,
+    because values may carry credentials.
+    """
+
+    __slots__ = ("_fields", "_index")
+
+    _fields: tuple[tuple[str, str], ...]
+    _index: dict[str, tuple[str, ...]]
+
+    def __init__(self, headers: HeadersLike | HeaderView | None = None) -> None:
+        """Copy the fields of ``headers``, keeping their order and the case of their names."""
+        fields = headers._fields if isinstance(headers, HeaderView) else tuple(_pairs(headers))
+        index: dict[str, list[str]] = {}
+        for name, value in fields:
+            index.setdefault(name.lower(), []).append(value)
+        object.__setattr__(self, "_fields", fields)
+        object.__setattr__(self, "_index", {name: tuple(values) for name, values in index.items()})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"HeaderView is immutable; cannot set {name!r}")
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The field's value, repeated lines joined with ``", "``; ``default`` when absent."""
+        values = self._index.get(name.lower())
+        return ", ".join(values) if values else default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of the field, one per field line, in order."""
+        return list(self._index.get(name.lower(), ()))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index
+
+    def items(self) -> list[tuple[str, str]]:
+        """All ``(name, value)`` pairs, names in their original case, in order."""
+        return list(self._fields)
+
+    def joined(self) -> dict[str, str]:
+        """Lower-case name to value, repeated field lines joined with ``", "``."""
+        return {name: ", ".join(values) for name, values in self._index.items()}
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __repr__(self) -> str:
+        return f"HeaderView(names={[name for name, _ in self._fields]!r})"
+
+
+def header_view(headers: HeadersLike | HeaderView | None) -> HeaderView:
+    """``headers`` as a :class:`HeaderView`: the same object when it already is one."""
+    return headers if isinstance(headers, HeaderView) else HeaderView(headers)
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP dates
+
+
+def finite(now: float | None) -> float | None:
+    return now if now is not None and math.isfinite(now) else None
+
+
+def parse_http_date(value: str) -> float | None:
+    """An HTTP-date (RFC 9110 §5.6.7) as epoch seconds (UTC), or ``None`` if it is not one.
+
+    Accepts IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``) and the obsolete RFC 850
+    (``Sunday, 06-Nov-94 08:49:37 GMT``) and asctime (``Sun Nov  6 08:49:37 1994``) forms, plus the
+    numeric zones of RFC 5322 that some servers send. Two-digit years follow :mod:`email.utils`
+    (00-68 are 20xx), since RFC 9110's "50 years ahead" rule would need the clock.
+    """
+    try:
+        parts = parsedate_tz(value.strip())
+    except (ValueError, IndexError, TypeError, OverflowError):  # lenient parser, odd inputs
+        return None
+    if parts is None:
+        return None
+    year, month, day, hour, minute, second = parts[:6]
+    offset = parts[9] or 0
+    try:
+        # datetime validates the ranges that parsedate_tz does not (31 Feb, 25:61); a leap second
+        # becomes the last second of its minute.
+        moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+        return (moment - timedelta(seconds=offset)).timestamp()
+    except (ValueError, OverflowError):
+        return None
