@@ -3,6 +3,10 @@ of RFC 6750 §3 (and of DPoP, RFC 9449).
 
 Parsed by hand: ``WWW-Authenticate`` is not a Structured Field, the parsers in the standard library
 handle Basic only, and the well-kept ones live in web frameworks (werkzeug) that the core must not import.
+
+Total and linear: any text gives a list of challenges (possibly empty), never an exception. A value is
+read up to ``FIELD_VALUE_LIMIT`` characters (16 KiB, see :mod:`upstreamkit.core._header_view`), and the
+scanning is done by possessive regular expressions, which cannot backtrack.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from upstreamkit.core._header_view import OWS, HeadersLike, HeaderView, header_view
+from upstreamkit.core._header_view import HeadersLike, HeaderView, clip_field, field_lines, header_view
 
 __all__ = ["BearerError", "Challenge", "bearer_error", "parse_www_authenticate"]
 
@@ -40,52 +44,47 @@ class BearerError:
 _TOKEN_RE: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68_RE: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _UNQUOTED_RE: Final = re.compile(r"[^,\s]*")
+# The scanners below are regular expressions rather than loops over characters: the C engine walks a
+# 16 KiB value in microseconds. Possessive quantifiers (*+, ++) never backtrack, so each is linear.
+_OWS_RE: Final = re.compile(r"[ \t]*+")
+_SEPARATORS_RE: Final = re.compile(r"[ \t,]*+")
+_ELEMENT_END_RE: Final = re.compile(r"[ \t]*+(?:,|\Z)")
+# Up to the next comma outside a quoted string; a backslash escapes any character inside one.
+_TO_COMMA_RE: Final = re.compile(r'(?:[^",]++|"(?:[^"\\]++|\\.)*+"?)*+', re.DOTALL)
+# A quoted-string: its raw content (a lone backslash at the very end kept) and the closing quote, if any.
+_QUOTED_RE: Final = re.compile(r'"((?:[^"\\]++|\\.)*+\\?)"?', re.DOTALL)
+_ESCAPE_RE: Final = re.compile(r"\\(.)", re.DOTALL)
 
 
-def _skip(text: str, pos: int, chars: str) -> int:
-    while pos < len(text) and text[pos] in chars:
-        pos += 1
-    return pos
+def _scan(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where ``pattern``, matched at ``pos``, ends (``pos`` when it does not match)."""
+    match = pattern.match(text, pos)
+    return match.end() if match else pos
+
+
+def _skip_ows(text: str, pos: int) -> int:
+    return _scan(_OWS_RE, text, pos)
 
 
 def _next_comma(text: str, pos: int) -> int:
     """The position of the next comma outside a quoted string (or the end): skips a bad element."""
-    quoted = False
-    while pos < len(text):
-        char = text[pos]
-        if quoted:
-            if char == "\\":
-                pos += 1
-            elif char == '"':
-                quoted = False
-        elif char == '"':
-            quoted = True
-        elif char == ",":
-            return pos
-        pos += 1
-    return len(text)
+    return _scan(_TO_COMMA_RE, text, pos)
 
 
 def _quoted_string(text: str, pos: int) -> tuple[str, int]:
-    """The unescaped content of the quoted-string opening at ``pos``, and the position after it."""
-    out: list[str] = []
-    pos += 1
-    while pos < len(text):
-        char = text[pos]
-        if char == "\\" and pos + 1 < len(text):
-            out.append(text[pos + 1])
-            pos += 2
-            continue
-        if char == '"':
-            return "".join(out), pos + 1
-        out.append(char)
-        pos += 1
-    return "".join(out), pos  # unterminated: keep what was there
+    """The unescaped content of the quoted-string opening at ``pos``, and the position after it.
+
+    An unterminated string keeps what was there.
+    """
+    match = _QUOTED_RE.match(text, pos)
+    if match is None:  # not at a quote: callers check, this keeps the function total
+        return "", pos
+    content = match.group(1)
+    return (_ESCAPE_RE.sub(r"\1", content) if "\\" in content else content), match.end()
 
 
 def _at_element_end(text: str, pos: int) -> bool:
-    pos = _skip(text, pos, OWS)
-    return pos >= len(text) or text[pos] == ","
+    return _ELEMENT_END_RE.match(text, pos) is not None
 
 
 def _auth_params(text: str, pos: int, params: dict[str, str]) -> int:
@@ -93,22 +92,22 @@ def _auth_params(text: str, pos: int, params: dict[str, str]) -> int:
     first = True
     while pos < len(text):
         match = _TOKEN_RE.match(text, pos)
-        equals = _skip(text, match.end(), OWS) if match else pos
+        equals = _skip_ows(text, match.end()) if match else pos
         if match is None or equals >= len(text) or text[equals] != "=":
             # Not a parameter: after a comma, the next challenge; right after the scheme, garbage.
             return _next_comma(text, pos) if first else pos
         first = False
-        start = _skip(text, equals + 1, OWS)
+        start = _skip_ows(text, equals + 1)
         if start < len(text) and text[start] == '"':
             value, pos = _quoted_string(text, start)
         else:
             unquoted = _UNQUOTED_RE.match(text, start)
             value, pos = (unquoted.group(), unquoted.end()) if unquoted else ("", start)
         params.setdefault(match.group().lower(), value)
-        pos = _skip(text, pos, OWS)
+        pos = _skip_ows(text, pos)
         if pos < len(text) and text[pos] != ",":
             pos = _next_comma(text, pos)  # junk after the value
-        pos = _skip(text, pos, OWS + ",")
+        pos = _scan(_SEPARATORS_RE, text, pos)
     return pos
 
 
@@ -117,13 +116,13 @@ def parse_www_authenticate(value: str) -> list[Challenge]:
 
     Handles several comma-separated challenges, token68 credentials, and quoted strings with escapes
     and commas inside. Parameter names are lower-cased; the first of a repeated parameter wins. Parts
-    that do not parse are skipped.
+    that do not parse are skipped. The value is read up to ``FIELD_VALUE_LIMIT`` characters.
     """
-    text = value
+    text = clip_field(value)
     challenges: list[Challenge] = []
     pos = 0
     while True:
-        pos = _skip(text, pos, OWS + ",")
+        pos = _scan(_SEPARATORS_RE, text, pos)
         if pos >= len(text):
             return challenges
         match = _TOKEN_RE.match(text, pos)
@@ -131,7 +130,7 @@ def parse_www_authenticate(value: str) -> list[Challenge]:
             pos = _next_comma(text, pos)
             continue
         scheme, pos = match.group(), match.end()
-        start = _skip(text, pos, OWS)
+        start = _skip_ows(text, pos)
         if start == pos and not _at_element_end(text, pos):
             pos = _next_comma(text, pos)  # the scheme runs into something that is not a token
             continue
@@ -153,7 +152,7 @@ def bearer_error(headers: HeadersLike | HeaderView) -> BearerError | None:
     """
     challenges = [
         challenge
-        for raw in header_view(headers).get_all("www-authenticate")
+        for raw in field_lines(header_view(headers), "www-authenticate")
         for challenge in parse_www_authenticate(raw)
         if challenge.scheme.lower() in {"bearer", "dpop"}
     ]

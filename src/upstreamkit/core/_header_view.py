@@ -3,6 +3,13 @@
 :class:`HeaderView` is an immutable, case-insensitive multi-dict built from whatever a caller holds
 (``httpx.Headers``, a ``dict``, ``(name, value)`` pairs of ``str`` or ``bytes``); :func:`parse_http_date`
 reads an HTTP-date (RFC 9110 §5.6.7). Nothing here reads the clock.
+
+Size limits, so that every parser's time is bounded whatever a server sends: a header parser reads a
+field's value up to :data:`FIELD_VALUE_LIMIT` characters (16 KiB, the whole response head that httpx's
+h11 accepts by default), and no more than that many characters of a repeated field's lines altogether
+(:func:`field_value`, :func:`field_lines`); a longer value is cut at its last comma before the limit, so
+that list members past it are dropped whole. An HTTP-date longer than 128 characters is not one.
+The view itself keeps every field as given: it is the parsers that read a bounded part.
 """
 
 from __future__ import annotations
@@ -13,14 +20,27 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_tz
 from typing import Final, TypeAlias
 
-__all__ = ["OWS", "HeaderView", "HeadersLike", "finite", "header_view", "parse_http_date"]
+__all__ = [
+    "FIELD_VALUE_LIMIT",
+    "HeaderView",
+    "HeadersLike",
+    "clip_field",
+    "field_lines",
+    "field_value",
+    "finite",
+    "header_view",
+    "parse_http_date",
+]
 
 #: Response headers as callers hold them: ``httpx.Headers``, a ``dict``, or ``(name, value)`` pairs of
 #: ``str`` or ``bytes`` (as in ``httpx.Headers.raw`` and ASGI).
 HeadersLike: TypeAlias = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 
-#: Optional whitespace (RFC 9110 §5.6.3).
-OWS: Final = " \t"
+#: The most characters of a field value (and of a repeated field's lines together) a parser reads.
+FIELD_VALUE_LIMIT: Final = 16_384
+
+_OWS: Final = " \t"  # optional whitespace, RFC 9110 §5.6.3
+_DATE_LIMIT: Final = 128  # IMF-fixdate is 29 characters; the obsolete forms and a zone name fit easily
 
 
 # --------------------------------------------------------------------------------------------------
@@ -59,7 +79,7 @@ def _pairs(headers: object) -> Iterator[tuple[str, str]]:
             continue
         name, value = pair
         if isinstance(name, str | bytes | bytearray) and isinstance(value, str | bytes | bytearray):
-            yield _decode(name).strip(OWS), _decode(value).strip(OWS)
+            yield _decode(name).strip(_OWS), _decode(value).strip(_OWS)
 
 
 class HeaderView:
@@ -119,6 +139,32 @@ def header_view(headers: HeadersLike | HeaderView | None) -> HeaderView:
     return headers if isinstance(headers, HeaderView) else HeaderView(headers)
 
 
+def clip_field(value: str, limit: int = FIELD_VALUE_LIMIT) -> str:
+    """``value`` cut to ``limit`` characters, at its last comma before the limit if it has one."""
+    if len(value) <= limit:
+        return value
+    comma = value.rfind(",", 0, limit)
+    return value[: comma if comma > 0 else limit]
+
+
+def field_value(view: HeaderView, name: str) -> str | None:
+    """The field's value as a parser reads it: repeated lines joined with ``", "``, then clipped."""
+    value = view.get(name)
+    return None if value is None else clip_field(value)
+
+
+def field_lines(view: HeaderView, name: str) -> list[str]:
+    """The field's lines as a parser reads them: in order, each clipped, until the limit is spent."""
+    lines: list[str] = []
+    budget = FIELD_VALUE_LIMIT
+    for line in view.get_all(name):
+        if budget <= 0:
+            break
+        lines.append(clip_field(line, budget))
+        budget -= len(line)
+    return lines
+
+
 # --------------------------------------------------------------------------------------------------
 # HTTP dates
 
@@ -135,8 +181,11 @@ def parse_http_date(value: str) -> float | None:
     numeric zones of RFC 5322 that some servers send. Two-digit years follow :mod:`email.utils`
     (00-68 are 20xx), since RFC 9110's "50 years ahead" rule would need the clock.
     """
+    text = value.strip()
+    if len(text) > _DATE_LIMIT:
+        return None
     try:
-        parts = parsedate_tz(value.strip())
+        parts = parsedate_tz(text)
     except (ValueError, IndexError, TypeError, OverflowError):  # lenient parser, odd inputs
         return None
     if parts is None:

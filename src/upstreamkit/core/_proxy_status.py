@@ -1,6 +1,9 @@
 """Which intermediary failed and how: ``Proxy-Status`` (RFC 9209), parsed and formatted.
 
-Parsing and serialising go through ``http_sf`` (RFC 8941/9651 Structured Fields).
+Parsing and serialising go through ``http_sf`` (RFC 8941/9651 Structured Fields). Parsing is total:
+any text gives a list (``[]`` when it is not a valid list), reading at most ``FIELD_VALUE_LIMIT``
+characters (16 KiB, see :mod:`upstreamkit.core._header_view`); formatting accepts any entries and drops
+what has no Structured Field form.
 """
 
 from __future__ import annotations

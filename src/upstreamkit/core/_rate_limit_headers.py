@@ -4,6 +4,10 @@ Covered fields: ``Retry-After`` (RFC 9110 §10.2.3); ``RateLimit``/``RateLimit-P
 draft-ietf-httpapi-ratelimit-headers -08 and later, the older drafts' ``RateLimit-Limit``/``-Remaining``/
 ``-Reset`` triple and draft-07's dictionary, the de facto ``X-RateLimit-*``, and OpenAI's per-requests/
 per-tokens headers. Callers pass ``now`` (epoch seconds) where a header carries an absolute time.
+
+Every parser here is total and linear: values are read up to ``FIELD_VALUE_LIMIT`` (16 KiB, see
+:mod:`upstreamkit.core._header_view`), numbers are matched by bounded patterns (``float`` never overflows),
+and Structured Fields go through ``http_sf`` with its errors caught.
 """
 
 from __future__ import annotations
@@ -12,7 +16,15 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from upstreamkit.core._header_view import HeadersLike, HeaderView, finite, header_view, parse_http_date
+from upstreamkit.core._header_view import (
+    HeadersLike,
+    HeaderView,
+    clip_field,
+    field_value,
+    finite,
+    header_view,
+    parse_http_date,
+)
 from upstreamkit.core._structured_fields import dict_member, sf_int, sf_items, sf_name, sf_parse, sf_seconds
 
 __all__ = ["RETRY_AFTER_CEILING", "RateLimit", "parse_rate_limit", "parse_rate_limits", "parse_retry_after"]
@@ -34,7 +46,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     """
     if not isinstance(value, str):
         return None
-    text = value.strip()
+    text = clip_field(value).strip()
     if not text:
         return None
     match = _DELTA_SECONDS_RE.fullmatch(text)
@@ -163,13 +175,13 @@ def _window_for(limit: int | None, *texts: str | None) -> float | None:
 def _structured_rate_limits(view: HeaderView) -> list[RateLimit]:
     """``RateLimit: "default";r=50;t=30`` with ``RateLimit-Policy: "default";q=100;w=60`` (-08 and on)."""
     policies: dict[str, dict[str, object]] = {}
-    for bare, params in sf_items(view.get("ratelimit-policy")):
+    for bare, params in sf_items(field_value(view, "ratelimit-policy")):
         name = sf_name(bare)
         if name is not None:
             policies.setdefault(name, params)
     found: list[RateLimit] = []
     seen: set[str] = set()
-    for bare, params in sf_items(view.get("ratelimit")):
+    for bare, params in sf_items(field_value(view, "ratelimit")):
         name = sf_name(bare)
         if name is None or ("r" not in params and "t" not in params):
             continue
@@ -202,17 +214,17 @@ def _structured_rate_limits(view: HeaderView) -> list[RateLimit]:
 
 def _draft_rate_limits(view: HeaderView, now: float | None) -> list[RateLimit]:
     """Draft-07's ``RateLimit: limit=10, remaining=1, reset=7``, or the earlier drafts' triple."""
-    policy_text = view.get("ratelimit-policy")
-    parsed = sf_parse(view.get("ratelimit"), "dictionary")
+    policy_text = field_value(view, "ratelimit-policy")
+    parsed = sf_parse(field_value(view, "ratelimit"), "dictionary")
     if isinstance(parsed, dict) and {"limit", "remaining", "reset"} & parsed.keys():
         limit = sf_int(dict_member(parsed, "limit"))
         remaining = sf_int(dict_member(parsed, "remaining"))
         reset = _reset_from(sf_seconds(dict_member(parsed, "reset")), now)
     else:
-        limit_text = view.get("ratelimit-limit")
+        limit_text = field_value(view, "ratelimit-limit")
         limit = _leading_int(limit_text)
-        remaining = _int(view.get("ratelimit-remaining"))
-        reset = _reset_after(view.get("ratelimit-reset"), now)
+        remaining = _int(field_value(view, "ratelimit-remaining"))
+        reset = _reset_after(field_value(view, "ratelimit-reset"), now)
         policy_text = policy_text or _policy_part(limit_text)
     if limit is None and remaining is None and reset is None:
         return []
@@ -239,18 +251,18 @@ def _policy_part(limit_text: str | None) -> str | None:
 def _x_rate_limits(view: HeaderView, now: float | None) -> list[RateLimit]:
     """``X-RateLimit-*`` (GitHub, Discord, many others) or ``X-Rate-Limit-*`` (Twitter/X)."""
     for prefix in ("x-ratelimit-", "x-rate-limit-"):
-        limit_text = view.get(prefix + "limit")
+        limit_text = field_value(view, prefix + "limit")
         limit = _leading_int(limit_text)
-        remaining = _int(view.get(prefix + "remaining"))
-        used = _int(view.get(prefix + "used"))  # GitHub
+        remaining = _int(field_value(view, prefix + "remaining"))
+        used = _int(field_value(view, prefix + "used"))  # GitHub
         if remaining is None and limit is not None and used is not None:
             remaining = max(0, limit - used)
-        reset = _seconds(view.get(prefix + "reset-after"))  # Discord: float seconds, unambiguous
+        reset = _seconds(field_value(view, prefix + "reset-after"))  # Discord: float seconds, unambiguous
         if reset is None:
-            reset = _reset_after(view.get(prefix + "reset"), now)
+            reset = _reset_after(field_value(view, prefix + "reset"), now)
         if limit is None and remaining is None and reset is None:
             continue
-        policy = view.get(prefix + "resource") or view.get(prefix + "bucket")  # GitHub, Discord
+        policy = field_value(view, prefix + "resource") or field_value(view, prefix + "bucket")  # GitHub, Discord
         return [
             RateLimit(
                 limit=limit,
@@ -268,9 +280,9 @@ def _openai_rate_limits(view: HeaderView) -> list[RateLimit]:
     """OpenAI's ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}``: one entry per family."""
     found: list[RateLimit] = []
     for family in ("requests", "tokens"):
-        limit = _int(view.get(f"x-ratelimit-limit-{family}"))
-        remaining = _int(view.get(f"x-ratelimit-remaining-{family}"))
-        reset = _duration(view.get(f"x-ratelimit-reset-{family}"))
+        limit = _int(field_value(view, f"x-ratelimit-limit-{family}"))
+        remaining = _int(field_value(view, f"x-ratelimit-remaining-{family}"))
+        reset = _duration(field_value(view, f"x-ratelimit-reset-{family}"))
         if limit is None and remaining is None and reset is None:
             continue
         found.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from upstreamkit.core._header_view import HeadersLike, HeaderView, header_view
+from upstreamkit.core._header_view import HeadersLike, HeaderView, field_lines, header_view
 
 __all__ = ["REQUEST_ID_HEADERS", "find_request_id"]
 
@@ -67,11 +67,12 @@ def _request_id(name: str, value: str) -> str | None:
 def find_request_id(headers: HeadersLike | HeaderView) -> tuple[str, str] | None:
     """The first request id found, as ``(name in REQUEST_ID_HEADERS, id)``; ``None`` when there is none.
 
-    Values are stripped and cut to 200 characters; empty or malformed ones are skipped.
+    Values are stripped and cut to 200 characters; empty or malformed ones are skipped. Of a repeated
+    field, only the lines within ``FIELD_VALUE_LIMIT`` characters are read.
     """
     view = header_view(headers)
     for name in REQUEST_ID_HEADERS:
-        for value in view.get_all(name):
+        for value in field_lines(view, name):
             found = _request_id(name, value)
             if found is not None:
                 return name, found

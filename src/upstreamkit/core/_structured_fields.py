@@ -1,7 +1,9 @@
 """Structured Fields (RFC 8941/9651) as the header parsers read them: through ``http_sf``, never raising.
 
 A value that is not a valid Structured Field of the wanted type reads as ``None`` (or ``[]``), and
-members of an unexpected type are skipped, so a parser built on these helpers stays total.
+members of an unexpected type are skipped, so a parser built on these helpers stays total. Values are
+read up to ``FIELD_VALUE_LIMIT`` characters (cut at the last comma before it): ``http_sf`` is written in
+Python and takes about a microsecond per character, so the limit is what bounds its time.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any
 
 import http_sf
 
+from upstreamkit.core._header_view import clip_field
+
 __all__ = ["dict_member", "sf_int", "sf_items", "sf_name", "sf_parse", "sf_seconds"]
 
 
@@ -19,7 +23,7 @@ def sf_parse(value: str | None, tltype: str) -> Any:
     if value is None or not value.isascii():
         return None
     try:
-        return http_sf.parse(value.encode("ascii"), tltype=tltype)
+        return http_sf.parse(clip_field(value).encode("ascii"), tltype=tltype)
     # http_sf reports malformed input as StructuredFieldError, a ValueError; the others are a guard,
     # because these parsers must stay total whatever a library release changes.
     except (ValueError, OverflowError, IndexError, TypeError):
