@@ -16,6 +16,13 @@ The order of evidence, strongest first:
 5. the status code, read together with WWW-Authenticate, Retry-After and the rate-limit headers.
 
 Never lean on ``httpx.Response.is_error``: it is False for status 600.
+
+:func:`classify` is total: any ``int`` status (one outside 100-999 is an ``http_protocol_error``), any
+headers, any body (any bytes, any text with lone surrogates, JSON nested to any depth) give an
+:class:`Outcome`; only a call with neither a status nor an exception raises (``ValueError``). It reads at
+most 64 KiB of the body and 16 KiB of a header value (``FIELD_VALUE_LIMIT``), so its time is bounded
+whatever the size of its input. Every text it returns (explanation, evidence, request id) is redacted,
+well-formed Unicode (lone surrogates become U+FFFD) and, for evidence taken from the input, clipped.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from upstreamkit.core._header_view import clip_field
+from upstreamkit.core._text import clip, well_formed
 from upstreamkit.core.envelope import decode_json, envelope_text, find_600, reason_kind
 from upstreamkit.core.exceptions import classify_exception
 from upstreamkit.core.headers import (
@@ -54,6 +63,8 @@ from upstreamkit.knowledge import (
 __all__ = ["Outcome", "classify", "classify_exception", "is_plain_success"]
 
 _BODY_LIMIT = 65_536
+# HTTP status codes are three digits (RFC 9110 §15); 600-999 are the non-standard ones gateways use.
+_MIN_STATUS, _MAX_STATUS = 100, 999
 _CODE_600 = 600
 # A success body is decoded as JSON only when it may hold a 600 envelope.
 _MAY_CARRY_600 = re.compile(r"600|upstream_error|gateway_timeout", re.IGNORECASE)
@@ -66,7 +77,12 @@ def _text(body: bytes | str | None) -> str:
         return ""
     if isinstance(body, bytes):
         return body[:_BODY_LIMIT].decode("utf-8", "replace")
-    return body[:_BODY_LIMIT]
+    return well_formed(body[:_BODY_LIMIT])
+
+
+def _said(fact: str) -> str:
+    """A fact as an Outcome may carry it: well formed, then redacted."""
+    return redact_text(well_formed(fact))
 
 
 def is_plain_success(status: int, names: Iterable[str], body: bytes | str) -> bool:
@@ -101,8 +117,10 @@ def classify(
         return classify_exception(exception)
     if status is None:
         raise ValueError("classify() needs a status or an exception")
+    if not _MIN_STATUS <= status <= _MAX_STATUS:
+        return _invalid_status(status)
     view = header_view(headers)
-    lower = view.joined()
+    lower = {name: clip_field(value) for name, value in view.joined().items()}
     text = _text(body)
     # The common case is a plain success: skip the parsers whose inputs are absent (the transport's hot path).
     limited = any("ratelimit" in name or "rate-limit" in name for name in lower)
@@ -112,12 +130,12 @@ def classify(
     retry_after = parse_retry_after(lower.get("retry-after"), reference)
     limit = parse_rate_limit(view, reference) if limited else None
     found_id = find_request_id(view)
-    request_id = redact_text(found_id[1]) if found_id else None
+    request_id = _said(found_id[1]) if found_id else None
     payload = decode_json(text) if status >= 300 or _MAY_CARRY_600.search(text) else None
 
     evidence: list[str] = [f"HTTP status {status}"]
     if retry_after is not None:
-        evidence.append(f"Retry-After: {lower.get('retry-after')} ({retry_after:g} s)")
+        evidence.append(f"Retry-After: {clip(lower.get('retry-after', ''))} ({retry_after:g} s)")
     if limit is not None:
         evidence.append(_describe_limit(limit))
     if found_id:
@@ -131,7 +149,7 @@ def classify(
             after = retry_after if retry_after is not None else _limit_wait(limit)
         elif after is None and outcome.kind is not None:
             after = retry_after
-        return replace(outcome, retry_after=after, evidence=tuple(redact_text(e) for e in (*evidence, *facts)))
+        return replace(outcome, retry_after=after, evidence=tuple(_said(e) for e in (*evidence, *facts)))
 
     # 2. error 600: a raw status line, or an envelope in a success body.
     body_600 = 200 <= status < 300 and find_600(payload)
@@ -141,16 +159,16 @@ def classify(
         where = "a raw HTTP 600 status" if status == _CODE_600 else f"HTTP {status} with error 600 in its JSON body"
         facts = [f"error 600 reported as {where}"]
         if reason_text:
-            facts.append(f"envelope says: {_clip(reason_text)}")
+            facts.append(f"envelope says: {clip(reason_text)}")
         if cause is None or cause is ErrorKind.UPSTREAM_600:
             explanation = f"The gateway reported {where}: the upstream call failed and the gateway did not say why" + (
-                f" ({_clip(reason_text)})." if reason_text else "."
+                f" ({clip(reason_text)})." if reason_text else "."
             )
             return finish(
                 make_outcome(ErrorKind.UPSTREAM_600, explanation, hop=Hop.GATEWAY, is_600=True, **common), *facts
             )
         explanation = (
-            f"The gateway reported {where}; its message ({_clip(reason_text)}) means: {kind_info(cause).title.lower()}."
+            f"The gateway reported {where}; its message ({clip(reason_text)}) means: {kind_info(cause).title.lower()}."
         )
         return finish(make_outcome(cause, explanation, hop=Hop.GATEWAY, is_600=True, **common), *facts)
 
@@ -161,7 +179,7 @@ def classify(
         explanation = f"{proxy} reported {kind} in Proxy-Status" + (f": {details}" if details else ".")
         return finish(
             make_outcome(kind, explanation, hop=Hop.GATEWAY, producer=proxy, **common),
-            f"Proxy-Status: {lower.get('proxy-status')}",
+            f"Proxy-Status: {clip(lower.get('proxy-status', ''), 500)}",
         )
 
     # 4. a vendor signature from the knowledge base. On a success status only body signatures apply:
@@ -193,7 +211,7 @@ def classify(
             explanation=f"HTTP {status}: not a failure.",
             hop=Hop.UPSTREAM,
             **common,
-            evidence=tuple(evidence),
+            evidence=tuple(_said(e) for e in evidence),
         )
 
     # 5. the status code, with the headers that qualify it.
@@ -215,7 +233,7 @@ def _by_status(
 ) -> tuple[Outcome, list[str]]:
     words = envelope_text(payload) or text[:500]
     reason = reason_kind(words) if words else None
-    facts: list[str] = [f"body says: {_clip(words)}"] if words.strip() else []
+    facts: list[str] = [f"body says: {clip(words)}"] if words.strip() else []
     throttled = (limit is not None and limit.exhausted) or reason is ErrorKind.RATE_LIMITED
 
     if status in (401, 407):
@@ -224,8 +242,8 @@ def _by_status(
         who = "The forward proxy" if status == 407 else "The upstream"
         if challenge is not None and (challenge.error or challenge.description):
             facts.append(
-                f"WWW-Authenticate: error={challenge.error or '-'}"
-                + (f', error_description="{challenge.description}"' if challenge.description else "")
+                f"WWW-Authenticate: error={clip(challenge.error or '-', 80)}"
+                + (f', error_description="{clip(challenge.description, 300)}"' if challenge.description else "")
             )
         described = " ".join(filter(None, [challenge.description if challenge else None, words]))
         if reason_kind(described) is ErrorKind.AUTH_EXPIRED or re.search(r"\bexpir", described, re.I):
@@ -235,7 +253,7 @@ def _by_status(
                 hop=hop,
                 **common,
             ), facts
-        detail = f" ({challenge.error})" if challenge and challenge.error else ""
+        detail = f" ({clip(challenge.error, 80)})" if challenge and challenge.error else ""
         return make_outcome(
             ErrorKind.AUTH_INVALID,
             f"{who} rejected the credentials as invalid or missing{detail}; sending them again will not help.",
@@ -387,6 +405,12 @@ def _describe_limit(limit: RateLimit) -> str:
     return ", ".join(parts)
 
 
-def _clip(text: str, width: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _invalid_status(status: int) -> Outcome:
+    """A status no HTTP response can have: the response was not valid HTTP."""
+    # str() of an int over 4,300 digits raises ValueError (CVE-2020-10735's limit): say how long it is instead.
+    shown = str(status) if abs(status) < 10**12 else f"of {status.bit_length()} bits"
+    explanation = f"HTTP status {shown} is not a three-digit status code: the response was not valid HTTP."
+    return replace(
+        make_outcome(ErrorKind.HTTP_PROTOCOL_ERROR, explanation, hop=Hop.UNKNOWN),
+        evidence=(f"HTTP status {shown}",),
+    )
