@@ -101,6 +101,22 @@ def test_the_depth_limit_is_exact() -> None:
     assert decode_json(json.dumps(wide)) == wide
 
 
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    inside = {"message": "[" * 1000 + '\\"{' * 100, "code": 600}
+    assert decode_json(json.dumps(inside)) == inside
+    assert decode_json('["\\"[[[[", ' + "[" * 70 + "]" * 70 + "]") is None
+
+
+@FUZZ
+@given(st.integers(0, 200), st.sampled_from(["[", "{"]), ANY_TEXT)
+def test_the_depth_measure_is_exact_for_valid_json(depth: int, opener: str, text: str) -> None:
+    value: Any = text
+    for _ in range(depth):
+        value = [value] if opener == "[" else {"error": value}
+    decoded = decode_json(json.dumps(value))
+    assert (decoded is not None) == (1 <= depth <= JSON_DEPTH_LIMIT)
+
+
 def test_the_size_limit_is_exact() -> None:
     fits = '{"message": "' + "x" * (JSON_SIZE_LIMIT - 15) + '"}'
     assert len(fits) == JSON_SIZE_LIMIT

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from parser_inputs import ANY_TEXT, HEADER_VALUES, HEADERS, NOW
 
-from upstreamkit.core._header_view import FIELD_VALUE_LIMIT, HeadersLike
+from upstreamkit.core._header_view import FIELD_COUNT_LIMIT, FIELD_VALUE_LIMIT, HeadersLike
+from upstreamkit.core._structured_fields import MEMBER_LIMIT
 from upstreamkit.core.headers import (
     REQUEST_ID_HEADERS,
     RETRY_AFTER_CEILING,
@@ -168,13 +169,40 @@ def test_a_long_list_is_read_up_to_the_limit_and_cut_between_members() -> None:
     assert {entry.error for entry in entries} == {"connection_timeout"}
 
 
+def test_a_list_is_read_up_to_its_member_limit() -> None:
+    entries = parse_proxy_status(", ".join(['p;d="a,b"'] * 5000))  # 12 characters a member: within 16 KiB
+    assert len(entries) == MEMBER_LIMIT
+    assert {entry.extra["d"] for entry in entries} == {"a,b"}
+
+
 def test_repeated_lines_share_one_limit() -> None:
     lines = [("WWW-Authenticate", 'Bearer error="invalid_token"')] + [("WWW-Authenticate", "Basic")] * 200_000
     found = bearer_error(lines)
     assert found is not None
     assert found.error == "invalid_token"
-    late = [("WWW-Authenticate", "Basic")] * 200_000 + [("WWW-Authenticate", 'Bearer error="invalid_token"')]
-    assert bearer_error(late) is None  # past the limit: not read
+    late = [("WWW-Authenticate", "Basic " + "x" * 100)] * 200 + [("WWW-Authenticate", 'Bearer error="invalid_token"')]
+    assert bearer_error(late) is None  # past FIELD_VALUE_LIMIT characters of lines: not read
+
+
+def test_a_view_keeps_the_first_fields_only() -> None:
+    pairs = [(f"x-field-{index}", "v") for index in range(200_000)] + [("x-request-id", "late")]
+    view = header_view(pairs)
+    assert len(view) == FIELD_COUNT_LIMIT
+    assert view.items()[-1] == (f"x-field-{FIELD_COUNT_LIMIT - 1}", "v")
+    assert find_request_id(pairs) is None
+
+
+def test_formatting_bounds_every_text() -> None:
+    entry = ProxyStatusEntry(
+        proxy="p" * MB, error="e" * MB, details="\ud800" * MB, next_protocol="\ud800" * MB, extra={"k" * 65: 1}
+    )
+    value = format_proxy_status([entry])
+    assert value.isascii()
+    assert len(value) < 5 * 1024
+    (parsed,) = parse_proxy_status(value)
+    assert parsed.proxy == "p" * 1024
+    assert parsed.details == "?" * 1024
+    assert parsed.extra == {}
 
 
 def test_a_megabyte_request_id_is_cut() -> None:

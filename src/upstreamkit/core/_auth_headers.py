@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from upstreamkit.core._header_view import HeadersLike, HeaderView, clip_field, field_lines, header_view
+from upstreamkit.core._header_view import HeadersLike, HeaderView, clip_field, field_lines, header_view, next_comma
 
 __all__ = ["BearerError", "Challenge", "bearer_error", "parse_www_authenticate"]
 
@@ -49,8 +49,6 @@ _UNQUOTED_RE: Final = re.compile(r"[^,\s]*")
 _OWS_RE: Final = re.compile(r"[ \t]*+")
 _SEPARATORS_RE: Final = re.compile(r"[ \t,]*+")
 _ELEMENT_END_RE: Final = re.compile(r"[ \t]*+(?:,|\Z)")
-# Up to the next comma outside a quoted string; a backslash escapes any character inside one.
-_TO_COMMA_RE: Final = re.compile(r'(?:[^",]++|"(?:[^"\\]++|\\.)*+"?)*+', re.DOTALL)
 # A quoted-string: its raw content (a lone backslash at the very end kept) and the closing quote, if any.
 _QUOTED_RE: Final = re.compile(r'"((?:[^"\\]++|\\.)*+\\?)"?', re.DOTALL)
 _ESCAPE_RE: Final = re.compile(r"\\(.)", re.DOTALL)
@@ -64,11 +62,6 @@ def _scan(pattern: re.Pattern[str], text: str, pos: int) -> int:
 
 def _skip_ows(text: str, pos: int) -> int:
     return _scan(_OWS_RE, text, pos)
-
-
-def _next_comma(text: str, pos: int) -> int:
-    """The position of the next comma outside a quoted string (or the end): skips a bad element."""
-    return _scan(_TO_COMMA_RE, text, pos)
 
 
 def _quoted_string(text: str, pos: int) -> tuple[str, int]:
@@ -95,7 +88,7 @@ def _auth_params(text: str, pos: int, params: dict[str, str]) -> int:
         equals = _skip_ows(text, match.end()) if match else pos
         if match is None or equals >= len(text) or text[equals] != "=":
             # Not a parameter: after a comma, the next challenge; right after the scheme, garbage.
-            return _next_comma(text, pos) if first else pos
+            return next_comma(text, pos) if first else pos
         first = False
         start = _skip_ows(text, equals + 1)
         if start < len(text) and text[start] == '"':
@@ -106,7 +99,7 @@ def _auth_params(text: str, pos: int, params: dict[str, str]) -> int:
         params.setdefault(match.group().lower(), value)
         pos = _skip_ows(text, pos)
         if pos < len(text) and text[pos] != ",":
-            pos = _next_comma(text, pos)  # junk after the value
+            pos = next_comma(text, pos)  # junk after the value
         pos = _scan(_SEPARATORS_RE, text, pos)
     return pos
 
@@ -127,12 +120,12 @@ def parse_www_authenticate(value: str) -> list[Challenge]:
             return challenges
         match = _TOKEN_RE.match(text, pos)
         if match is None:
-            pos = _next_comma(text, pos)
+            pos = next_comma(text, pos)
             continue
         scheme, pos = match.group(), match.end()
         start = _skip_ows(text, pos)
         if start == pos and not _at_element_end(text, pos):
-            pos = _next_comma(text, pos)  # the scheme runs into something that is not a token
+            pos = next_comma(text, pos)  # the scheme runs into something that is not a token
             continue
         params: dict[str, str] = {}
         token68 = None

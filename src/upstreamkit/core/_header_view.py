@@ -8,19 +8,23 @@ Size limits, so that every parser's time is bounded whatever a server sends: a h
 field's value up to :data:`FIELD_VALUE_LIMIT` characters (16 KiB, the whole response head that httpx's
 h11 accepts by default), and no more than that many characters of a repeated field's lines altogether
 (:func:`field_value`, :func:`field_lines`); a longer value is cut at its last comma before the limit, so
-that list members past it are dropped whole. An HTTP-date longer than 128 characters is not one.
-The view itself keeps every field as given: it is the parsers that read a bounded part.
+that list members past it are dropped whole. A :class:`HeaderView` keeps the first
+:data:`FIELD_COUNT_LIMIT` field lines (1,000; heads that large are refused long before by HTTP stacks:
+h11 takes 16 KiB, nginx buffers 4-8 KiB), values as given. An HTTP-date longer than 128 characters is
+not one. So building a view costs at most a thousand fields' work, and each parser a bounded read.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_tz
 from typing import Final, TypeAlias
 
 __all__ = [
+    "FIELD_COUNT_LIMIT",
     "FIELD_VALUE_LIMIT",
     "HeaderView",
     "HeadersLike",
@@ -29,6 +33,7 @@ __all__ = [
     "field_value",
     "finite",
     "header_view",
+    "next_comma",
     "parse_http_date",
 ]
 
@@ -38,6 +43,8 @@ HeadersLike: TypeAlias = Mapping[str, str] | Iterable[tuple[str | bytes, str | b
 
 #: The most characters of a field value (and of a repeated field's lines together) a parser reads.
 FIELD_VALUE_LIMIT: Final = 16_384
+#: The most field lines a :class:`HeaderView` keeps: the first ones, in order.
+FIELD_COUNT_LIMIT: Final = 1_000
 
 _OWS: Final = " \t"  # optional whitespace, RFC 9110 §5.6.3
 _DATE_LIMIT: Final = 128  # IMF-fixdate is 29 characters; the obsolete forms and a zone name fit easily
@@ -74,11 +81,15 @@ def _pairs(headers: object) -> Iterator[tuple[str, str]]:
         pairs = headers
     else:
         return
+    kept = 0
     for pair in pairs:
+        if kept >= FIELD_COUNT_LIMIT:
+            return
         if not isinstance(pair, tuple | list) or len(pair) != 2:
             continue
         name, value = pair
         if isinstance(name, str | bytes | bytearray) and isinstance(value, str | bytes | bytearray):
+            kept += 1
             yield _decode(name).strip(_OWS), _decode(value).strip(_OWS)
 
 
@@ -86,7 +97,8 @@ class HeaderView:
     """An immutable, case-insensitive multi-dict of response headers.
 
     Built from a mapping (``httpx.Headers``, a ``dict``) or from ``(name, value)`` pairs of ``str`` or
-    ``bytes``; entries that are not such pairs are skipped. ``repr`` shows names only, never values,
+    ``bytes``; entries that are not such pairs are skipped, and fields past the first
+    :data:`FIELD_COUNT_LIMIT` are not kept. ``repr`` shows names only, never values,
     because values may carry credentials.
     """
 
@@ -137,6 +149,17 @@ class HeaderView:
 def header_view(headers: HeadersLike | HeaderView | None) -> HeaderView:
     """``headers`` as a :class:`HeaderView`: the same object when it already is one."""
     return headers if isinstance(headers, HeaderView) else HeaderView(headers)
+
+
+# A list member (RFC 9110 §5.6.1) up to the comma that ends it: commas inside a quoted string, where a
+# backslash escapes any character, do not count. Possessive quantifiers: linear, no backtracking.
+_TO_COMMA_RE: Final = re.compile(r'(?:[^",]++|"(?:[^"\\]++|\\.)*+"?)*+', re.DOTALL)
+
+
+def next_comma(text: str, pos: int = 0) -> int:
+    """The position of the next comma outside a quoted string at or after ``pos``, or ``len(text)``."""
+    match = _TO_COMMA_RE.match(text, pos)
+    return match.end() if match else pos  # it always matches (the empty string at least)
 
 
 def clip_field(value: str, limit: int = FIELD_VALUE_LIMIT) -> str:

@@ -2,8 +2,10 @@
 
 Parsing and serialising go through ``http_sf`` (RFC 8941/9651 Structured Fields). Parsing is total:
 any text gives a list (``[]`` when it is not a valid list), reading at most ``FIELD_VALUE_LIMIT``
-characters (16 KiB, see :mod:`upstreamkit.core._header_view`); formatting accepts any entries and drops
-what has no Structured Field form.
+characters (16 KiB, see :mod:`upstreamkit.core._header_view`) and 1,024 members; formatting accepts any
+entries and drops what has no Structured Field form. Formatting cuts every text to 1,024 characters (the
+longest string RFC 9651 §3.3.3 requires a parser to take) and drops extra parameters whose name is longer
+than 64 (its minimum for keys), so one entry's value stays far below what HTTP stacks accept in a head.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class ProxyStatusEntry:
 _SF_TOKEN_RE: Final = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
 _SF_KEY_RE: Final = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 _SF_STRING_BAD_RE: Final = re.compile(r"[^\x20-\x7e]")
+_SF_TEXT_LIMIT: Final = 1024
+_SF_KEY_LIMIT: Final = 64
 _SF_INT_MAX: Final = 999_999_999_999_999
 _SF_DECIMAL_MAX: Final = 1e12
 _KNOWN_PARAMS: Final = frozenset(
@@ -102,10 +106,15 @@ def parse_proxy_status(value: str) -> list[ProxyStatusEntry]:
 
 
 def _token_or_string(text: str) -> http_sf.Token | str:
+    text = text[:_SF_TEXT_LIMIT]
     if _SF_TOKEN_RE.fullmatch(text):
         return http_sf.Token(text)
+    return _sf_string(text)
+
+
+def _sf_string(text: str) -> str:
     # An sf-string holds printable ASCII only; anything else becomes "?" rather than an exception.
-    return _SF_STRING_BAD_RE.sub("?", text)
+    return _SF_STRING_BAD_RE.sub("?", text[:_SF_TEXT_LIMIT])
 
 
 def _sf_value(value: object) -> bool | int | float | str | http_sf.DisplayString | None:
@@ -117,6 +126,7 @@ def _sf_value(value: object) -> bool | int | float | str | http_sf.DisplayString
     if isinstance(value, float):
         return value if math.isfinite(value) and abs(value) < _SF_DECIMAL_MAX else None
     if isinstance(value, str):
+        value = value[:_SF_TEXT_LIMIT]
         if _SF_STRING_BAD_RE.search(value) is None:
             return value
         # RFC 9651's Display String carries any Unicode text; lone surrogates become "?".
@@ -138,7 +148,7 @@ def _member(entry: ProxyStatusEntry) -> tuple[http_sf.Token | str, dict[str, Any
     if entry.next_hop is not None:
         params["next-hop"] = _token_or_string(entry.next_hop)
     if entry.next_protocol is not None:
-        protocol = entry.next_protocol
+        protocol = entry.next_protocol[:_SF_TEXT_LIMIT]
         params["next-protocol"] = (
             http_sf.Token(protocol)
             if _SF_TOKEN_RE.fullmatch(protocol)
@@ -150,12 +160,12 @@ def _member(entry: ProxyStatusEntry) -> tuple[http_sf.Token | str, dict[str, Any
         if number is not None and -_SF_INT_MAX <= number <= _SF_INT_MAX
     )
     if entry.rcode is not None:
-        params["rcode"] = _SF_STRING_BAD_RE.sub("?", entry.rcode)
+        params["rcode"] = _sf_string(entry.rcode)
     if entry.details is not None:
-        params["details"] = _SF_STRING_BAD_RE.sub("?", entry.details)
+        params["details"] = _sf_string(entry.details)
     for key, extra in entry.extra.items():
         bare = _sf_value(extra)
-        if bare is not None and key not in _KNOWN_PARAMS and _SF_KEY_RE.fullmatch(key):
+        if bare is not None and len(key) <= _SF_KEY_LIMIT and key not in _KNOWN_PARAMS and _SF_KEY_RE.fullmatch(key):
             params[key] = bare
     return _token_or_string(entry.proxy), params
 
