@@ -194,8 +194,14 @@ def test_a_megabyte_retry_after_of_digits_is_clipped_in_the_evidence() -> None:
 
 @pytest.mark.parametrize(
     "exc",
-    [_BrokenStrError(), _NotAStrError(), _BrokenAttributesError(), OSError("\ud800 " * MB)],
-    ids=["broken-str", "str-not-a-str", "broken-errno-and-reason", "megabyte-of-surrogates"],
+    [
+        _BrokenStrError(),
+        _NotAStrError(),
+        _BrokenAttributesError(),
+        OSError("\ud800 " * MB),
+        type("Error" * (MB // 5), (Exception,), {"__module__": "\ud800" * MB})("x"),
+    ],
+    ids=["broken-str", "str-not-a-str", "broken-errno-and-reason", "megabyte-of-surrogates", "megabyte-names"],
 )
 def test_odd_exceptions_are_outcomes(exc: BaseException) -> None:
     outcome = classify_exception(exc)

@@ -248,8 +248,9 @@ def _classify_chain(key: tuple[tuple[type[BaseException], str, object], ...]) ->
         kind = ErrorKind.HTTP_REQUEST_ERROR
 
     sent = not connect_phase and kind not in _NEVER_LEFT and kind_info(kind).request_sent
-    explanation = f"{types[0].__name__}: {clip(message) or kind_info(kind).title}"
-    facts = (f"exception {t.__module__}.{t.__name__}: {clip(text)}" for t, text, _ in key)
+    # Class and module names are clipped too: a class made at run time can have any name.
+    explanation = f"{clip(types[0].__name__, 80)}: {clip(message) or kind_info(kind).title}"
+    facts = (clip(f"exception {t.__module__}.{t.__name__}", 120) + f": {clip(text)}" for t, text, _ in key)
     return replace(
         make_outcome(kind, explanation, hop=Hop.CLIENT, request_sent=sent, retryable=False if unknown else None),
         evidence=tuple(redact_text(f) for f in facts),
