@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from parser_inputs import ANY_TEXT, HEADER_VALUES, HEADERS, NOW
 
-from upstreamkit.core._header_view import FIELD_COUNT_LIMIT, FIELD_VALUE_LIMIT, HeadersLike
+from upstreamkit.core._header_view import FIELD_COUNT_LIMIT, FIELD_VALUE_LIMIT, HeadersLike, field_values
 from upstreamkit.core._structured_fields import MEMBER_LIMIT
 from upstreamkit.core.headers import (
     REQUEST_ID_HEADERS,
@@ -182,6 +182,14 @@ def test_repeated_lines_share_one_limit() -> None:
     assert found.error == "invalid_token"
     late = [("WWW-Authenticate", "Basic " + "x" * 100)] * 200 + [("WWW-Authenticate", 'Bearer error="invalid_token"')]
     assert bearer_error(late) is None  # past FIELD_VALUE_LIMIT characters of lines: not read
+
+
+def test_repeated_big_lines_are_joined_only_as_far_as_the_limit() -> None:
+    view = header_view([("RateLimit", "a" * 100_000)] * 200 + [("Retry-After", "1")])
+    values = field_values(view)
+    assert values["ratelimit"] == "a" * FIELD_VALUE_LIMIT
+    assert values["retry-after"] == "1"
+    assert parse_rate_limits(view) == []
 
 
 def test_a_view_keeps_the_first_fields_only() -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "clip_field",
     "field_lines",
     "field_value",
+    "field_values",
     "finite",
     "header_view",
     "next_comma",
@@ -170,22 +171,38 @@ def clip_field(value: str, limit: int = FIELD_VALUE_LIMIT) -> str:
     return value[: comma if comma > 0 else limit]
 
 
-def field_value(view: HeaderView, name: str) -> str | None:
-    """The field's value as a parser reads it: repeated lines joined with ``", "``, then clipped."""
-    value = view.get(name)
-    return None if value is None else clip_field(value)
+def _within_limit(lines: Iterable[str]) -> list[str]:
+    """The lines a parser reads: in order, each clipped, until FIELD_VALUE_LIMIT characters are spent."""
+    kept: list[str] = []
+    budget = FIELD_VALUE_LIMIT
+    for line in lines:
+        if budget <= 0:
+            break
+        kept.append(clip_field(line, budget))
+        budget -= len(line)
+    return kept
 
 
 def field_lines(view: HeaderView, name: str) -> list[str]:
     """The field's lines as a parser reads them: in order, each clipped, until the limit is spent."""
-    lines: list[str] = []
-    budget = FIELD_VALUE_LIMIT
-    for line in view.get_all(name):
-        if budget <= 0:
-            break
-        lines.append(clip_field(line, budget))
-        budget -= len(line)
-    return lines
+    return _within_limit(view.get_all(name))
+
+
+def field_value(view: HeaderView, name: str) -> str | None:
+    """The field's value as a parser reads it: the lines it reads joined with ``", "``, then clipped."""
+    lines = field_lines(view, name)
+    return clip_field(", ".join(lines)) if lines else None
+
+
+def field_values(view: HeaderView) -> dict[str, str]:
+    """Lower-case name to :func:`field_value`, for every field: :meth:`HeaderView.joined`, bounded."""
+    values: dict[str, str] = {}
+    for name, lines in view._index.items():  # this module owns the class
+        if len(lines) == 1 and len(lines[0]) <= FIELD_VALUE_LIMIT:
+            values[name] = lines[0]  # the common case, without copies
+        else:
+            values[name] = clip_field(", ".join(_within_limit(lines)))
+    return values
 
 
 # --------------------------------------------------------------------------------------------------

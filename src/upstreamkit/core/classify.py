@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from upstreamkit.core._header_view import clip_field
+from upstreamkit.core._header_view import field_values
 from upstreamkit.core._status_meaning import by_status
 from upstreamkit.core._text import clip, well_formed
 from upstreamkit.core.envelope import decode_json, envelope_text, find_600, reason_kind
@@ -121,7 +121,7 @@ def classify(
     if not _MIN_STATUS <= status <= _MAX_STATUS:
         return _invalid_status(status)
     view = header_view(headers)
-    lower = {name: clip_field(value) for name, value in view.joined().items()}
+    lower = field_values(view)
     text = _text(body)
     # The common case is a plain success: skip the parsers whose inputs are absent (the transport's hot path).
     limited = any("ratelimit" in name or "rate-limit" in name for name in lower)
