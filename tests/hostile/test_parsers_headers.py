@@ -11,8 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from parser_inputs import ANY_TEXT, HEADER_VALUES, HEADERS, NOW
 
-from upstreamkit.core._header_view import FIELD_COUNT_LIMIT, FIELD_VALUE_LIMIT, HeadersLike, field_values
-from upstreamkit.core._structured_fields import MEMBER_LIMIT
+from upstreamkit.core._header_view import FIELD_COUNT_LIMIT, FIELD_VALUE_LIMIT, MEMBER_LIMIT, HeadersLike, field_values
 from upstreamkit.core.headers import (
     REQUEST_ID_HEADERS,
     RETRY_AFTER_CEILING,
@@ -173,6 +172,12 @@ def test_a_list_is_read_up_to_its_member_limit() -> None:
     entries = parse_proxy_status(", ".join(['p;d="a,b"'] * 5000))  # 12 characters a member: within 16 KiB
     assert len(entries) == MEMBER_LIMIT
     assert {entry.extra["d"] for entry in entries} == {"a,b"}
+
+
+def test_a_challenge_list_is_read_up_to_its_member_limit() -> None:
+    assert len(parse_www_authenticate(", ".join(["Basic"] * 5000))) == MEMBER_LIMIT
+    (challenge,) = parse_www_authenticate("Bearer " + ", ".join(f"p{index}=v" for index in range(2000)))
+    assert list(challenge.params) == [f"p{index}" for index in range(MEMBER_LIMIT)]
 
 
 def test_repeated_lines_share_one_limit() -> None:

@@ -5,8 +5,9 @@ Parsed by hand: ``WWW-Authenticate`` is not a Structured Field, the parsers in t
 handle Basic only, and the well-kept ones live in web frameworks (werkzeug) that the core must not import.
 
 Total and linear: any text gives a list of challenges (possibly empty), never an exception. A value is
-read up to ``FIELD_VALUE_LIMIT`` characters (16 KiB, see :mod:`upstreamkit.core._header_view`), and the
-scanning is done by possessive regular expressions, which cannot backtrack.
+read up to ``FIELD_VALUE_LIMIT`` characters (16 KiB) and ``MEMBER_LIMIT`` members (1,024; see
+:mod:`upstreamkit.core._header_view`), and the scanning is done by possessive regular expressions, which
+cannot backtrack.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from upstreamkit.core._header_view import HeadersLike, HeaderView, clip_field, field_lines, header_view, next_comma
+from upstreamkit.core._header_view import HeadersLike, HeaderView, clip_list, field_lines, header_view, next_comma
 
 __all__ = ["BearerError", "Challenge", "bearer_error", "parse_www_authenticate"]
 
@@ -109,9 +110,10 @@ def parse_www_authenticate(value: str) -> list[Challenge]:
 
     Handles several comma-separated challenges, token68 credentials, and quoted strings with escapes
     and commas inside. Parameter names are lower-cased; the first of a repeated parameter wins. Parts
-    that do not parse are skipped. The value is read up to ``FIELD_VALUE_LIMIT`` characters.
+    that do not parse are skipped. The value is read up to ``FIELD_VALUE_LIMIT`` characters and
+    ``MEMBER_LIMIT`` comma-separated members (challenges and parameters).
     """
-    text = clip_field(value)
+    text = clip_list(value)
     challenges: list[Challenge] = []
     pos = 0
     while True:

@@ -8,7 +8,8 @@ Size limits, so that every parser's time is bounded whatever a server sends: a h
 field's value up to :data:`FIELD_VALUE_LIMIT` characters (16 KiB, the whole response head that httpx's
 h11 accepts by default), and no more than that many characters of a repeated field's lines altogether
 (:func:`field_value`, :func:`field_lines`); a longer value is cut at its last comma before the limit, so
-that list members past it are dropped whole. A :class:`HeaderView` keeps the first
+that list members past it are dropped whole; and list-based fields are read up to their
+:data:`MEMBER_LIMIT`-th member (:func:`clip_list`). A :class:`HeaderView` keeps the first
 :data:`FIELD_COUNT_LIMIT` field lines (1,000; heads that large are refused long before by HTTP stacks:
 h11 takes 16 KiB, nginx buffers 4-8 KiB), values as given. An HTTP-date longer than 128 characters is
 not one. So building a view costs at most a thousand fields' work, and each parser a bounded read.
@@ -26,9 +27,11 @@ from typing import Final, TypeAlias
 __all__ = [
     "FIELD_COUNT_LIMIT",
     "FIELD_VALUE_LIMIT",
+    "MEMBER_LIMIT",
     "HeaderView",
     "HeadersLike",
     "clip_field",
+    "clip_list",
     "field_lines",
     "field_value",
     "field_values",
@@ -46,6 +49,8 @@ HeadersLike: TypeAlias = Mapping[str, str] | Iterable[tuple[str | bytes, str | b
 FIELD_VALUE_LIMIT: Final = 16_384
 #: The most field lines a :class:`HeaderView` keeps: the first ones, in order.
 FIELD_COUNT_LIMIT: Final = 1_000
+#: The most comma-separated members of a list-based field a parser reads (RFC 9651 §3.1's minimum).
+MEMBER_LIMIT: Final = 1_024
 
 _OWS: Final = " \t"  # optional whitespace, RFC 9110 §5.6.3
 _DATE_LIMIT: Final = 128  # IMF-fixdate is 29 characters; the obsolete forms and a zone name fit easily
@@ -181,6 +186,21 @@ def _within_limit(lines: Iterable[str]) -> list[str]:
         kept.append(clip_field(line, budget))
         budget -= len(line)
     return kept
+
+
+def clip_list(value: str) -> str:
+    """A list-based field's value as a parser reads it: clipped, then cut after its MEMBER_LIMIT-th member.
+
+    Parsers spend their time per member, so this is what bounds it (commas in quoted strings do not count).
+    """
+    text = clip_field(value)
+    pos = 0
+    for _ in range(MEMBER_LIMIT):
+        pos = next_comma(text, pos)
+        if pos >= len(text):
+            return text
+        pos += 1
+    return text[: pos - 1]
 
 
 def field_lines(view: HeaderView, name: str) -> list[str]:

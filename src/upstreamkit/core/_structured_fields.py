@@ -2,9 +2,9 @@
 
 A value that is not a valid Structured Field of the wanted type reads as ``None`` (or ``[]``), and
 members of an unexpected type are skipped, so a parser built on these helpers stays total. Values are
-read up to ``FIELD_VALUE_LIMIT`` characters (cut at the last comma before it), and a list or dictionary up
-to its :data:`MEMBER_LIMIT`-th member (1,024, the least RFC 9651 §3.1 lets a parser support): ``http_sf``
-is written in Python and takes about 5 µs a member, so these limits are what bound its time.
+read up to ``FIELD_VALUE_LIMIT`` characters and ``MEMBER_LIMIT`` members (1,024, the least RFC 9651 §3.1
+lets a parser support; see :func:`~upstreamkit.core._header_view.clip_list`): ``http_sf`` is written in
+Python and takes about 5 µs a member, so these limits are what bound its time.
 """
 
 from __future__ import annotations
@@ -14,23 +14,9 @@ from typing import Any
 
 import http_sf
 
-from upstreamkit.core._header_view import clip_field, next_comma
+from upstreamkit.core._header_view import clip_list
 
-__all__ = ["MEMBER_LIMIT", "dict_member", "sf_int", "sf_items", "sf_name", "sf_parse", "sf_seconds"]
-
-#: The most members of a list or dictionary that are read; the rest are dropped.
-MEMBER_LIMIT = 1_024
-
-
-def _first_members(text: str, count: int) -> str:
-    """``text`` up to the end of its ``count``-th comma-separated member (commas in strings do not count)."""
-    pos = 0
-    for _ in range(count):
-        pos = next_comma(text, pos)
-        if pos >= len(text):
-            return text
-        pos += 1
-    return text[: pos - 1]
+__all__ = ["dict_member", "sf_int", "sf_items", "sf_name", "sf_parse", "sf_seconds"]
 
 
 def sf_parse(value: str | None, tltype: str) -> Any:
@@ -38,8 +24,7 @@ def sf_parse(value: str | None, tltype: str) -> Any:
     if value is None or not value.isascii():
         return None
     try:
-        text = _first_members(clip_field(value), MEMBER_LIMIT)
-        return http_sf.parse(text.encode("ascii"), tltype=tltype)
+        return http_sf.parse(clip_list(value).encode("ascii"), tltype=tltype)
     # http_sf reports malformed input as StructuredFieldError, a ValueError; the others are a guard,
     # because these parsers must stay total whatever a library release changes.
     except (ValueError, OverflowError, IndexError, TypeError):
