@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from parser_inputs import ANY_TEXT, HEADER_VALUES, HEADERS, NOW
 
-from upstreamkit.core._header_view import FIELD_COUNT_LIMIT, FIELD_VALUE_LIMIT, MEMBER_LIMIT, HeadersLike, field_values
+from upstreamkit.core._header_view import (
+    FIELD_COUNT_LIMIT,
+    FIELD_VALUE_LIMIT,
+    MEMBER_LIMIT,
+    HeadersLike,
+    clip_list,
+    field_values,
+    next_comma,
+)
 from upstreamkit.core.headers import (
     REQUEST_ID_HEADERS,
     RETRY_AFTER_CEILING,
@@ -43,6 +51,18 @@ def test_header_view_takes_any_headers(headers: HeadersLike | None) -> None:
         assert isinstance(value, str)
         assert value in view.get_all(name)
         assert name.lower() in view.joined()
+
+
+@FUZZ
+@given(HEADER_VALUES, st.integers(0, 100))
+def test_list_members_end_at_commas_outside_strings(value: str, start: int) -> None:
+    pos = next_comma(value, min(start, len(value)))
+    assert pos == len(value) or value[pos] == ","
+    if '"' not in value[start:]:
+        assert pos == (value.find(",", start) if "," in value[start:] else len(value))
+    members = clip_list(value)
+    assert value.startswith(members)
+    assert len(members) <= FIELD_VALUE_LIMIT
 
 
 @FUZZ
