@@ -21,9 +21,10 @@ Never lean on ``httpx.Response.is_error``: it is False for status 600.
 :func:`classify` is total: any ``int`` status (one outside 100-999 is an ``http_protocol_error``), any
 headers, any body (any bytes, any text with lone surrogates, JSON nested to any depth) give an
 :class:`Outcome`; only a call with neither a status nor an exception raises (``ValueError``). It reads at
-most 64 KiB of the body and 16 KiB of a header value (``FIELD_VALUE_LIMIT``), so its time is bounded
-whatever the size of its input. Every text it returns (explanation, evidence, request id) is redacted,
-well-formed Unicode (lone surrogates become U+FFFD) and, for evidence taken from the input, clipped.
+most 64 KiB of the body, and of the headers what :mod:`upstreamkit.core._header_view` lets a parser read
+(1,000 fields, 16 KiB a field, 1,024 list members), so its time is bounded whatever the size of its
+input. Every text it returns (explanation, evidence, request id) is redacted, well-formed Unicode (lone
+surrogates become U+FFFD) and, for evidence taken from the input, clipped.
 """
 
 from __future__ import annotations
