@@ -13,9 +13,18 @@ The order of evidence, strongest first:
 3. a ``Proxy-Status`` header (RFC 9209) that names the error type;
 4. a vendor signature from the knowledge base (Cloudflare 522, AWS API Gateway's ``x-amzn-ErrorType``,
    Slack's ``{"ok": false, "error": "token_expired"}`` ...);
-5. the status code, read together with WWW-Authenticate, Retry-After and the rate-limit headers.
+5. the status code, read together with WWW-Authenticate, Retry-After and the rate-limit headers
+   (:mod:`upstreamkit.core._status_meaning`).
 
 Never lean on ``httpx.Response.is_error``: it is False for status 600.
+
+:func:`classify` is total: any ``int`` status (one outside 100-999 is an ``http_protocol_error``), any
+headers, any body (any bytes, any text with lone surrogates, JSON nested to any depth) give an
+:class:`Outcome`; only a call with neither a status nor an exception raises (``ValueError``). It reads at
+most 64 KiB of the body, and of the headers what :mod:`upstreamkit.core._header_view` lets a parser read
+(1,000 fields, 16 KiB a field, 1,024 list members), so its time is bounded whatever the size of its
+input. Every text it returns (explanation, evidence, request id) is redacted, well-formed Unicode (lone
+surrogates become U+FFFD) and, for evidence taken from the input, clipped.
 """
 
 from __future__ import annotations
@@ -25,13 +34,15 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from upstreamkit.core._header_view import field_values
+from upstreamkit.core._status_meaning import by_status
+from upstreamkit.core._text import clip, well_formed
 from upstreamkit.core.envelope import decode_json, envelope_text, find_600, reason_kind
 from upstreamkit.core.exceptions import classify_exception
 from upstreamkit.core.headers import (
     HeadersLike,
     HeaderView,
     RateLimit,
-    bearer_error,
     find_request_id,
     header_view,
     parse_http_date,
@@ -54,6 +65,8 @@ from upstreamkit.knowledge import (
 __all__ = ["Outcome", "classify", "classify_exception", "is_plain_success"]
 
 _BODY_LIMIT = 65_536
+# HTTP status codes are three digits (RFC 9110 §15); 600-999 are the non-standard ones gateways use.
+_MIN_STATUS, _MAX_STATUS = 100, 999
 _CODE_600 = 600
 # A success body is decoded as JSON only when it may hold a 600 envelope.
 _MAY_CARRY_600 = re.compile(r"600|upstream_error|gateway_timeout", re.IGNORECASE)
@@ -66,7 +79,12 @@ def _text(body: bytes | str | None) -> str:
         return ""
     if isinstance(body, bytes):
         return body[:_BODY_LIMIT].decode("utf-8", "replace")
-    return body[:_BODY_LIMIT]
+    return well_formed(body[:_BODY_LIMIT])
+
+
+def _said(fact: str) -> str:
+    """A fact as an Outcome may carry it: well formed, then redacted."""
+    return redact_text(well_formed(fact))
 
 
 def is_plain_success(status: int, names: Iterable[str], body: bytes | str) -> bool:
@@ -101,8 +119,10 @@ def classify(
         return classify_exception(exception)
     if status is None:
         raise ValueError("classify() needs a status or an exception")
+    if not _MIN_STATUS <= status <= _MAX_STATUS:
+        return _invalid_status(status)
     view = header_view(headers)
-    lower = view.joined()
+    lower = field_values(view)
     text = _text(body)
     # The common case is a plain success: skip the parsers whose inputs are absent (the transport's hot path).
     limited = any("ratelimit" in name or "rate-limit" in name for name in lower)
@@ -112,12 +132,12 @@ def classify(
     retry_after = parse_retry_after(lower.get("retry-after"), reference)
     limit = parse_rate_limit(view, reference) if limited else None
     found_id = find_request_id(view)
-    request_id = redact_text(found_id[1]) if found_id else None
+    request_id = _said(found_id[1]) if found_id else None
     payload = decode_json(text) if status >= 300 or _MAY_CARRY_600.search(text) else None
 
     evidence: list[str] = [f"HTTP status {status}"]
     if retry_after is not None:
-        evidence.append(f"Retry-After: {lower.get('retry-after')} ({retry_after:g} s)")
+        evidence.append(f"Retry-After: {clip(lower.get('retry-after', ''))} ({retry_after:g} s)")
     if limit is not None:
         evidence.append(_describe_limit(limit))
     if found_id:
@@ -131,7 +151,7 @@ def classify(
             after = retry_after if retry_after is not None else _limit_wait(limit)
         elif after is None and outcome.kind is not None:
             after = retry_after
-        return replace(outcome, retry_after=after, evidence=tuple(redact_text(e) for e in (*evidence, *facts)))
+        return replace(outcome, retry_after=after, evidence=tuple(_said(e) for e in (*evidence, *facts)))
 
     # 2. error 600: a raw status line, or an envelope in a success body.
     body_600 = 200 <= status < 300 and find_600(payload)
@@ -141,16 +161,16 @@ def classify(
         where = "a raw HTTP 600 status" if status == _CODE_600 else f"HTTP {status} with error 600 in its JSON body"
         facts = [f"error 600 reported as {where}"]
         if reason_text:
-            facts.append(f"envelope says: {_clip(reason_text)}")
+            facts.append(f"envelope says: {clip(reason_text)}")
         if cause is None or cause is ErrorKind.UPSTREAM_600:
             explanation = f"The gateway reported {where}: the upstream call failed and the gateway did not say why" + (
-                f" ({_clip(reason_text)})." if reason_text else "."
+                f" ({clip(reason_text)})." if reason_text else "."
             )
             return finish(
                 make_outcome(ErrorKind.UPSTREAM_600, explanation, hop=Hop.GATEWAY, is_600=True, **common), *facts
             )
         explanation = (
-            f"The gateway reported {where}; its message ({_clip(reason_text)}) means: {kind_info(cause).title.lower()}."
+            f"The gateway reported {where}; its message ({clip(reason_text)}) means: {kind_info(cause).title.lower()}."
         )
         return finish(make_outcome(cause, explanation, hop=Hop.GATEWAY, is_600=True, **common), *facts)
 
@@ -161,7 +181,7 @@ def classify(
         explanation = f"{proxy} reported {kind} in Proxy-Status" + (f": {details}" if details else ".")
         return finish(
             make_outcome(kind, explanation, hop=Hop.GATEWAY, producer=proxy, **common),
-            f"Proxy-Status: {lower.get('proxy-status')}",
+            f"Proxy-Status: {clip(lower.get('proxy-status', ''), 500)}",
         )
 
     # 4. a vendor signature from the knowledge base. On a success status only body signatures apply:
@@ -193,161 +213,14 @@ def classify(
             explanation=f"HTTP {status}: not a failure.",
             hop=Hop.UPSTREAM,
             **common,
-            evidence=tuple(evidence),
+            evidence=tuple(_said(e) for e in evidence),
         )
 
     # 5. the status code, with the headers that qualify it.
-    outcome, facts = _by_status(
+    outcome, facts = by_status(
         status, view=view, payload=payload, text=text, retry_after=retry_after, limit=limit, common=common
     )
     return finish(outcome, *facts)
-
-
-def _by_status(
-    status: int,
-    *,
-    view: HeaderView,
-    payload: Any,
-    text: str,
-    retry_after: float | None,
-    limit: RateLimit | None,
-    common: dict[str, Any],
-) -> tuple[Outcome, list[str]]:
-    words = envelope_text(payload) or text[:500]
-    reason = reason_kind(words) if words else None
-    facts: list[str] = [f"body says: {_clip(words)}"] if words.strip() else []
-    throttled = (limit is not None and limit.exhausted) or reason is ErrorKind.RATE_LIMITED
-
-    if status in (401, 407):
-        challenge = bearer_error(view)
-        hop = Hop.GATEWAY if status == 407 else Hop.UPSTREAM
-        who = "The forward proxy" if status == 407 else "The upstream"
-        if challenge is not None and (challenge.error or challenge.description):
-            facts.append(
-                f"WWW-Authenticate: error={challenge.error or '-'}"
-                + (f', error_description="{challenge.description}"' if challenge.description else "")
-            )
-        described = " ".join(filter(None, [challenge.description if challenge else None, words]))
-        if reason_kind(described) is ErrorKind.AUTH_EXPIRED or re.search(r"\bexpir", described, re.I):
-            return make_outcome(
-                ErrorKind.AUTH_EXPIRED,
-                f"{who} rejected the credentials because they expired; refresh the token and retry.",
-                hop=hop,
-                **common,
-            ), facts
-        detail = f" ({challenge.error})" if challenge and challenge.error else ""
-        return make_outcome(
-            ErrorKind.AUTH_INVALID,
-            f"{who} rejected the credentials as invalid or missing{detail}; sending them again will not help.",
-            hop=hop,
-            **common,
-        ), facts
-    if status == 403:
-        if throttled or retry_after is not None:
-            return make_outcome(
-                ErrorKind.RATE_LIMITED,
-                "HTTP 403 with an exhausted rate limit: the upstream throttles with 403 (as GitHub does).",
-                hop=Hop.UPSTREAM,
-                **common,
-            ), facts
-        if reason is ErrorKind.AUTH_EXPIRED:
-            return make_outcome(
-                ErrorKind.AUTH_EXPIRED, "HTTP 403 saying the credentials expired.", hop=Hop.UPSTREAM, **common
-            ), facts
-        return make_outcome(
-            ErrorKind.AUTH_FORBIDDEN,
-            "HTTP 403: the caller is known but not allowed to do this (scope, role, IP allow-list or policy).",
-            hop=Hop.UPSTREAM,
-            **common,
-        ), facts
-    if status == 429:
-        if re.search(r"insufficient[_\s]quota|billing|exceeded your current quota", words, re.IGNORECASE):
-            return make_outcome(
-                ErrorKind.RATE_LIMITED,
-                "HTTP 429 for an exhausted quota or billing limit: waiting will not restore it.",
-                hop=Hop.UPSTREAM,
-                retryable=False,
-                **common,
-            ), facts
-        return make_outcome(
-            ErrorKind.RATE_LIMITED,
-            "HTTP 429 Too Many Requests: the call was throttled"
-            + (f"; come back in {retry_after:g} s." if retry_after is not None else "."),
-            hop=Hop.UPSTREAM,
-            **common,
-        ), facts
-    if status == 503 and (retry_after is not None or throttled):
-        return make_outcome(
-            ErrorKind.RATE_LIMITED,
-            "HTTP 503 with Retry-After: the upstream sheds load and says when to come back"
-            + (f" ({retry_after:g} s)." if retry_after is not None else "."),
-            hop=Hop.UPSTREAM,
-            **common,
-        ), facts
-    if status == 408:
-        return make_outcome(
-            ErrorKind.REQUEST_TIMEOUT,
-            "HTTP 408: the server gave up waiting for the request.",
-            hop=Hop.UPSTREAM,
-            **common,
-        ), facts
-    if status in (400, 413, 415, 422):
-        what = {413: "too large", 415: "of an unsupported media type", 422: "failing validation"}.get(
-            status, "malformed or invalid"
-        )
-        return make_outcome(
-            ErrorKind.PAYLOAD_REJECTED,
-            f"HTTP {status}: the request's content was {what}.",
-            hop=Hop.UPSTREAM,
-            **common,
-        ), facts
-    if status == 502:
-        return make_outcome(
-            ErrorKind.UPSTREAM_OUTAGE,
-            "HTTP 502 Bad Gateway: a gateway got no valid response from the upstream (down, crashing, or refusing).",
-            hop=Hop.GATEWAY,
-            **common,
-        ), facts
-    if status == 504:
-        return make_outcome(
-            ErrorKind.HTTP_RESPONSE_TIMEOUT,
-            "HTTP 504 Gateway Timeout: a gateway waited for the upstream and gave up.",
-            hop=Hop.GATEWAY,
-            **common,
-        ), facts
-    if status in (598, 599):
-        return make_outcome(
-            ErrorKind.HTTP_RESPONSE_TIMEOUT,
-            f"HTTP {status}: a proxy's network read timeout (a non-standard code).",
-            hop=Hop.GATEWAY,
-            **common,
-        ), facts
-    if status == 505:
-        return make_outcome(
-            ErrorKind.HTTP_PROTOCOL_ERROR,
-            "HTTP 505: the HTTP version is not supported.",
-            hop=Hop.UPSTREAM,
-            **common,
-        ), facts
-    if status >= 500:
-        what = {500: "an internal error", 503: "unavailable", 529: "overloaded"}.get(status, "failing")
-        hop = Hop.UPSTREAM if status in (500, 503, 529) else Hop.UNKNOWN
-        if 600 <= status <= 999:
-            return make_outcome(
-                ErrorKind.UPSTREAM_600,
-                f"HTTP {status}: a non-standard gateway status for a failed upstream call.",
-                hop=Hop.GATEWAY,
-                **common,
-            ), facts
-        return make_outcome(
-            ErrorKind.UPSTREAM_OUTAGE, f"HTTP {status}: the upstream is {what}.", hop=hop, **common
-        ), facts
-    return make_outcome(
-        ErrorKind.HTTP_REQUEST_ERROR,
-        f"HTTP {status}: the request was refused (check URL, path and method); a retry will not change that.",
-        hop=Hop.UPSTREAM,
-        **common,
-    ), facts
 
 
 def _signature_for(status: int, lower: dict[str, str], text: str) -> Signature | None:
@@ -387,6 +260,12 @@ def _describe_limit(limit: RateLimit) -> str:
     return ", ".join(parts)
 
 
-def _clip(text: str, width: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _invalid_status(status: int) -> Outcome:
+    """A status no HTTP response can have: the response was not valid HTTP."""
+    # str() of an int over 4,300 digits raises ValueError (CVE-2020-10735's limit): say how long it is instead.
+    shown = str(status) if abs(status) < 10**12 else f"of {status.bit_length()} bits"
+    explanation = f"HTTP status {shown} is not a three-digit status code: the response was not valid HTTP."
+    return replace(
+        make_outcome(ErrorKind.HTTP_PROTOCOL_ERROR, explanation, hop=Hop.UNKNOWN),
+        evidence=(f"HTTP status {shown}",),
+    )

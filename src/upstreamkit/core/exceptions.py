@@ -4,6 +4,10 @@ Exceptions are recognised by class name, so the core imports no HTTP library: th
 httpcore's (which share them), urllib3's, requests' and aiohttp's. The cause chain (``__cause__``,
 ``__context__``, urllib3's ``reason``) is walked, because httpx wraps httpcore, which wraps the socket or
 ssl error that names the real problem.
+
+Total for any exception: one whose ``__str__``, ``errno`` or ``reason`` raises, a cyclic cause chain, a
+message of any size or with lone surrogates. Messages are read up to 4,096 characters each (enough for any
+stack's wording, and what keeps the cache of verdicts small).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 
+from upstreamkit.core._text import clip, well_formed
 from upstreamkit.core.outcome import Outcome, make_outcome
 from upstreamkit.core.redact import redact_text
 from upstreamkit.errors import ErrorKind, Hop, UpstreamError
@@ -20,9 +25,7 @@ from upstreamkit.knowledge import kind_info
 __all__ = ["classify_exception"]
 
 
-def _clip(text: str, width: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+_MESSAGE_LIMIT = 4096
 
 
 _CONNECT_PHASE = frozenset(
@@ -121,9 +124,24 @@ def _chain(exc: BaseException) -> list[BaseException]:
         if any(current is s for s in seen):
             continue
         seen.append(current)
-        links = (current.__cause__, current.__context__, getattr(current, "reason", None))
-        pending.extend(link for link in links if isinstance(link, BaseException))
+        pending.extend(link for link in _links(current) if isinstance(link, BaseException))
     return seen
+
+
+def _links(exc: BaseException) -> tuple[object, ...]:
+    try:
+        return (exc.__cause__, exc.__context__, getattr(exc, "reason", None))
+    except Exception:  # noqa: BLE001  # a property that raises: the chain ends here, the verdict still comes
+        return (exc.__cause__, exc.__context__)
+
+
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, clipped and well formed; a placeholder when ``__str__`` itself fails."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001  # a broken __str__ must not hide the failure being classified
+        return f"<{type(exc).__name__} with an unprintable message>"
+    return well_formed(text[:_MESSAGE_LIMIT])
 
 
 def _stdlib_kind(exc_type: type[BaseException], text: str, errno: object) -> ErrorKind | None:
@@ -193,12 +211,15 @@ def classify_exception(exc: BaseException) -> Outcome:
             )
     # The verdict depends only on the chain's types, messages and errnos: cached, because during an incident
     # the same few exceptions arrive thousands of times.
-    key = tuple((type(item), str(item), _errno(item)) for item in chain)
+    key = tuple((type(item), _message(item), _errno(item)) for item in chain)
     return _classify_chain(key)
 
 
 def _errno(exc: BaseException) -> int | None:
-    errno = getattr(exc, "errno", None)
+    try:
+        errno = getattr(exc, "errno", None)
+    except Exception:  # noqa: BLE001  # a property that raises: no errno to read
+        return None
     return errno if isinstance(errno, int) else None
 
 
@@ -227,8 +248,9 @@ def _classify_chain(key: tuple[tuple[type[BaseException], str, object], ...]) ->
         kind = ErrorKind.HTTP_REQUEST_ERROR
 
     sent = not connect_phase and kind not in _NEVER_LEFT and kind_info(kind).request_sent
-    explanation = f"{types[0].__name__}: {_clip(message) or kind_info(kind).title}"
-    facts = (f"exception {t.__module__}.{t.__name__}: {_clip(text)}" for t, text, _ in key)
+    # Class and module names are clipped too: a class made at run time can have any name.
+    explanation = f"{clip(types[0].__name__, 80)}: {clip(message) or kind_info(kind).title}"
+    facts = (clip(f"exception {t.__module__}.{t.__name__}", 120) + f": {clip(text)}" for t, text, _ in key)
     return replace(
         make_outcome(kind, explanation, hop=Hop.CLIENT, request_sent=sent, retryable=False if unknown else None),
         evidence=tuple(redact_text(f) for f in facts),
