@@ -232,6 +232,7 @@ def match_signature(
     candidates: Sequence[Signature] | None = None,
 ) -> Signature | None:
     """The most specific signature whose conditions all hold, or None. ``headers``: lower-case names."""
+    body = body[:BODY_SCAN_LIMIT]  # once: each signature's own cut of a shorter text is then free
     for signature in signatures() if candidates is None else candidates:
         if signature.matches(status, headers, body):
             return signature
