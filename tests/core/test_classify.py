@@ -552,3 +552,22 @@ def test_is_plain_success_implies_a_success_with_nothing_to_learn(status: int, n
         assert outcome.ok
         assert outcome.rate_limit is None
         assert outcome.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "incomplete"),
+    [
+        ({"Content-Length": "35"}, b'{"items": [1, 2', True),  # cut off mid-body, as proxies relay it
+        ({"Content-Length": "15"}, b'{"items": [1, 2', False),  # exactly what was promised
+        ({"Content-Length": "35"}, b"", False),  # empty: also a HEAD response, left alone
+        ({"Content-Length": "35", "Transfer-Encoding": "chunked"}, b"{", False),  # the length does not apply
+        ({"Content-Length": "x35"}, b"{", False),
+        ({"Content-Length": "9" * 40}, b"{", False),
+    ],
+)
+def test_a_success_shorter_than_its_content_length_is_incomplete(
+    headers: dict[str, str], body: bytes, incomplete: bool
+) -> None:
+    outcome = classify(200, headers, body)
+    assert (outcome.kind is ErrorKind.HTTP_RESPONSE_INCOMPLETE) is incomplete
+    assert outcome.ok is not incomplete

@@ -43,11 +43,12 @@ COMMON_CASES = {
 }
 TRUNCATED = {"reset-mid-body", "truncated-body"}
 PROXY_PRODUCERS = {"nginx": "nginx", "haproxy": "HAProxy", "apache": "Apache httpd", "caddy": "Caddy"}
-# A 200 whose body is shorter than its Content-Length: classify does not compare the two yet (see the
-# report of the proxies branch); these turn into passes, and then strict failures, once it does.
+# A 200 whose body is shorter than its Content-Length is incomplete; an EMPTY one is also what a HEAD request
+# gets, so classify (which does not know the method) leaves it alone: nginx sends no body bytes at all.
 _TRUNCATION_GAP = pytest.mark.xfail(
-    strict=True, reason="classify does not yet call a body shorter than its Content-Length incomplete"
+    strict=True, reason="an empty body under a Content-Length is also a HEAD response: classify cannot tell"
 )
+_EMPTY_TRUNCATIONS = {("nginx-1.22.1", "reset-mid-body")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,9 @@ def cases() -> list[Any]:
     """The fixtures with a status line; the HTTP/0.9 ones have tests of their own below."""
     return [
         pytest.param(
-            path, id=f"{path.parent.name}/{path.stem}", marks=[_TRUNCATION_GAP] if path.stem in TRUNCATED else []
+            path,
+            id=f"{path.parent.name}/{path.stem}",
+            marks=[_TRUNCATION_GAP] if (path.parent.name, path.stem) in _EMPTY_TRUNCATIONS else [],
         )
         for path in SIDECARS
         if not http09(path)

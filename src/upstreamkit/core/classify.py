@@ -204,6 +204,18 @@ def classify(
             f"matches {signature.producer} signature {signature.id}",
         )
 
+    short = _cut_short(status, lower, body, text)
+    if short is not None:
+        explanation = (
+            f"HTTP {status} with {short[0]} of the {short[1]} body bytes its Content-Length promised: the "
+            "response was cut off mid-body (a proxy relays the upstream's failure this way once it has sent "
+            "the status line)."
+        )
+        return finish(
+            make_outcome(ErrorKind.HTTP_RESPONSE_INCOMPLETE, explanation, hop=Hop.UNKNOWN, **common),
+            f"body {short[0]} bytes, Content-Length {short[1]}",
+        )
+
     if status < 400:
         return Outcome(
             ok=True,
@@ -221,6 +233,21 @@ def classify(
         status, view=view, payload=payload, text=text, retry_after=retry_after, limit=limit, common=common
     )
     return finish(outcome, *facts)
+
+
+def _cut_short(status: int, lower: dict[str, str], body: bytes | str | None, text: str) -> tuple[int, int] | None:
+    """(received, promised) when a success's non-empty body is shorter than its Content-Length.
+
+    An empty body is left alone: it is also what a HEAD request gets, and classify does not know the method.
+    HTTP clients check the length themselves (httpx raises), so this matters for responses read from files.
+    """
+    if not 200 <= status < 300 or status == 204 or not body or "transfer-encoding" in lower:
+        return None
+    declared = lower.get("content-length", "").strip()
+    if not declared.isascii() or not declared.isdigit() or len(declared) > 18:
+        return None
+    size = len(body) if isinstance(body, bytes | bytearray) else len(text.encode("utf-8", "replace"))
+    return (size, int(declared)) if size < int(declared) else None
 
 
 def _signature_for(status: int, lower: dict[str, str], text: str) -> Signature | None:
