@@ -102,7 +102,7 @@ def is_plain_success(status: int, names: Iterable[str], body: bytes | str) -> bo
     return not _MAY_CARRY_600.search(text) and not success_screen().search(text[:BODY_SCAN_LIMIT])
 
 
-def classify(
+def classify(  # noqa: PLR0915 - the checks in their order of precedence, top to bottom
     status: int | None = None,
     headers: HeadersLike | HeaderView | None = None,
     body: bytes | str | None = None,
@@ -206,15 +206,7 @@ def classify(
 
     short = _cut_short(status, lower, body, text)
     if short is not None:
-        explanation = (
-            f"HTTP {status} with {short[0]} of the {short[1]} body bytes its Content-Length promised: the "
-            "response was cut off mid-body (a proxy relays the upstream's failure this way once it has sent "
-            "the status line)."
-        )
-        return finish(
-            make_outcome(ErrorKind.HTTP_RESPONSE_INCOMPLETE, explanation, hop=Hop.UNKNOWN, **common),
-            f"body {short[0]} bytes, Content-Length {short[1]}",
-        )
+        return finish(make_outcome(ErrorKind.HTTP_RESPONSE_INCOMPLETE, short[0], hop=Hop.UNKNOWN, **common), short[1])
 
     if status < 400:
         return Outcome(
@@ -235,8 +227,8 @@ def classify(
     return finish(outcome, *facts)
 
 
-def _cut_short(status: int, lower: dict[str, str], body: bytes | str | None, text: str) -> tuple[int, int] | None:
-    """(received, promised) when a success's non-empty body is shorter than its Content-Length.
+def _cut_short(status: int, lower: dict[str, str], body: bytes | str | None, text: str) -> tuple[str, str] | None:
+    """(explanation, evidence) when a success's non-empty body is shorter than its Content-Length.
 
     An empty body is left alone: it is also what a HEAD request gets, and classify does not know the method.
     HTTP clients check the length themselves (httpx raises), so this matters for responses read from files.
@@ -247,7 +239,14 @@ def _cut_short(status: int, lower: dict[str, str], body: bytes | str | None, tex
     if not declared.isascii() or not declared.isdigit() or len(declared) > 18:
         return None
     size = len(body) if isinstance(body, bytes | bytearray) else len(text.encode("utf-8", "replace"))
-    return (size, int(declared)) if size < int(declared) else None
+    promised = int(declared)
+    if size >= promised:
+        return None
+    explanation = (
+        f"HTTP {status} with {size} of the {promised} body bytes its Content-Length promised: the response was "
+        "cut off mid-body (a proxy relays the upstream's failure this way once it has sent the status line)."
+    )
+    return explanation, f"body {size} bytes, Content-Length {promised}"
 
 
 def _signature_for(status: int, lower: dict[str, str], text: str) -> Signature | None:
