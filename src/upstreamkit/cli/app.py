@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from upstreamkit._version import __version__
-from upstreamkit.cli import demo, diagnose, explain, simulate
+from upstreamkit.cli import demo, diagnose, explain, gateway, simulate
 
 app = typer.Typer(
     name="upstreamkit",
@@ -44,6 +44,7 @@ app.command("diagnose")(diagnose.diagnose)
 app.command("explain")(explain.explain)
 app.command("demo")(demo.demo)
 app.command("simulate")(simulate.simulate)
+app.command("gateway")(gateway.gateway)
 
 
 def main() -> None:

@@ -1,0 +1,103 @@
+"""``upstreamkit gateway``: the reverse proxy in the foreground until Ctrl-C or SIGTERM.
+
+Quick mode: ``--route /PREFIX=URL`` (repeatable). Prints where it listens and the routes, then serves; on
+Ctrl-C or SIGTERM it stops accepting, finishes the requests in flight (bounded by ``--drain-timeout``) and
+exits 0. A bad route or a port that cannot be bound is one ``error:`` line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from upstreamkit.gateway import Gateway
+
+__all__ = ["gateway"]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def gateway(
+    route: list[str] = typer.Option(
+        [], "--route", "-r", help="/PREFIX=URL: forward /PREFIX/... to URL/... (repeatable; longest prefix wins)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address of the public listener. Loopback unless you say so."),
+    port: int = typer.Option(8600, "--port", "-p", min=0, max=65535, help="Public port; 0 picks a free one."),
+    admin_port: int = typer.Option(
+        8601, "--admin-port", min=0, max=65535, help="Admin port (/healthz, /readyz), on loopback; 0 picks one."
+    ),
+    status_mode: str = typer.Option(
+        "5xx", "--status-mode", help="Status of the error envelope: 5xx (502/503/504/429), 200, or 600."
+    ),
+    access_log: str | None = typer.Option(
+        None, "--access-log", help="Write the JSON access log to FILE, or '-' for stdout (default: none)."
+    ),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.001, help="Seconds for an upstream's complete response."),
+    connect_timeout: float = typer.Option(5.0, "--connect-timeout", min=0.001, help="Seconds to connect upstream."),
+    drain_timeout: float = typer.Option(
+        10.0, "--drain-timeout", min=0.0, help="On stop, seconds in-flight requests may take to finish."
+    ),
+    name: str = typer.Option("upstreamkit", "--name", help="This gateway's name, in Proxy-Status and the log."),
+    loop: str = typer.Option("auto", "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."),
+) -> None:
+    """Run the gateway: forward configured routes, answer every upstream failure with one envelope."""
+    # Loaded here, not at the top: other commands need none of the gateway.
+    from upstreamkit.gateway import GatewaySettings, RouteError, StatusMode, parse_route, run  # noqa: PLC0415
+
+    if not route:
+        raise _fail("give at least one --route /PREFIX=URL")
+    try:
+        routes = tuple(parse_route(spec) for spec in route)
+        mode = StatusMode(status_mode)
+    except RouteError as exc:
+        raise _fail(str(exc)) from None
+    except ValueError:
+        raise _fail(f"--status-mode must be 5xx, 200 or 600, not {status_mode!r}") from None
+    if loop not in ("auto", "asyncio", "uvloop"):
+        raise _fail(f"--loop must be auto, asyncio or uvloop, not {loop!r}")
+    if not _is_loopback(host):
+        typer.echo(f"warning: listening on {host}, not loopback: anyone who can reach it can use it", err=True)
+    settings = GatewaySettings(
+        routes=routes,
+        host=host,
+        port=port,
+        admin_port=admin_port,
+        status_mode=mode,
+        access_log=access_log,
+        name=name,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        drain_timeout=drain_timeout,
+        loop=loop,  # type: ignore[arg-type]  # checked just above
+    )
+
+    def announce(started: Gateway) -> None:
+        lines = [f"upstreamkit gateway on http://{host}:{started.port}  (admin http://127.0.0.1:{started.admin_port})"]
+        lines += [f"  {r.prefix:<16} -> {r.url}  (upstream {r.upstream})" for r in routes]
+        lines.append("Ctrl-C to stop.")
+        # stderr: stdout may be the access log.
+        typer.echo("\n".join(lines), err=True)
+
+    try:
+        code = run(settings, on_ready=announce)
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port} or the admin port {admin_port}: {exc.strerror or exc}") from None
+    except ImportError:
+        raise _fail("--loop uvloop needs uvloop: pip install 'upstreamkit[gateway]'") from None
+    typer.echo("stopped", err=True)
+    raise typer.Exit(code)

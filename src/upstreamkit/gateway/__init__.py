@@ -1,0 +1,23 @@
+"""The gateway: a reverse proxy in front of upstreams, one error envelope for every failure, ops endpoints.
+
+Start it with ``upstreamkit gateway --route /PREFIX=URL``, or in code with :class:`Gateway` and
+:class:`GatewaySettings`. The parts, one concept per file:
+
+- :mod:`.server` — the public side: an HTTP/1.1 protocol object fed by httptools (keep-alive, limits);
+- :mod:`.upstream` — the upstream side: pooled keep-alive connections, responses parsed by httptools;
+- :mod:`.routes` — prefix routes (longest wins, prefix stripped); nothing else is forwarded;
+- :mod:`.proxy` — one request: route, rewrite headers, exchange, judge with the core's classifier;
+- :mod:`.envelope` — the RFC 9457 + ``code: 600`` envelope, ``Proxy-Status``, the status modes;
+- :mod:`.accesslog` — the JSON access log and its field contract;
+- :mod:`.admin` — the admin listener's endpoints;
+- :mod:`.app` — the process: listeners, graceful stop, the event loop.
+"""
+
+from __future__ import annotations
+
+from upstreamkit.gateway.app import Gateway, run
+from upstreamkit.gateway.config import GatewaySettings
+from upstreamkit.gateway.envelope import StatusMode
+from upstreamkit.gateway.routes import Route, RouteError, parse_route
+
+__all__ = ["Gateway", "GatewaySettings", "Route", "RouteError", "StatusMode", "parse_route", "run"]

@@ -1,0 +1,107 @@
+"""The access log: one JSON object per line, per request. ``analyze`` reads it; the field names are a contract.
+
+Fields (every line has every field; ``null`` where a value does not apply):
+
+============================ ==============================================================================
+``ts``                       when the request arrived, RFC 3339 UTC with milliseconds (``2026-11-28T14:00:00.123Z``)
+``request_id``               the caller's ``X-Request-Id`` when it sent a usable one, else the one the gateway made
+``method``                   request method
+``path``                     the path the caller asked for; the query is dropped (it may carry secrets or PII)
+``route``                    the matched route's prefix (``/pay``); null when no route matched
+``upstream``                 the upstream's name; null when no route matched
+``status``                   the status the caller got (600 in ``--status-mode 600``)
+``upstream_status``          the status the upstream answered; null when it gave no response
+``kind``                     the taxonomy's kind (``connection_refused``, ``rate_limited`` ...); null on success
+``error``                    the envelope's ``error`` word (``gateway_timeout`` ...); null on success
+``attempts``                 requests sent upstream for this one (0 when refused before any was sent)
+``duration_ms``              from the request's arrival (complete) to its answer
+``upstream_ms``              time spent on the upstream exchange (connect included); null when none was made
+``upstream_connect_ms``      time to open the upstream connection; null when a pooled one was reused
+``upstream_ttfb_ms``         from the request written upstream to the first response byte; null without one
+``bytes_in``                 request body bytes
+``bytes_out``                response body bytes sent to the caller
+``breaker``                  the upstream's circuit breaker state (``closed``, ``open``, ``half_open``); null
+                             while the route has no breaker
+``client``                   the caller's address (the TCP peer; ``X-Forwarded-For`` is not trusted here)
+``credential``               ``sha256:`` fingerprint of the credential the caller sent (Authorization,
+                             Proxy-Authorization, X-Api-Key, Api-Key), never the credential; null without one
+``upstream_request_id``      the request id the upstream returned in ``X-Request-Id``, when it differs
+``gateway``                  this gateway instance's name
+``region``                   the region from the config; null when unset
+============================ ==============================================================================
+
+Nothing secret is written: credentials appear only as fingerprints and the query string is never logged.
+Lines are buffered and flushed at least once a second and at stop, so the hot path never waits on a disk.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["FIELDS", "AccessLog", "rfc3339_ms"]
+
+FIELDS: tuple[str, ...] = (
+    "ts",
+    "request_id",
+    "method",
+    "path",
+    "route",
+    "upstream",
+    "status",
+    "upstream_status",
+    "kind",
+    "error",
+    "attempts",
+    "duration_ms",
+    "upstream_ms",
+    "upstream_connect_ms",
+    "upstream_ttfb_ms",
+    "bytes_in",
+    "bytes_out",
+    "breaker",
+    "client",
+    "credential",
+    "upstream_request_id",
+    "gateway",
+    "region",
+)
+
+
+def rfc3339_ms(epoch: float) -> str:
+    """``2026-11-28T14:00:00.123Z`` for an epoch time."""
+    whole = int(epoch)
+    millis = int((epoch - whole) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+class AccessLog:
+    """Writes records to a file (appended) or to stdout (``-``); buffered, flushed by :meth:`flush`."""
+
+    def __init__(self, destination: str | Path) -> None:
+        """Open ``destination`` (``-`` is stdout)."""
+        self._owned = str(destination) != "-"
+        # Held open for the gateway's life and closed by close(): a context manager cannot span that.
+        self._stream: IO[str] = (
+            Path(destination).open("a", encoding="utf-8", buffering=64 * 1024)  # noqa: SIM115
+            if self._owned
+            else sys.stdout
+        )
+
+    def write(self, record: dict[str, Any]) -> None:
+        """One line for one request (``record`` holds the :data:`FIELDS`)."""
+        self._stream.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+
+    def flush(self) -> None:
+        """Push buffered lines to the file."""
+        if not self._stream.closed:
+            self._stream.flush()
+
+    def close(self) -> None:
+        """Flush, and close the file when this log opened it."""
+        self.flush()
+        if self._owned:
+            self._stream.close()

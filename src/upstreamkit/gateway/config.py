@@ -1,0 +1,43 @@
+"""The gateway's settings as one frozen value: what quick mode (``--route ...``) builds today, and what the
+TOML config (validated with pydantic, a later step) will build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from upstreamkit.gateway.envelope import StatusMode
+from upstreamkit.gateway.routes import Route
+from upstreamkit.gateway.server import Limits
+
+__all__ = ["GatewaySettings", "LoopName"]
+
+LoopName = Literal["auto", "asyncio", "uvloop"]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """Everything a :class:`~upstreamkit.gateway.app.Gateway` needs; defaults are quick mode's."""
+
+    routes: tuple[Route, ...]
+    host: str = "127.0.0.1"
+    port: int = 8600
+    admin_host: str = "127.0.0.1"
+    admin_port: int | None = 8601
+    """None: no admin listener."""
+    status_mode: StatusMode = StatusMode.STATUS_5XX
+    access_log: str | None = None
+    """A file path, ``-`` for stdout, or None for no access log."""
+    name: str = "upstreamkit"
+    """This instance's name: in ``Proxy-Status`` and in the access log's ``gateway`` field."""
+    region: str | None = None
+    connect_timeout: float = 5.0
+    timeout: float = 30.0
+    """Seconds from the request written upstream to the complete response."""
+    limits: Limits = field(default_factory=Limits)
+    max_response_bytes: int = 32 * 1024 * 1024
+    drain_timeout: float = 10.0
+    """On stop, how long requests in flight may take to finish before their connections are dropped."""
+    loop: LoopName = "auto"
+    """``auto`` uses uvloop when it is installed (the ``gateway`` extra), else asyncio's own loop."""

@@ -1,0 +1,387 @@
+"""Forwarding one request: route it, rewrite its headers, exchange it upstream, judge the answer.
+
+The steps, in order:
+
+1. refuse what is not for a configured route (CONNECT, absolute-form or asterisk-form targets, unknown
+   prefixes, dot segments): a 404 envelope of kind ``destination_not_found``, no upstream contacted;
+2. keep the caller's ``X-Request-Id`` when it is a sane token, else make one;
+3. rewrite the request: hop-by-hop fields (and those ``Connection`` names) dropped, ``Host`` set to the
+   upstream's, ``X-Forwarded-For`` and ``Forwarded`` appended, ``X-Request-Id`` set, the body re-framed
+   with ``Content-Length``;
+4. exchange it over a pooled connection; a reused connection that dies before any response byte is
+   retried once on a fresh one for idempotent methods (the upstream closed an idle connection as we wrote);
+5. judge the answer with the core's classifier: a 4xx other than 429 and a success pass through untouched
+   (a 2xx only once it is known not to carry a 600 envelope); a 429, 5xx, 600 or a 2xx with a 600
+   envelope, and every exception, become the one envelope (:mod:`.envelope`);
+6. write one access-log line (:mod:`.accesslog`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any
+
+from upstreamkit.core.classify import classify, classify_exception, is_plain_success
+from upstreamkit.core.outcome import Outcome
+from upstreamkit.core.redact import fingerprint
+from upstreamkit.errors import ErrorKind
+from upstreamkit.gateway.accesslog import AccessLog, rfc3339_ms
+from upstreamkit.gateway.config import GatewaySettings
+from upstreamkit.gateway.envelope import Envelope, error_word
+from upstreamkit.gateway.routes import RouteTable, Target
+from upstreamkit.gateway.server import Request, Response
+from upstreamkit.gateway.upstream import RemoteProtocolError, UpstreamConnection, UpstreamPool, UpstreamResponse
+from upstreamkit.knowledge import kind_info
+
+__all__ = ["HOP_BY_HOP", "Proxy"]
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+# Set by the gateway itself, whatever the caller sent.
+_REQUEST_OWN = frozenset({b"host", b"x-request-id", b"x-forwarded-for", b"forwarded", b"content-length", b"expect"})
+_RESPONSE_OWN = frozenset({b"content-length", b"x-request-id"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:+/=-]{1,200}")
+_CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"api-key")
+
+
+def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            tokens.update(token.strip().lower() for token in value.split(b","))
+    return frozenset(tokens)
+
+
+def _credential(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name.lower() in _CREDENTIAL_HEADERS:
+            scheme, _, rest = value.strip().partition(b" ")
+            secret = rest.strip() if rest.strip() else scheme
+            return fingerprint(secret)
+    return None
+
+
+def _forwarded_for(client: str) -> bytes:
+    return (f'for="[{client}]"' if ":" in client else f"for={client}").encode()
+
+
+class Proxy:
+    """The gateway's request handler: ``await proxy.handle(request)`` gives the response to write."""
+
+    def __init__(self, settings: GatewaySettings, pool: UpstreamPool, access_log: AccessLog | None) -> None:
+        """Forward to ``settings.routes`` through ``pool``; log to ``access_log`` when given."""
+        self.settings = settings
+        self.routes = RouteTable(list(settings.routes))
+        self.pool = pool
+        self.access_log = access_log
+        self._gateway = settings.name
+        self._mode = settings.status_mode
+
+    # --- the handler ---------------------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        """Forward ``request`` and answer it; never raises."""
+        started = time.perf_counter()
+        arrived = time.time()
+        request_id = self._request_id(request.headers)
+        target = request.target
+        path, _, query = target.partition(b"?")
+        path_text = path.decode("latin-1")
+        routed: Target | None = None
+        if request.method != "CONNECT" and target[:1] == b"/":
+            routed = self.routes.match(path_text, query.decode("latin-1"))
+        log: dict[str, Any] = {"attempts": 0}
+        envelope: Envelope | None
+        if routed is None:
+            what = "CONNECT" if request.method == "CONNECT" else "this target"
+            envelope = Envelope(
+                ErrorKind.DESTINATION_NOT_FOUND,
+                f"no route of this gateway serves {what}; only configured routes are forwarded",
+                request_id,
+                path_text if target[:1] == b"/" else "",
+                refusal_status=404,
+            )
+            response = self._envelope_response(envelope)
+            self._log(
+                request=request,
+                response=response,
+                started=started,
+                arrived=arrived,
+                request_id=request_id,
+                routed=None,
+                envelope=envelope,
+                log=log,
+            )
+            return response
+        route = routed.route
+        head = self._upstream_head(request, routed, request_id)
+        try:
+            upstream = await self._exchange(route.origin, head, request, log)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the envelope
+            outcome = classify_exception(exc)
+            envelope = self._from_outcome(outcome, request_id, path_text, route.upstream, None, from_exception=True)
+            response = self._envelope_response(envelope)
+            self._log(
+                request=request,
+                response=response,
+                started=started,
+                arrived=arrived,
+                request_id=request_id,
+                routed=routed,
+                envelope=envelope,
+                log=log,
+            )
+            return response
+        response, envelope = self._judge(
+            upstream=upstream,
+            request_id=request_id,
+            path=path_text,
+            upstream_name=route.upstream,
+            method=request.method,
+            log=log,
+        )
+        self._log(
+            request=request,
+            response=response,
+            started=started,
+            arrived=arrived,
+            request_id=request_id,
+            routed=routed,
+            envelope=envelope,
+            log=log,
+        )
+        return response
+
+    # --- request ids and the upstream request --------------------------------------------------------
+
+    @staticmethod
+    def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
+        """The caller's X-Request-Id when it is a sane token (no spaces, no controls, <= 200 chars), else a new one."""
+        for name, value in headers:
+            if name.lower() == b"x-request-id":
+                token = value.strip()
+                if _REQUEST_ID_RE.fullmatch(token):
+                    return token.decode("ascii")
+                break
+        return os.urandom(16).hex()
+
+    def _upstream_head(self, request: Request, routed: Target, request_id: str) -> bytes:
+        headers = request.headers
+        drop = _connection_tokens(headers) if any(n.lower() == b"connection" for n, _ in headers) else frozenset()
+        route = routed.route
+        parts = [
+            request.method.encode("ascii"),
+            b" ",
+            routed.target.encode("latin-1"),
+            b" HTTP/1.1\r\nhost: ",
+            route.host_header.encode("idna") if not route.host_header.isascii() else route.host_header.encode(),
+            b"\r\n",
+        ]
+        forwarded_for: list[bytes] = []
+        forwarded: list[bytes] = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower in HOP_BY_HOP or lower in _REQUEST_OWN or lower in drop:
+                if lower == b"x-forwarded-for":
+                    forwarded_for.append(value.strip())
+                elif lower == b"forwarded":
+                    forwarded.append(value.strip())
+                continue
+            parts += (name, b": ", value, b"\r\n")
+        client = request.client.encode()
+        forwarded_for.append(client)
+        forwarded.append(_forwarded_for(request.client) + b";proto=http")
+        parts += (b"x-forwarded-for: ", b", ".join(forwarded_for), b"\r\n")
+        parts += (b"forwarded: ", b", ".join(forwarded), b"\r\n")
+        parts += (b"x-request-id: ", request_id.encode(), b"\r\n")
+        if request.body or request.method in _BODY_METHODS:
+            parts.append(b"content-length: %d\r\n" % len(request.body))
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    async def _exchange(
+        self, origin: tuple[str, str, int], head: bytes, request: Request, log: dict[str, Any]
+    ) -> UpstreamResponse:
+        started = time.perf_counter()
+        try:
+            return await self._attempts(origin, head, request, log)
+        finally:
+            log["upstream_ms"] = (time.perf_counter() - started) * 1000.0
+
+    async def _attempts(
+        self, origin: tuple[str, str, int], head: bytes, request: Request, log: dict[str, Any]
+    ) -> UpstreamResponse:
+        settings = self.settings
+        pool = self.pool
+        head_only = request.method == "HEAD"
+        connection: UpstreamConnection | None = pool.checkout(origin)
+        reused = connection is not None
+        while True:
+            log["attempts"] += 1
+            connect_ms = None
+            if connection is None:
+                opening = time.perf_counter()
+                connection = await pool.connect(origin, settings.connect_timeout)
+                connect_ms = (time.perf_counter() - opening) * 1000.0
+            try:
+                response = await connection.request(
+                    head, request.body, head_only=head_only, timeout=settings.timeout, connect_ms=connect_ms
+                )
+            except RemoteProtocolError as exc:
+                pool.discard(connection)
+                # A pooled connection the upstream closed while idle: the request never reached a handler.
+                if reused and exc.before_response and request.method in _IDEMPOTENT:
+                    connection, reused = None, False
+                    continue
+                raise
+            except BaseException:
+                pool.discard(connection)
+                raise
+            pool.checkin(origin, connection, reusable=response.keep_alive)
+            log["upstream_connect_ms"] = response.connect_ms
+            log["upstream_ttfb_ms"] = response.ttfb_ms
+            return response
+
+    # --- judging the answer --------------------------------------------------------------------------
+
+    def _judge(
+        self,
+        *,
+        upstream: UpstreamResponse,
+        request_id: str,
+        path: str,
+        upstream_name: str,
+        method: str,
+        log: dict[str, Any],
+    ) -> tuple[Response, Envelope | None]:
+        status = upstream.status
+        log["upstream_status"] = status
+        failed: Outcome | None = None
+        if 200 <= status < 400:
+            names = [name.lower().decode("latin-1") for name, _ in upstream.headers]
+            if not is_plain_success(status, names, upstream.body):
+                outcome = classify(status, upstream.headers, upstream.body)
+                if outcome.is_600:
+                    failed = outcome
+        elif not (400 <= status < 500) or status == 429:
+            failed = classify(status, upstream.headers, upstream.body)
+        if failed is None:
+            return self._pass_through(upstream, request_id, method, log), None
+        envelope = self._from_outcome(failed, request_id, path, upstream_name, status)
+        return self._envelope_response(envelope), envelope
+
+    def _pass_through(self, upstream: UpstreamResponse, request_id: str, method: str, log: dict[str, Any]) -> Response:
+        drop = _connection_tokens(upstream.headers)
+        keep_length = method == "HEAD" or upstream.status == 304
+        headers: list[tuple[bytes, bytes]] = []
+        for name, value in upstream.headers:
+            lower = name.lower()
+            if lower in HOP_BY_HOP or lower in drop:
+                continue
+            if lower in _RESPONSE_OWN:
+                if lower == b"x-request-id" and value != request_id.encode():
+                    log["upstream_request_id"] = value.decode("latin-1")
+                if not (keep_length and lower == b"content-length"):
+                    continue
+            headers.append((name, value))
+        headers.append((b"x-request-id", request_id.encode()))
+        return Response(upstream.status, headers, upstream.body)
+
+    def _from_outcome(
+        self,
+        outcome: Outcome,
+        request_id: str,
+        path: str,
+        upstream_name: str,
+        upstream_status: int | None,
+        *,
+        from_exception: bool = False,
+    ) -> Envelope:
+        kind = outcome.kind if outcome.kind is not None else ErrorKind.UPSTREAM_OUTAGE
+        # An exception's text names internal addresses; the caller gets the knowledge base's words instead.
+        detail = kind_info(kind).meaning if from_exception else outcome.explanation
+        return Envelope(
+            kind,
+            detail,
+            request_id,
+            path,
+            upstream=upstream_name,
+            upstream_status=upstream_status,
+            retry_after=outcome.retry_after,
+        )
+
+    def _envelope_response(self, envelope: Envelope) -> Response:
+        return Response(envelope.status(self._mode), envelope.headers(self._gateway), envelope.body(self._mode))
+
+    def refuse(
+        self, status: int, kind: ErrorKind, detail: str, headers: list[tuple[bytes, bytes]], path: str
+    ) -> Response:
+        """The answer to a request the server refused before it was complete (too large, malformed)."""
+        request_id = self._request_id(headers)
+        envelope = Envelope(kind, detail, request_id, path, refusal_status=status)
+        return self._envelope_response(envelope)
+
+    # --- the access log ------------------------------------------------------------------------------
+
+    def _log(
+        self,
+        *,
+        request: Request,
+        response: Response,
+        started: float,
+        arrived: float,
+        request_id: str,
+        routed: Target | None,
+        envelope: Envelope | None,
+        log: dict[str, Any],
+    ) -> None:
+        access_log = self.access_log
+        if access_log is None:
+            return
+        kind = envelope.kind if envelope is not None else None
+        access_log.write(
+            {
+                "ts": rfc3339_ms(arrived),
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.target.partition(b"?")[0].decode("latin-1"),
+                "route": routed.route.prefix if routed is not None else None,
+                "upstream": routed.route.upstream if routed is not None else None,
+                "status": response.status,
+                "upstream_status": log.get("upstream_status"),
+                "kind": str(kind) if kind is not None else None,
+                "error": error_word(kind) if kind is not None else None,
+                "attempts": log["attempts"],
+                "duration_ms": round((time.perf_counter() - started) * 1000.0, 3),
+                "upstream_ms": _ms(log.get("upstream_ms")),
+                "upstream_connect_ms": _ms(log.get("upstream_connect_ms")),
+                "upstream_ttfb_ms": _ms(log.get("upstream_ttfb_ms")),
+                "bytes_in": len(request.body),
+                "bytes_out": len(response.body),
+                "breaker": None,
+                "client": request.client,
+                "credential": _credential(request.headers),
+                "upstream_request_id": log.get("upstream_request_id"),
+                "gateway": self._gateway,
+                "region": self.settings.region,
+            }
+        )
+
+
+def _ms(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None

@@ -1,0 +1,343 @@
+"""The upstream side of the data plane: pooled keep-alive HTTP/1.1 connections, responses parsed by httptools.
+
+Why by hand: the forwarder is the gateway's hot path, and the measured peers are too slow for it on this
+kind of machine (bench/RESULTS.md, "Gateway data plane"): ``httpx.AsyncClient`` forwards about 1.4k req/s,
+an aiohttp ``ClientSession`` about 12k. A gateway already holds the request as raw header pairs and
+bytes, so what it needs is small: write a request head and body, parse a response with llhttp (the C
+parser behind uvicorn, via ``httptools``), keep the connection for the next request. That is this module:
+one :class:`UpstreamConnection` protocol object per TCP (or TLS) connection, fed by the parser's
+callbacks, and an :class:`UpstreamPool` of idle connections per origin, most recently used first.
+
+Failures are raised as exceptions named the way HTTP stacks name them (``ConnectError``,
+``ConnectTimeout``, ``ReadTimeout``, ``RemoteProtocolError``) and chained to the socket or TLS error under
+them, so the core's :func:`~upstreamkit.core.classify.classify_exception` maps them like any other stack's:
+one taxonomy. A response body larger than the limit raises the taxonomy's error directly.
+
+Bodies are read whole (up to ``max_body``): the gateway must see a body to find a 600 envelope in it, and
+the bodies it fronts are API payloads. Streaming large bodies is a later step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httptools
+
+from upstreamkit.errors import ErrorKind, make_error
+
+__all__ = [
+    "ConnectError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "Resolver",
+    "UpstreamConnection",
+    "UpstreamPool",
+    "UpstreamResponse",
+]
+
+Resolver = Callable[[str, int], Awaitable[list[tuple[int, tuple[object, ...]]]]]
+"""``resolve(host, port)`` -> ``[(family, sockaddr), ...]``; raises ``socket.gaierror`` as getaddrinfo does."""
+
+
+class ConnectError(OSError):
+    """No connection could be opened (the cause is chained: refused, DNS, TLS ...)."""
+
+
+class ConnectTimeout(TimeoutError):  # noqa: N818 - the name HTTP stacks use; classify_exception reads it
+    """The connection (TCP and TLS handshake) was not open in time."""
+
+
+class ReadTimeout(TimeoutError):  # noqa: N818 - the name HTTP stacks use; classify_exception reads it
+    """The request left and no complete response came back in time."""
+
+
+class RemoteProtocolError(Exception):
+    """The upstream closed the connection early or broke HTTP/1.1."""
+
+    def __init__(self, message: str, *, before_response: bool = False) -> None:
+        """``before_response``: not one byte of a response had arrived."""
+        super().__init__(message)
+        self.before_response = before_response
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    """A complete upstream response; header names and values as raw bytes, in order."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    keep_alive: bool
+    connect_ms: float | None
+    """Time to open the connection; None when a pooled one was reused."""
+    ttfb_ms: float
+    """From the request's first byte written to the response's first byte."""
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One keep-alive connection to an upstream, answering one request at a time."""
+
+    def __init__(self, max_body: int) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._max_body = max_body
+        self._waiter: asyncio.Future[UpstreamResponse] | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._status = 0
+        self._started = 0.0
+        self._first_byte = 0.0
+        self._connect_ms: float | None = None
+        self._headers_done = False
+        self._framed = True
+        self._head_only = False
+        self.closed = False
+        self.requests = 0
+
+    # --- asyncio callbacks -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._headers_done and not self._framed and exc is None:
+            self._finish(keep_alive=False)  # a body delimited by the connection's end (no length, not chunked)
+            return
+        if self._first_byte:
+            error = RemoteProtocolError("peer closed connection without sending complete message body (incomplete)")
+        else:
+            error = RemoteProtocolError("Server disconnected without sending a response.", before_response=True)
+        waiter.set_exception(error if exc is None else _chain(error, exc))
+
+    def data_received(self, data: bytes) -> None:
+        if not self._first_byte:
+            self._first_byte = time.perf_counter()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(RemoteProtocolError("the upstream switched protocols; upgrades are not forwarded"))
+        except httptools.HttpParserError as exc:
+            self._fail(_chain(RemoteProtocolError(f"invalid HTTP response: {exc}"), exc))
+
+    # --- httptools callbacks -----------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._headers = []
+        self._body = []
+        self._body_size = 0
+        self._headers_done = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._status = self._parser.get_status_code()
+        self._headers_done = True
+        framed = False
+        for name, value in self._headers:
+            lower = name.lower()
+            if lower == b"content-length" or (lower == b"transfer-encoding" and b"chunked" in value.lower()):
+                framed = True
+        self._framed = framed or self._status in (204, 304) or self._status < 200
+        if self._head_only and self._status >= 200:
+            # llhttp cannot be told the request was HEAD: finish here and never reuse the connection.
+            self._finish(keep_alive=False)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self._max_body:
+            self._fail(
+                make_error(
+                    ErrorKind.HTTP_RESPONSE_BODY_SIZE,
+                    f"the upstream's response body exceeds the gateway's limit of {self._max_body} bytes",
+                    hop="upstream",
+                )
+            )
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._status < 200:  # 1xx informational: the real response follows
+            self._headers_done = False
+            return
+        self._finish(keep_alive=self._parser.should_keep_alive())
+
+    # --- requests ----------------------------------------------------------------------------------
+
+    def _finish(self, *, keep_alive: bool) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
+        ttfb = (self._first_byte - self._started) * 1000.0 if self._first_byte else 0.0
+        waiter.set_result(
+            UpstreamResponse(self._status, self._headers, body, keep_alive, self._connect_ms, max(ttfb, 0.0))
+        )
+
+    def _fail(self, error: BaseException) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+        self.abort()
+
+    def abort(self) -> None:
+        """Close at once (the connection cannot be reused)."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def request(
+        self, head: bytes, body: bytes, *, head_only: bool, timeout: float, connect_ms: float | None
+    ) -> UpstreamResponse:
+        """Send one request (``head`` ends with the blank line) and wait for its complete response."""
+        transport = self.transport
+        if transport is None or self.closed:
+            raise RemoteProtocolError("Server disconnected without sending a response.", before_response=True)
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        self._head_only = head_only
+        self._first_byte = 0.0
+        self._connect_ms = connect_ms
+        self._headers_done = False
+        self.requests += 1
+        self._started = time.perf_counter()
+        transport.write(head + body if body and len(body) < 65_536 else head)
+        if body and len(body) >= 65_536:
+            transport.write(body)
+        handle = loop.call_at(loop.time() + timeout, self._time_out, waiter)
+        try:
+            response: UpstreamResponse = await waiter
+        finally:
+            handle.cancel()
+            self._waiter = None
+        return response
+
+    def _time_out(self, waiter: asyncio.Future[UpstreamResponse]) -> None:
+        if not waiter.done():
+            waiter.set_exception(ReadTimeout("timed out waiting for the upstream's response"))
+            self.abort()
+
+
+def _chain(error: BaseException, cause: BaseException) -> BaseException:
+    error.__cause__ = cause
+    return error
+
+
+async def _getaddrinfo(host: str, port: int) -> list[tuple[int, tuple[object, ...]]]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [(family, tuple(sockaddr)) for family, _, _, _, sockaddr in infos]
+
+
+class UpstreamPool:
+    """Idle keep-alive connections per origin ``(scheme, host, port)``, reused most recently used first."""
+
+    def __init__(
+        self,
+        *,
+        max_idle_per_origin: int = 64,
+        max_body: int = 32 * 1024 * 1024,
+        ssl_context: ssl.SSLContext | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        """``resolver`` replaces the system resolver (tests point it at a loopback DNS server)."""
+        self._idle: dict[tuple[str, str, int], deque[UpstreamConnection]] = {}
+        self._max_idle = max_idle_per_origin
+        self._max_body = max_body
+        self._ssl_context = ssl_context
+        self._resolver = resolver
+        self._all: set[UpstreamConnection] = set()
+
+    def _ssl(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
+
+    async def connect(self, origin: tuple[str, str, int], timeout: float) -> UpstreamConnection:
+        """A new connection to ``origin`` (TCP, then TLS for https), within ``timeout`` seconds."""
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        max_body = self._max_body
+
+        async def open_connection() -> UpstreamConnection:
+            if self._resolver is not None:
+                addresses = await self._resolver(host, port)
+                if not addresses:
+                    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+                family, sockaddr = addresses[0]
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock.setblocking(False)  # noqa: FBT003 - the socket API's own signature
+                try:
+                    await loop.sock_connect(sock, sockaddr)
+                except BaseException:
+                    sock.close()
+                    raise
+                _, protocol = await loop.create_connection(
+                    lambda: UpstreamConnection(max_body),
+                    sock=sock,
+                    ssl=self._ssl() if scheme == "https" else None,
+                    server_hostname=host if scheme == "https" else None,
+                )
+                return protocol
+            _, protocol = await loop.create_connection(
+                lambda: UpstreamConnection(max_body), host, port, ssl=self._ssl() if scheme == "https" else None
+            )
+            return protocol
+
+        try:
+            async with asyncio.timeout(timeout):
+                connection = await open_connection()
+        except TimeoutError as exc:
+            raise ConnectTimeout(f"connect to {host}:{port} timed out after {timeout:g} s") from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectError(f"connect to {host}:{port} failed: {exc}") from exc
+        self._all.add(connection)
+        return connection
+
+    def checkout(self, origin: tuple[str, str, int]) -> UpstreamConnection | None:
+        """An idle connection to ``origin`` that is still open, or None."""
+        idle = self._idle.get(origin)
+        while idle:
+            connection = idle.pop()
+            if not connection.closed and connection.transport is not None and not connection.transport.is_closing():
+                return connection
+            self._all.discard(connection)
+        return None
+
+    def checkin(self, origin: tuple[str, str, int], connection: UpstreamConnection, *, reusable: bool) -> None:
+        """Return a connection after a complete response; closed at once when not reusable or the pool is full."""
+        idle = self._idle.setdefault(origin, deque())
+        if not reusable or connection.closed or len(idle) >= self._max_idle:
+            self.discard(connection)
+            return
+        idle.append(connection)
+
+    def discard(self, connection: UpstreamConnection) -> None:
+        """Close and forget a connection."""
+        connection.abort()
+        self._all.discard(connection)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections opened by this pool and not yet discarded (idle and busy)."""
+        return len(self._all)
+
+    def close(self) -> None:
+        """Close every connection, idle or busy."""
+        for connection in list(self._all):
+            with contextlib.suppress(Exception):
+                connection.abort()
+        self._all.clear()
+        self._idle.clear()
