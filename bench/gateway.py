@@ -1,10 +1,11 @@
 """Benchmark: the gateway's data plane against its peers, side by side in one run, with wrk.
 
-    .venv/bin/python bench/gateway.py [--seconds 5] [--connections 32] [--threads 2] [--only NAME ...]
+    .venv/bin/python bench/gateway.py [--seconds 5] [--rounds 3] [--connections 32] [--threads 2] [--only WORD ...]
 
 Every server forwards ``GET /items`` to the same fast upstream, an nginx ``return 200`` with a small JSON
-body, and each runs in its own process, one after the other, loaded by ``wrk`` (Debian's ``wrk``) for a
-1-second warm-up and then ``--seconds``. Rows:
+body. Each runs in its own process; all are started first, then loaded one at a time by ``wrk`` (Debian's
+``wrk``: a 1-second warm-up, then ``--seconds``), in ``--rounds`` interleaved rounds whose medians are
+reported, because this machine is shared and its load moves under any single run. Rows:
 
 - nginx ``return 200`` itself (no proxy: the ceiling of this machine for this load);
 - nginx ``proxy_pass`` with a keep-alive upstream block (one worker);
@@ -28,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -230,6 +232,7 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds over all servers; medians are reported.")
     parser.add_argument("--only", nargs="*", default=None, help="Run only the rows whose names contain these words.")
     parser.add_argument("--serve", nargs=3, metavar=("KIND", "PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -273,7 +276,12 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
         f" location / {{ return 200 '{UPSTREAM_BODY}'; }} }}",
     )
     env_note = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at start"
-    with running(["nginx", "-c", str(up_conf), "-e", "stderr"], up_port, directory / "upstream.log"):
+    samples: dict[str, list[tuple[float, float, float, int]]] = {}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(running(["nginx", "-c", str(up_conf), "-e", "stderr"], up_port, directory / "up.log"))
+        ports: dict[str, int] = {}
+        # Every server is started once and left idle while the others are loaded: rounds interleave them,
+        # so a burst of load from other programs on this shared machine spreads over all rows alike.
         for name, command, needs in candidates:
             if args.only and not any(word in name for word in args.only):
                 continue
@@ -282,39 +290,56 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
             if needs is not None and not have.get(needs, False):
                 row.note = f"skipped: {needs} not installed"
                 continue
+            if command == "direct":
+                ports[name] = up_port
+                continue
+            port = free_port()
+            if command == "nginx":
+                conf = nginx_conf(
+                    directory,
+                    "proxy",
+                    f"upstream backend {{ server {HOST}:{up_port}; keepalive 64; }}"
+                    f" server {{ listen {HOST}:{port}; location / {{ proxy_pass http://backend;"
+                    ' proxy_http_version 1.1; proxy_set_header Connection ""; } }',
+                )
+                argv = ["nginx", "-c", str(conf), "-e", "stderr"]
+            else:
+                argv = [part.replace("{port}", str(port)) for part in command]
             try:
-                if command == "direct":
-                    row.rps, row.p50_ms, row.p99_ms, row.errors = wrk(
-                        up_port, args.seconds, args.connections, args.threads
-                    )
+                stack.enter_context(running(argv, port, directory / f"{len(rows)}.log"))
+            except RuntimeError as exc:
+                row.note = f"failed to start: {exc}"
+                continue
+            ports[name] = port
+        for _ in range(args.rounds):
+            for row in rows:
+                if row.name not in ports:
                     continue
-                port = free_port()
-                if command == "nginx":
-                    conf = nginx_conf(
-                        directory,
-                        "proxy",
-                        f"upstream backend {{ server {HOST}:{up_port}; keepalive 64; }}"
-                        f" server {{ listen {HOST}:{port}; location / {{ proxy_pass http://backend;"
-                        ' proxy_http_version 1.1; proxy_set_header Connection ""; } }',
-                    )
-                    argv = ["nginx", "-c", str(conf), "-e", "stderr"]
-                else:
-                    argv = [part.replace("{port}", str(port)) for part in command]
-                with running(argv, port, directory / f"{len(rows)}.log"):
-                    row.rps, row.p50_ms, row.p99_ms, row.errors = wrk(
-                        port, args.seconds, args.connections, args.threads
-                    )
-            except (RuntimeError, subprocess.SubprocessError, AttributeError, ValueError) as exc:
-                row.note = f"failed: {exc}"
+                try:
+                    result = wrk(ports[row.name], args.seconds, args.connections, args.threads)
+                except (subprocess.SubprocessError, AttributeError, ValueError) as exc:
+                    row.note = f"failed: {exc}"
+                    continue
+                samples.setdefault(row.name, []).append(result)
+    for row in rows:
+        runs = samples.get(row.name)
+        if runs:
+            row.rps = statistics.median(r[0] for r in runs)
+            row.p50_ms = statistics.median(r[1] for r in runs)
+            row.p99_ms = statistics.median(r[2] for r in runs)
+            row.errors = sum(r[3] for r in runs)
     base = next((r.rps for r in rows if r.name.startswith("aiohttp forwarder (asyncio") and r.rps), None)
-    print(f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, GET {PATH}, one run; {env_note}")
+    print(
+        f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, GET {PATH}, one run of {args.rounds} interleaved"
+        f" rounds (medians); {env_note}"
+    )
     print("| server | req/s | p50 ms | p99 ms | errors | ratio to aiohttp forwarder |")
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
         if row.rps is None:
-            print(f"| {row.name} | – | – | – | – | {row.note} |")
+            print(f"| {row.name} | - | - | - | - | {row.note} |")
             continue
-        ratio = f"{row.rps / base:.2f}" if base else "–"
+        ratio = f"{row.rps / base:.2f}" if base else "-"
         print(
             f"| {row.name} | {row.rps:,.0f} | {row.p50_ms:.2f} | {row.p99_ms:.2f} | {row.errors} | {ratio} |"
             + (f" {row.note}" if row.note else "")

@@ -24,7 +24,7 @@ from upstreamkit.gateway.accesslog import AccessLog
 from upstreamkit.gateway.admin import AdminHandler
 from upstreamkit.gateway.config import GatewaySettings, LoopName
 from upstreamkit.gateway.proxy import Proxy
-from upstreamkit.gateway.server import HTTPProtocol, Response, ServerState
+from upstreamkit.gateway.server import HTTPProtocol, Request, Response, ServerState
 from upstreamkit.gateway.upstream import Resolver, UpstreamPool
 
 __all__ = ["Gateway", "loop_factory", "run"]
@@ -157,8 +157,8 @@ class Gateway:
         await self.stop()
 
 
-def _admin_refuse(status: int, kind: ErrorKind, detail: str, headers: list[tuple[bytes, bytes]], path: str) -> Response:
-    del kind, headers, path
+def _admin_refuse(request: Request, status: int, kind: ErrorKind, detail: str) -> Response:
+    del request, kind
     return Response(status, [(b"content-type", b"text/plain")], detail.encode())
 
 

@@ -41,3 +41,7 @@ class GatewaySettings:
     """On stop, how long requests in flight may take to finish before their connections are dropped."""
     loop: LoopName = "auto"
     """``auto`` uses uvloop when it is installed (the ``gateway`` extra), else asyncio's own loop."""
+
+    def __post_init__(self) -> None:
+        # Accept the mode as its text ("5xx", "200", "600"), as the command line and a config file give it.
+        object.__setattr__(self, "status_mode", StatusMode(self.status_mode))

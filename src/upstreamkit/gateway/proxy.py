@@ -328,13 +328,24 @@ class Proxy:
     def _envelope_response(self, envelope: Envelope) -> Response:
         return Response(envelope.status(self._mode), envelope.headers(self._gateway), envelope.body(self._mode))
 
-    def refuse(
-        self, status: int, kind: ErrorKind, detail: str, headers: list[tuple[bytes, bytes]], path: str
-    ) -> Response:
-        """The answer to a request the server refused before it was complete (too large, malformed)."""
-        request_id = self._request_id(headers)
-        envelope = Envelope(kind, detail, request_id, path, refusal_status=status)
-        return self._envelope_response(envelope)
+    def refuse(self, request: Request, status: int, kind: ErrorKind, detail: str) -> Response:
+        """The answer to a request the server refused before it was complete (too large, malformed, CONNECT)."""
+        started = time.perf_counter()
+        request_id = self._request_id(request.headers)
+        path = request.target.partition(b"?")[0].decode("latin-1")
+        envelope = Envelope(kind, detail, request_id, path if path.startswith("/") else "", refusal_status=status)
+        response = self._envelope_response(envelope)
+        self._log(
+            request=request,
+            response=response,
+            started=started,
+            arrived=time.time(),
+            request_id=request_id,
+            routed=None,
+            envelope=envelope,
+            log={"attempts": 0},
+        )
+        return response
 
     # --- the access log ------------------------------------------------------------------------------
 

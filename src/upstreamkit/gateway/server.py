@@ -51,8 +51,9 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
-Refuse = Callable[[int, ErrorKind, str, "list[tuple[bytes, bytes]]", str], Response]
-"""``refuse(status, kind, detail, headers, path)``: the answer to a request the server will not take."""
+Refuse = Callable[[Request, int, ErrorKind, str], Response]
+"""``refuse(request, status, kind, detail)``: the answer to a request the server will not take (the request
+holds what was read of it: method, target, header fields; no body)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,12 +157,18 @@ class HTTPProtocol(asyncio.Protocol):
             return
         try:
             self._parser.feed_data(data)
-        except _OversizeError as over:
-            self._refuse_and_close(over.status, over.kind, over.detail)
         except httptools.HttpParserUpgrade:
-            self._refuse_and_close(400, ErrorKind.HTTP_REQUEST_ERROR, "protocol upgrades are not forwarded")
+            if self._parser.get_method() == b"CONNECT":  # a tunnel to anywhere: never (the gateway is not open)
+                self._refuse_and_close(404, ErrorKind.DESTINATION_NOT_FOUND, "CONNECT is not served by this gateway")
+            else:
+                self._refuse_and_close(400, ErrorKind.HTTP_REQUEST_ERROR, "protocol upgrades are not forwarded")
         except httptools.HttpParserError as exc:
-            self._refuse_and_close(400, ErrorKind.HTTP_REQUEST_ERROR, f"malformed HTTP request: {exc}")
+            # httptools wraps an exception raised in a callback in HttpParserCallbackError: look under it.
+            over = exc.__context__ or exc.__cause__
+            if isinstance(over, _OversizeError):
+                self._refuse_and_close(over.status, over.kind, over.detail)
+            else:
+                self._refuse_and_close(400, ErrorKind.HTTP_REQUEST_ERROR, f"malformed HTTP request: {exc}")
 
     # --- httptools callbacks -----------------------------------------------------------------------
 
@@ -272,8 +279,9 @@ class HTTPProtocol(asyncio.Protocol):
         self._closing = True
         if self._transport is not None:
             self._transport.pause_reading()
-        path = self._url.partition(b"?")[0].decode("latin-1")
-        response = self._refuse(status, kind, detail, self._headers, path)
+        method = self._parser.get_method().decode("ascii", "replace") if self._url else "-"
+        partial = Request(method, self._url, self._headers, b"", self._client, keep_alive=False)
+        response = self._refuse(partial, status, kind, detail)
 
         async def answer_then_close() -> None:
             if self._task is not None:
