@@ -122,11 +122,19 @@ class Gateway:
         """Stop accepting, let in-flight requests finish (at most ``drain_timeout`` s), close everything."""
         timeout = self.settings.drain_timeout if drain_timeout is None else drain_timeout
         self._accepting = False
+        loop = asyncio.get_running_loop()
         if self._public is not None:
+            # Python 3.11's Server.close() can race an accept already taken: such a connection attaches after
+            # close() and is never closed. So stop reading the listeners first, let those accepts attach (a few
+            # loop turns), and only then close (the simulator's stop does the same).
+            for listener in self._public.sockets:
+                with contextlib.suppress(Exception):
+                    loop.remove_reader(listener.fileno())
+            for _ in range(8):
+                await asyncio.sleep(0)
             self._public.close()
         for connection in list(self._public_state.connections):
             connection.shutdown()
-        loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         # Bounded: polls every 10 ms until the connections have closed or the drain time is up.
         while self._public_state.connections and loop.time() < deadline:

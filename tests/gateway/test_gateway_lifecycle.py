@@ -1,0 +1,123 @@
+"""Graceful stop: stop accepting, finish what is in flight (bounded), exit 0; and the command's own errors."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from gateway_support import RunningGateway, fault_scenario
+
+from upstreamkit.simulator import Simulator
+
+pytestmark = pytest.mark.integration
+
+_POLLS = 1000  # bounded waits for an event, 10 ms apart: at most 10 s
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(_POLLS):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the condition did not hold within 10 s")
+
+
+def _refuses(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_stop_finishes_in_flight_and_refuses_new(
+    gateway_factory: Callable[..., RunningGateway], simulator_factory: Any
+) -> None:
+    sim: Simulator = simulator_factory(fault_scenario('{ kind = "latency", delay = 0.6 }'))
+    gw = gateway_factory(f"/pay={sim.base_url}/v1")
+    port = gw.gateway.port
+    with ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(httpx.get, gw.url("/pay/slow"), timeout=10)
+        _wait_until(lambda: len(sim.ledger.entries()) == 1)  # the request is at the upstream
+        stopping = pool.submit(gw.stop)
+        _wait_until(lambda: _refuses(port))  # no longer accepting, while the request is still in flight
+        response = slow.result(10)
+        stopping.result(10)
+    assert response.status_code == 200
+    assert response.headers["connection"] == "close"
+
+
+def test_drain_is_bounded(gateway_factory: Callable[..., RunningGateway], simulator_factory: Any) -> None:
+    sim: Simulator = simulator_factory(fault_scenario('{ kind = "hang" }'))
+    gw = gateway_factory(f"/pay={sim.base_url}/v1", timeout=60.0)
+    with ThreadPoolExecutor(1) as pool:
+        hung = pool.submit(httpx.get, gw.url("/pay/hangs"), timeout=20)
+        _wait_until(lambda: len(sim.ledger.entries()) == 1)
+        gw.stop(drain_timeout=0.2)
+        with pytest.raises(httpx.TransportError):
+            hung.result(20)
+
+
+def _start(*args: str) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "upstreamkit", "gateway", "--port", "0", "--admin-port", "0", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stderr is not None
+    first = process.stderr.readline()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)", first)
+    assert match, first
+    return process, int(match.group(1))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_command_stops_gracefully_on_signal(simulator_factory: Any, signum: signal.Signals) -> None:
+    sim: Simulator = simulator_factory(fault_scenario('{ kind = "latency", delay = 0.5 }'))
+    process, port = _start("--route", f"/pay={sim.base_url}/v1", "--loop", "asyncio")
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(httpx.get, f"http://127.0.0.1:{port}/pay/slow", timeout=10)
+            _wait_until(lambda: len(sim.ledger.entries()) == 1)
+            process.send_signal(signum)
+            assert slow.result(10).status_code == 200
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "at least one --route"),
+        (["--route", "pay=http://x"], "must start with '/'"),
+        (["--route", "/pay=ftp://x"], "http:// or https://"),
+        (["--route", "/pay"], "expected /PREFIX=URL"),
+        (["--route", "/pay=http://127.0.0.1:1", "--status-mode", "404"], "--status-mode"),
+    ],
+)
+def test_command_rejects_bad_options(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "upstreamkit", "gateway", "--port", "0", "--admin-port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert done.stderr.startswith("error: ")
