@@ -81,10 +81,10 @@ def _start(*args: str) -> tuple[subprocess.Popen[str], int]:
     return process, int(match.group(1))
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_command_stops_gracefully_on_signal(simulator_factory: Any, signum: signal.Signals) -> None:
+@pytest.mark.parametrize(("signum", "loop"), [(signal.SIGTERM, "asyncio"), (signal.SIGINT, "uvloop")])
+def test_command_stops_gracefully_on_signal(simulator_factory: Any, signum: signal.Signals, loop: str) -> None:
     sim: Simulator = simulator_factory(fault_scenario('{ kind = "latency", delay = 0.5 }'))
-    process, port = _start("--route", f"/pay={sim.base_url}/v1", "--loop", "asyncio")
+    process, port = _start("--route", f"/pay={sim.base_url}/v1", "--loop", loop)
     try:
         with ThreadPoolExecutor(1) as pool:
             slow = pool.submit(httpx.get, f"http://127.0.0.1:{port}/pay/slow", timeout=10)
