@@ -12,7 +12,9 @@ reported, because this machine is shared and its load moves under any single run
 - a bare aiohttp forwarder (aiohttp server + one aiohttp ``ClientSession``), on asyncio's loop and on uvloop;
 - upstreamkit's data plane (``upstreamkit gateway``: httptools server protocol + the pooled upstream layer),
   on asyncio's loop, on uvloop, and on uvloop with the JSON access log written to a file;
-- uvicorn (httptools, uvloop) with a raw ASGI app forwarding through the same pooled upstream layer.
+- uvicorn (httptools, uvloop) with a raw ASGI app forwarding through the same pooled upstream layer (a bare
+  forwarder: no request ids, no header rewriting, no judging), and with an ASGI adapter around the
+  gateway's own ``Proxy`` (the same work per request as the gateway: only the server side differs).
 
 Needs ``wrk`` and ``nginx`` on PATH and the ``bench`` extra (aiohttp, uvicorn) plus uvloop; a row whose
 tools are missing is skipped and says so. Loopback only, high ports, configs and logs in a temporary
@@ -115,6 +117,38 @@ def serve_uvicorn_asgi(port: int, upstream: str) -> None:
         headers = [(n.lower(), v) for n, v in answer.headers if n.lower() not in own]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
+
+    uvicorn.run(
+        app, host=HOST, port=port, loop="uvloop", http="httptools", lifespan="off", access_log=False, log_level="error"
+    )
+
+
+def serve_uvicorn_proxy(port: int, upstream: str) -> None:
+    """uvicorn (httptools, uvloop) with an ASGI adapter around the gateway's own ``Proxy``: the same work per
+    request as ``upstreamkit gateway`` (routing, request ids, header rewriting, judging), only the server differs."""
+    import uvicorn  # noqa: PLC0415 - the bench extra
+
+    from upstreamkit.gateway.config import GatewaySettings  # noqa: PLC0415
+    from upstreamkit.gateway.proxy import Proxy  # noqa: PLC0415
+    from upstreamkit.gateway.routes import parse_route  # noqa: PLC0415
+    from upstreamkit.gateway.server import Request  # noqa: PLC0415
+    from upstreamkit.gateway.upstream import UpstreamPool  # noqa: PLC0415
+
+    proxy = Proxy(GatewaySettings(routes=(parse_route(f"/={upstream}"),)), UpstreamPool(), None)
+
+    async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def,type-arg]
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        client = scope["client"][0] if scope.get("client") else ""
+        request = Request(scope["method"], target, list(scope["headers"]), body, client, keep_alive=True)
+        response = await proxy.handle(request)
+        await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
+        await send({"type": "http.response.body", "body": response.body})
 
     uvicorn.run(
         app, host=HOST, port=port, loop="uvloop", http="httptools", lifespan="off", access_log=False, log_level="error"
@@ -240,6 +274,8 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
         kind, port, upstream = args.serve
         if kind == "uvicorn-asgi":
             serve_uvicorn_asgi(int(port), upstream)
+        elif kind == "uvicorn-proxy":
+            serve_uvicorn_proxy(int(port), upstream)
         else:
             serve_aiohttp(int(port), upstream, uvloop_on=kind == "aiohttp-uvloop")
         return
@@ -267,6 +303,11 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
             "uvloop",
         ),
         ("uvicorn + raw ASGI app over the same pool", [*me, "--serve", "uvicorn-asgi", "{port}", upstream], "uvicorn"),
+        (
+            "uvicorn + ASGI adapter around the gateway's Proxy (same work)",
+            [*me, "--serve", "uvicorn-proxy", "{port}", upstream],
+            "uvicorn",
+        ),
     ]
     rows: list[Row] = []
     up_conf = nginx_conf(

@@ -7,29 +7,17 @@ exits 0. A bad route or a port that cannot be bound is one ``error:`` line on st
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING
 
 import typer
+
+# The same one-line error and loopback check as the simulator's command.
+from upstreamkit.cli.simulate import _fail, _is_loopback
 
 if TYPE_CHECKING:
     from upstreamkit.gateway import Gateway
 
 __all__ = ["gateway"]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def gateway(

@@ -99,62 +99,8 @@ class Proxy:
         started = time.perf_counter()
         arrived = time.time()
         request_id = self._request_id(request.headers)
-        target = request.target
-        path, _, query = target.partition(b"?")
-        path_text = path.decode("latin-1")
-        routed: Target | None = None
-        if request.method != "CONNECT" and target[:1] == b"/":
-            routed = self.routes.match(path_text, query.decode("latin-1"))
         log: dict[str, Any] = {"attempts": 0}
-        envelope: Envelope | None
-        if routed is None:
-            what = "CONNECT" if request.method == "CONNECT" else "this target"
-            envelope = Envelope(
-                ErrorKind.DESTINATION_NOT_FOUND,
-                f"no route of this gateway serves {what}; only configured routes are forwarded",
-                request_id,
-                path_text if target[:1] == b"/" else "",
-                refusal_status=404,
-            )
-            response = self._envelope_response(envelope)
-            self._log(
-                request=request,
-                response=response,
-                started=started,
-                arrived=arrived,
-                request_id=request_id,
-                routed=None,
-                envelope=envelope,
-                log=log,
-            )
-            return response
-        route = routed.route
-        head = self._upstream_head(request, routed, request_id)
-        try:
-            upstream = await self._exchange(route.origin, head, request, log)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes the envelope
-            outcome = classify_exception(exc)
-            envelope = self._from_outcome(outcome, request_id, path_text, route.upstream, None, from_exception=True)
-            response = self._envelope_response(envelope)
-            self._log(
-                request=request,
-                response=response,
-                started=started,
-                arrived=arrived,
-                request_id=request_id,
-                routed=routed,
-                envelope=envelope,
-                log=log,
-            )
-            return response
-        response, envelope = self._judge(
-            upstream=upstream,
-            request_id=request_id,
-            path=path_text,
-            upstream_name=route.upstream,
-            method=request.method,
-            log=log,
-        )
+        routed, response, envelope = await self._answer(request, request_id, log)
         self._log(
             request=request,
             response=response,
@@ -166,6 +112,43 @@ class Proxy:
             log=log,
         )
         return response
+
+    async def _answer(
+        self, request: Request, request_id: str, log: dict[str, Any]
+    ) -> tuple[Target | None, Response, Envelope | None]:
+        target = request.target
+        path, _, query = target.partition(b"?")
+        path_text = path.decode("latin-1")
+        routed: Target | None = None
+        if request.method != "CONNECT" and target[:1] == b"/":
+            routed = self.routes.match(path_text, query.decode("latin-1"))
+        if routed is None:
+            what = "CONNECT" if request.method == "CONNECT" else "this target"
+            envelope = Envelope(
+                ErrorKind.DESTINATION_NOT_FOUND,
+                f"no route of this gateway serves {what}; only configured routes are forwarded",
+                request_id,
+                path_text if target[:1] == b"/" else "",
+                refusal_status=404,
+            )
+            return None, self._envelope_response(envelope), envelope
+        route = routed.route
+        head = self._upstream_head(request, routed, request_id)
+        try:
+            upstream = await self._exchange(route.origin, head, request, log)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the envelope
+            outcome = classify_exception(exc)
+            envelope = self._from_outcome(outcome, request_id, path_text, route.upstream, None, from_exception=True)
+            return routed, self._envelope_response(envelope), envelope
+        response, judged = self._judge(
+            upstream=upstream,
+            request_id=request_id,
+            path=path_text,
+            upstream_name=route.upstream,
+            method=request.method,
+            log=log,
+        )
+        return routed, response, judged
 
     # --- request ids and the upstream request --------------------------------------------------------
 
