@@ -192,6 +192,7 @@ http {{
 class Row:
     name: str
     rps: float | None = None
+    cpu_us: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
     errors: int = 0
@@ -233,6 +234,19 @@ def running(command: list[str], port: int, log: Path) -> Iterator[subprocess.Pop
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children (nginx's worker), from /proc; 0 off Linux."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            own, parent = int(stat.parent.name), int(fields[1])
+            if pid in (own, parent):
+                total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
 
 
 def _ms(text: str) -> float:
@@ -317,10 +331,13 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
         f" location / {{ return 200 '{UPSTREAM_BODY}'; }} }}",
     )
     env_note = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at start"
-    samples: dict[str, list[tuple[float, float, float, int]]] = {}
+    samples: dict[str, list[tuple[float, float, float, int, float]]] = {}
     with contextlib.ExitStack() as stack:
-        stack.enter_context(running(["nginx", "-c", str(up_conf), "-e", "stderr"], up_port, directory / "up.log"))
+        upstream_process = stack.enter_context(
+            running(["nginx", "-c", str(up_conf), "-e", "stderr"], up_port, directory / "up.log")
+        )
         ports: dict[str, int] = {}
+        pids: dict[str, int] = {}
         # Every server is started once and left idle while the others are loaded: rounds interleave them,
         # so a burst of load from other programs on this shared machine spreads over all rows alike.
         for name, command, needs in candidates:
@@ -333,6 +350,7 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
                 continue
             if command == "direct":
                 ports[name] = up_port
+                pids[name] = upstream_process.pid
                 continue
             port = free_port()
             if command == "nginx":
@@ -347,7 +365,7 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
             else:
                 argv = [part.replace("{port}", str(port)) for part in command]
             try:
-                stack.enter_context(running(argv, port, directory / f"{len(rows)}.log"))
+                pids[name] = stack.enter_context(running(argv, port, directory / f"{len(rows)}.log")).pid
             except RuntimeError as exc:
                 row.note = f"failed to start: {exc}"
                 continue
@@ -357,11 +375,16 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
                 if row.name not in ports:
                     continue
                 try:
+                    # CPU of the server's process (warm-up included, same for all): the figure a busy,
+                    # shared machine disturbs least, since time spent waiting for a core is not counted.
+                    before = cpu_seconds(pids[row.name])
                     result = wrk(ports[row.name], args.seconds, args.connections, args.threads)
+                    used = cpu_seconds(pids[row.name]) - before
                 except (subprocess.SubprocessError, AttributeError, ValueError) as exc:
                     row.note = f"failed: {exc}"
                     continue
-                samples.setdefault(row.name, []).append(result)
+                served = result[0] * (args.seconds + 1)  # approximately, warm-up included
+                samples.setdefault(row.name, []).append((*result, used / served * 1e6 if served else 0.0))
     for row in rows:
         runs = samples.get(row.name)
         if runs:
@@ -369,21 +392,22 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
             row.p50_ms = statistics.median(r[1] for r in runs)
             row.p99_ms = statistics.median(r[2] for r in runs)
             row.errors = sum(r[3] for r in runs)
+            row.cpu_us = statistics.median(r[4] for r in runs)
     base = next((r.rps for r in rows if r.name.startswith("aiohttp forwarder (asyncio") and r.rps), None)
     print(
         f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, GET {PATH}, one run of {args.rounds} interleaved"
         f" rounds (medians); {env_note}"
     )
-    print("| server | req/s | p50 ms | p99 ms | errors | ratio to aiohttp forwarder |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| server | req/s | p50 ms | p99 ms | errors | ratio to aiohttp forwarder | server CPU µs/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         if row.rps is None:
-            print(f"| {row.name} | - | - | - | - | {row.note} |")
+            print(f"| {row.name} | - | - | - | - | {row.note} | - |")
             continue
         ratio = f"{row.rps / base:.2f}" if base else "-"
         print(
-            f"| {row.name} | {row.rps:,.0f} | {row.p50_ms:.2f} | {row.p99_ms:.2f} | {row.errors} | {ratio} |"
-            + (f" {row.note}" if row.note else "")
+            f"| {row.name} | {row.rps:,.0f} | {row.p50_ms:.2f} | {row.p99_ms:.2f} | {row.errors} | {ratio}"
+            f" | {row.cpu_us:.0f} |" + (f" {row.note}" if row.note else "")
         )
     shutil.rmtree(directory, ignore_errors=True)
 
