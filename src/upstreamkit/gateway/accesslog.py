@@ -71,11 +71,22 @@ FIELDS: tuple[str, ...] = (
 )
 
 
+_second: list[tuple[int, str]] = [(-1, "")]
+
+
 def rfc3339_ms(epoch: float) -> str:
     """``2026-11-28T14:00:00.123Z`` for an epoch time."""
     whole = int(epoch)
     millis = int((epoch - whole) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+    cached_second, text = _second[0]
+    if cached_second != whole:  # formatted once a second: strftime is most of this function's cost
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second[0] = (whole, text)
+    return f"{text}.{millis:03d}Z"
+
+
+# Built once; no circular check (records are flat dicts of scalars). ASCII escapes are valid JSON and cheaper.
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 class AccessLog:
@@ -93,7 +104,7 @@ class AccessLog:
 
     def write(self, record: dict[str, Any]) -> None:
         """One line for one request (``record`` holds the :data:`FIELDS`)."""
-        self._stream.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self._stream.write(_encode(record) + "\n")
 
     def flush(self) -> None:
         """Push buffered lines to the file."""
