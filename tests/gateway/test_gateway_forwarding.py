@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -232,3 +233,20 @@ def test_admin_endpoints(gateway_factory: Callable[..., RunningGateway], simulat
     assert set(ready.json()["upstreams"]) == {"pay"}
     # The admin endpoints are not on the public port.
     assert httpx.get(gw.url("/healthz")).status_code == 404
+
+
+def test_pipelined_requests_answered_in_order_then_refusal(
+    gateway_factory: Callable[..., RunningGateway], simulator: Simulator
+) -> None:
+    gw = gateway_factory(f"/pay={simulator.base_url}/v1", limits=Limits(max_body_bytes=1000))
+    answer = _raw(
+        gw.gateway.port,
+        b"GET /pay/first HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /pay/second HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /pay/third HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n",
+    )
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert statuses == [b"200", b"200", b"413"]
+    assert answer.lower().count(b"connection: close") == 1  # only the refusal ends the connection
+    assert answer.index(b"/v1/first") < answer.index(b"/v1/second")
+    assert [entry.path for entry in simulator.ledger.entries()] == ["/v1/first", "/v1/second"]

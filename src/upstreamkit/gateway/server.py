@@ -16,7 +16,6 @@ connection is closed after the answer, since the rest of that request is still o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,11 +110,13 @@ class HTTPProtocol(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._client = ""
-        self._queue: deque[Request] = deque()
+        # Requests to answer, in order; a refusal (a ready Response) is last, and the connection ends after it.
+        self._queue: deque[Request | Response] = deque()
         self._task: asyncio.Task[None] | None = None
         self._writable = asyncio.Event()
         self._writable.set()
         self._closing = False
+        self._refused = False
         self._draining = False
         self._idle_handle: asyncio.TimerHandle | None = None
         self._reset_message()
@@ -153,12 +154,21 @@ class HTTPProtocol(asyncio.Protocol):
         self._writable.set()
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
+        if self._closing or self._refused:
             return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            if self._parser.get_method() == b"CONNECT":  # a tunnel to anywhere: never (the gateway is not open)
+            last = self._queue[-1] if self._queue else None
+            if isinstance(last, Request) and not self._in_message:
+                # The request was complete (llhttp ends CONNECT and Upgrade requests before stopping): it is
+                # answered like any other (CONNECT has no route; an upgrade is not performed), then the
+                # connection ends, since what follows on it is not HTTP.
+                last.keep_alive = False
+                self._refused = True
+                if self._transport is not None:
+                    self._transport.pause_reading()
+            elif self._parser.get_method() == b"CONNECT":  # a tunnel to anywhere: never (the gateway is not open)
                 self._refuse_and_close(404, ErrorKind.DESTINATION_NOT_FOUND, "CONNECT is not served by this gateway")
             else:
                 self._refuse_and_close(400, ErrorKind.HTTP_REQUEST_ERROR, "protocol upgrades are not forwarded")
@@ -236,14 +246,18 @@ class HTTPProtocol(asyncio.Protocol):
         state = self._state
         try:
             while self._queue and not self._closing:
-                request = self._queue.popleft()
+                item = self._queue.popleft()
+                if isinstance(item, Response):  # a refusal: the rest of that request is still on the wire
+                    self._write("GET", item, keep_alive=False)
+                    self._close()
+                    return
                 state.in_flight += 1
                 try:
-                    response = await self._handler(request)
+                    response = await self._handler(item)
                 finally:
                     state.in_flight -= 1
-                keep_alive = request.keep_alive and not self._closing and not self._draining
-                self._write(request.method, response, keep_alive=keep_alive)
+                keep_alive = item.keep_alive and not self._closing and not self._draining
+                self._write(item.method, response, keep_alive=keep_alive)
                 if not keep_alive:
                     self._close()
                     return
@@ -276,21 +290,14 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _refuse_and_close(self, status: int, kind: ErrorKind, detail: str) -> None:
         """Answer a request the parser refused, after the requests already queued, then close."""
-        self._closing = True
+        self._refused = True
         if self._transport is not None:
             self._transport.pause_reading()
         method = self._parser.get_method().decode("ascii", "replace") if self._url else "-"
         partial = Request(method, self._url, self._headers, b"", self._client, keep_alive=False)
-        response = self._refuse(partial, status, kind, detail)
-
-        async def answer_then_close() -> None:
-            if self._task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(self._task)
-            self._write("GET", response, keep_alive=False)
-            self._close()
-
-        asyncio.get_running_loop().create_task(answer_then_close())
+        self._queue.append(self._refuse(partial, status, kind, detail))
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def _arm_idle(self) -> None:
         if self._idle_handle is not None:
