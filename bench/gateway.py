@@ -81,6 +81,17 @@ def serve_aiohttp(port: int, upstream: str, *, uvloop_on: bool) -> None:
     web.run_app(app, host=HOST, port=port, access_log=None, print=None)
 
 
+async def read_asgi_request(scope: dict, receive) -> tuple[bytes, bytes]:  # type: ignore[no-untyped-def,type-arg]
+    """The raw request target and the whole body of an ASGI HTTP request."""
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b""), body
+
+
 def serve_uvicorn_asgi(port: int, upstream: str) -> None:
     """uvicorn (httptools, uvloop) with a raw ASGI app forwarding through upstreamkit's pooled upstream layer."""
     from urllib.parse import urlsplit  # noqa: PLC0415
@@ -97,13 +108,7 @@ def serve_uvicorn_asgi(port: int, upstream: str) -> None:
     own = HOP_BY_HOP | {b"host", b"content-length"}
 
     async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def,type-arg]
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        target, body = await read_asgi_request(scope, receive)
         head = [scope["method"].encode(), b" ", target, b" HTTP/1.1\r\nhost: ", host_header, b"\r\n"]
         for name, value in scope["headers"]:
             if name not in own:
@@ -137,13 +142,7 @@ def serve_uvicorn_proxy(port: int, upstream: str) -> None:
     proxy = Proxy(GatewaySettings(routes=(parse_route(f"/={upstream}"),)), UpstreamPool(), None)
 
     async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def,type-arg]
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        target, body = await read_asgi_request(scope, receive)
         client = scope["client"][0] if scope.get("client") else ""
         request = Request(scope["method"], target, list(scope["headers"]), body, client, keep_alive=True)
         response = await proxy.handle(request)

@@ -112,27 +112,27 @@ def test_upstream_failures(
         assert entry.received_status == upstream_status
 
 
+@pytest.mark.parametrize(
+    ("fault", "header", "upstream_status"),
+    [
+        ('{ kind = "rate_limited", retry_after = 2.5 }', "3", 429),  # rounded up: never invite an early retry
+        ('{ kind = "outage", status = 503, retry_after = 7 }', "7", 503),  # a 503 with Retry-After sheds load
+    ],
+)
 def test_rate_limited_carries_retry_after(
-    gateway_factory: Callable[..., RunningGateway], simulator_factory: Any
+    gateway_factory: Callable[..., RunningGateway],
+    simulator_factory: Any,
+    fault: str,
+    header: str,
+    upstream_status: int,
 ) -> None:
-    sim = simulator_factory(fault_scenario('{ kind = "rate_limited", retry_after = 2.5 }'))
+    sim = simulator_factory(fault_scenario(fault))
     gw = gateway_factory(f"/pay={sim.base_url}/v1")
     response = httpx.get(gw.url("/pay/orders"))
     body = _check_envelope(response, status=429, kind="rate_limited", error="rate_limited")
-    assert response.headers["retry-after"] == "3"  # rounded up: never invite an early retry
-    assert body["retry_after"] == 3
-    assert body["upstream_status"] == 429
-
-
-def test_503_with_retry_after_is_a_rate_limit(
-    gateway_factory: Callable[..., RunningGateway], simulator_factory: Any
-) -> None:
-    sim = simulator_factory(fault_scenario('{ kind = "outage", status = 503, retry_after = 7 }'))
-    gw = gateway_factory(f"/pay={sim.base_url}/v1")
-    response = httpx.get(gw.url("/pay/orders"))
-    body = _check_envelope(response, status=429, kind="rate_limited", error="rate_limited")
-    assert response.headers["retry-after"] == "7"
-    assert body["retry_after"] == 7
+    assert response.headers["retry-after"] == header
+    assert body["retry_after"] == int(header)
+    assert body["upstream_status"] == upstream_status
 
 
 def test_tls_failure(gateway_factory: Callable[..., RunningGateway], simulator_factory: Any) -> None:
