@@ -70,6 +70,13 @@ class _EchoHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = _answer  # noqa: N815 - http.server's method names
 
+    def do_HEAD(self) -> None:
+        """The length a GET would have, and no body."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "123")
+        self.end_headers()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         del format, args
 

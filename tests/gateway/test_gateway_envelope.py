@@ -192,3 +192,13 @@ def test_refusals_keep_their_status_in_every_mode(
     gw = gateway_factory(f"/pay={simulator.base_url}/v1", status_mode="600")
     response = httpx.get(gw.url("/unknown"))
     _check_envelope(response, status=404, kind="destination_not_found", error="destination_not_found")
+
+
+def test_response_over_the_size_limit(gateway_factory: Callable[..., RunningGateway], simulator_factory: Any) -> None:
+    big = '{ kind = "slow_body", size = 8192, chunk = 8192, bytes_per_second = 10000000 }'
+    sim = simulator_factory(fault_scenario(big))
+    gw = gateway_factory(f"/pay={sim.base_url}/v1", max_response_bytes=4096)
+    response = httpx.get(gw.url("/pay/big"))
+    _check_envelope(response, status=502, kind="http_response_body_size", error="upstream_error")
+    roomy = gateway_factory(f"/pay={sim.base_url}/v1", max_response_bytes=16384)
+    assert len(httpx.get(roomy.url("/pay/big")).content) == 8192

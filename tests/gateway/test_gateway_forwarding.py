@@ -250,3 +250,16 @@ def test_pipelined_requests_answered_in_order_then_refusal(
     assert answer.lower().count(b"connection: close") == 1  # only the refusal ends the connection
     assert answer.index(b"/v1/first") < answer.index(b"/v1/second")
     assert [entry.path for entry in simulator.ledger.entries()] == ["/v1/first", "/v1/second"]
+
+
+def test_head_keeps_the_length_and_the_framing(
+    gateway_factory: Callable[..., RunningGateway], echo_upstream: str
+) -> None:
+    gw = gateway_factory(f"/echo={echo_upstream}")
+    with httpx.Client() as client:
+        head = client.head(gw.url("/echo/x"))
+        after = client.get(gw.url("/echo/y"))  # same connection: the HEAD answer carried no body
+    assert head.status_code == 200
+    assert head.headers["content-length"] == "123"
+    assert head.content == b""
+    assert after.json()["target"] == "/y"
