@@ -263,3 +263,16 @@ def test_head_keeps_the_length_and_the_framing(
     assert head.headers["content-length"] == "123"
     assert head.content == b""
     assert after.json()["target"] == "/y"
+
+
+def test_a_stalled_request_and_an_idle_connection_are_cut_off(
+    gateway_factory: Callable[..., RunningGateway], simulator: Simulator
+) -> None:
+    gw = gateway_factory(
+        f"/pay={simulator.base_url}/v1", limits=Limits(request_read_timeout=0.2, keep_alive_timeout=0.2)
+    )
+    # Half a request, then silence: the gateway closes (recv returns b"") well before the socket's own timeout.
+    assert _raw(gw.gateway.port, b"GET /pay/x HTTP/1.1\r\nHost: x\r\n") == b""
+    answer = _raw(gw.gateway.port, b"GET /pay/x HTTP/1.1\r\nHost: x\r\n\r\n")  # answered, then idle: closed
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert simulator.ledger.entries()[0].path == "/v1/x"

@@ -63,6 +63,8 @@ class Limits:
     max_headers: int = 100
     max_body_bytes: int = 10 * 1024 * 1024
     keep_alive_timeout: float = 60.0
+    request_read_timeout: float = 30.0
+    """From a request's first byte to its last: a caller that stalls mid-request (slowloris) is cut off."""
     max_pipelined: int = 16
 
 
@@ -185,9 +187,7 @@ class HTTPProtocol(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._reset_message()
         self._in_message = True
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
+        self._arm(self._limits.request_read_timeout)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -223,6 +223,9 @@ class HTTPProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
         parser = self._parser
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         request = Request(
@@ -300,10 +303,14 @@ class HTTPProtocol(asyncio.Protocol):
             self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def _arm_idle(self) -> None:
+        self._arm(self._limits.keep_alive_timeout)
+
+    def _arm(self, seconds: float) -> None:
+        """Close the connection unless something cancels this within ``seconds`` (idle, or a request read)."""
         if self._idle_handle is not None:
             self._idle_handle.cancel()
         loop = asyncio.get_running_loop()
-        self._idle_handle = loop.call_at(loop.time() + self._limits.keep_alive_timeout, self._close)
+        self._idle_handle = loop.call_at(loop.time() + seconds, self._close)
 
     def _close(self) -> None:
         self._closing = True
