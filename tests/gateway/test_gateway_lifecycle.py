@@ -15,7 +15,9 @@ from typing import Any
 import httpx
 import pytest
 from gateway_support import RunningGateway, fault_scenario
+from typer.testing import CliRunner
 
+from upstreamkit.cli.app import app
 from upstreamkit.simulator import Simulator
 
 pytestmark = pytest.mark.integration
@@ -108,16 +110,11 @@ def test_command_stops_gracefully_on_signal(simulator_factory: Any, signum: sign
         (["--route", "/pay=ftp://x"], "http:// or https://"),
         (["--route", "/pay"], "expected /PREFIX=URL"),
         (["--route", "/pay=http://127.0.0.1:1", "--status-mode", "404"], "--status-mode"),
+        (["--route", "/pay=http://127.0.0.1:1", "--loop", "trio"], "--loop"),
     ],
 )
 def test_command_rejects_bad_options(args: list[str], message: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "upstreamkit", "gateway", "--port", "0", "--admin-port", "0", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert message in done.stderr
-    assert done.stderr.startswith("error: ")
+    result = CliRunner().invoke(app, ["gateway", "--port", "0", "--admin-port", "0", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stderr.startswith("error: ")
