@@ -1,6 +1,8 @@
 """``upstreamkit diagnose URL``: probe a failing endpoint phase by phase, rank the causes, bundle it for support.
 
-Exit codes: 0 healthy, 1 a cause was found, 2 a usage error (one ``error:`` line on stderr, never a traceback).
+Exit codes: 0 healthy (every check finished, no cause found), 1 a cause was found, 2 a usage error (one
+``error:`` line on stderr, never a traceback), 3 a check could not finish and no cause was found (the report
+and the JSON say which: ``"incomplete": true``, the phase's ``error``), so that a gate never passes it.
 """
 
 from __future__ import annotations
@@ -205,7 +207,8 @@ def diagnose(
     """Probe an endpoint phase by phase (DNS, TCP, TLS, HTTP, body, credentials, rate limits, proxies,
     status page, payload) and rank the likely causes of its failure, with evidence and fixes.
 
-    Exit code 0: healthy; 1: a cause was found; 2: a usage error.
+    Exit code 0: healthy (every check finished, no cause found); 1: a cause was found; 2: a usage error;
+    3: a check could not finish and no cause was found (JSON: "incomplete": true; the phase's "error").
 
     Examples:
 
@@ -243,7 +246,18 @@ def diagnose(
     else:
         console = Console(highlight=False)
         render(report, console, bundle=written)
-    raise typer.Exit(0 if report.healthy else 1)
+    raise typer.Exit(exit_code(report))
+
+
+EXIT_HEALTHY, EXIT_CAUSE, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+def exit_code(report: Report) -> int:
+    """0 healthy, 1 a cause found (even when a check did not finish), 3 no cause found but a check did
+    not finish: never 0 for a diagnosis that could not look everywhere."""
+    if report.healthy:
+        return EXIT_HEALTHY
+    return EXIT_CAUSE if report.causes else EXIT_INCOMPLETE
 
 
 def _bundle_target(bundle: str | None) -> Path | None:

@@ -127,8 +127,8 @@ class Verdict:
 
     @property
     def correct(self) -> bool:
-        """Whether the diagnosis names the expected kind first."""
-        return self.top == self.case.expect
+        """Whether the diagnosis names the expected kind first (for the healthy case: is healthy)."""
+        return self.top == self.case.expect and (self.case.expect is not None or self.report.healthy)
 
 
 def diagnose_cases(cases: tuple[Case, ...] = CASES, on_done: Callable[[Verdict], None] | None = None) -> list[Verdict]:
@@ -156,7 +156,9 @@ def verdict_table(verdicts: list[Verdict]) -> Table:
         report = verdict.report
         mark = Text(" ✓", style="green") if verdict.correct else Text(" ✗ expected " + str(verdict.case.expect), "red")
         if not report.causes:
-            table.add_row(verdict.case.name, Text("healthy", style="green") + mark, "", f"{report.total_ms:.0f}", "")
+            word = Text("healthy", style="green") if report.healthy else Text("incomplete", style="yellow")
+            unfinished = "" if report.healthy else f"could not finish: {', '.join(report.unfinished)}"
+            table.add_row(verdict.case.name, word + mark, "", f"{report.total_ms:.0f}", unfinished)
             continue
         top = report.causes[0]
         table.add_row(

@@ -137,6 +137,10 @@ class PhaseResult:
     """Namespaced observations for the rules (``"dns.error": "NXDOMAIN"``); plain JSON, no secrets."""
     lines: list[str] = field(default_factory=list)
     """More lines for the full report (every address, every certificate field, every header read)."""
+    error: str | None = None
+    """Set when the probe itself raised and so could not finish its check: the exception's class and its
+    redacted message (``"RecursionError: maximum recursion depth exceeded"``). The phase is then ``failed``:
+    an unfinished check never counts as a pass."""
 
     @property
     def ok(self) -> bool | None:
@@ -232,6 +236,16 @@ class Report:
     total_ms: float = 0.0
 
     @property
+    def unfinished(self) -> list[str]:
+        """The names of the phases that could not finish their check (their probe raised), in run order."""
+        return [phase.name for phase in self.phases if phase.error is not None]
+
+    @property
+    def incomplete(self) -> bool:
+        """Some phase could not finish its check: see its ``error``."""
+        return bool(self.unfinished)
+
+    @property
     def healthy(self) -> bool:
-        """No cause found."""
-        return not self.causes
+        """Every phase finished its check and no cause was found."""
+        return not self.causes and not self.incomplete

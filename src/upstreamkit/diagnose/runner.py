@@ -1,7 +1,10 @@
 """Run the phases in order, each seeing what the earlier ones saw, then rank the causes.
 
-A probe that raises is a bug, not a verdict on the endpoint: its phase is reported as skipped with the
-error named, and the diagnosis goes on (a paged engineer still gets every other phase).
+A probe that raises could not finish its check, and an unfinished check is never a pass: its phase is
+``failed`` with :attr:`~upstreamkit.diagnose.model.PhaseResult.error` naming the exception's class and its
+redacted message, the report is :attr:`~upstreamkit.diagnose.model.Report.incomplete`, and so never
+``healthy``. The diagnosis goes on with the other phases (a paged engineer still gets every one of them);
+later phases see the failed one as they see any failed phase. The same holds when ranking the causes raises.
 """
 
 from __future__ import annotations
@@ -10,13 +13,52 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from upstreamkit.core.redact import redact_text
-from upstreamkit.diagnose.model import PHASES, PhaseResult, Probe, ProbeContext, ProbeOptions, ProbeRequest, Report
+from upstreamkit.diagnose.model import (
+    PHASES,
+    Cause,
+    PhaseResult,
+    Probe,
+    ProbeContext,
+    ProbeOptions,
+    ProbeRequest,
+    Report,
+)
 from upstreamkit.diagnose.probes import load_probe
 from upstreamkit.diagnose.rules import rank
 
-__all__ = ["diagnose"]
+__all__ = ["describe_error", "diagnose"]
 
 Progress = Callable[[PhaseResult], None]
+
+_ERROR_CLIP = 300
+"""Characters of an exception's message kept: enough to act on, short enough for one table cell."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """``"ClassName: message"``, redacted, one line, at most about 300 characters; never raises.
+
+    The message is the exception's own text, which may quote hostile input (a server's body, a pasted
+    command): lone surrogates are replaced, and when redaction itself fails only the class name is kept, so
+    an unredacted message can never get out.
+    """
+    name = type(exc).__name__
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the class name
+        return name
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    if len(text) > _ERROR_CLIP:
+        text = text[: _ERROR_CLIP - 1] + "…"
+    try:
+        return redact_text(f"{name}: {text}") if text else name
+    except Exception:  # noqa: BLE001 - see the docstring: the class name alone is safe to show
+        return name
+
+
+def _unfinished(name: str, exc: BaseException, began: float) -> PhaseResult:
+    error = describe_error(exc)
+    elapsed = (time.perf_counter() - began) * 1000
+    return PhaseResult(name, "failed", elapsed, f"could not finish the check: {error}", error=error)
 
 
 def diagnose(
@@ -31,19 +73,24 @@ def diagnose(
 
     ``progress`` is called with each phase's result as soon as it is known (the CLI shows a live line).
     ``probes`` replaces phases' probe functions (tests, or a caller with its own checks).
+    Never raises because a probe did (see the module docstring); raises ValueError for a phase name that is
+    neither in ``PHASES`` nor in ``probes``.
     """
+    unknown = [name for name in phases if name not in PHASES and name not in (probes or {})]
+    if unknown:
+        raise ValueError(f"unknown phase(s) {', '.join(map(repr, unknown))}; phases: {', '.join(PHASES)}")
     options = options if options is not None else ProbeOptions()
     ctx = ProbeContext(request=request, options=options)
     started_wall, started = time.time(), time.perf_counter()
     results: list[PhaseResult] = []
     for name in phases:
-        probe = (probes or {}).get(name) or load_probe(name)
         began = time.perf_counter()
         try:
+            probe = (probes or {}).get(name) or load_probe(name)
             result = probe(ctx)
-        except Exception as exc:  # noqa: BLE001 - a probe's bug must not hide the other phases
-            message = redact_text(f"{type(exc).__name__}: {exc}")
-            result = PhaseResult(name, "skipped", (time.perf_counter() - began) * 1000, f"probe error: {message}")
+        except Exception as exc:  # noqa: BLE001 - whatever a probe raises, its check did not finish
+            result = _unfinished(name, exc, began)
+            ctx.log.append(f"{name}: {result.detail}")
         if result.ms is None and result.status != "skipped":
             result.ms = (time.perf_counter() - began) * 1000
         ctx.results[name] = result
@@ -51,7 +98,7 @@ def diagnose(
         results.append(result)
         if progress is not None:
             progress(result)
-    causes = rank(ctx.facts)
+    causes = _rank(ctx, results)
     request_id = ctx.facts.get("http.request_id")
     return Report(
         url=request.url,
@@ -64,3 +111,15 @@ def diagnose(
         request_id=request_id if isinstance(request_id, str) else None,
         total_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+def _rank(ctx: ProbeContext, results: list[PhaseResult]) -> list[Cause]:
+    """The ranked causes; when the rules raise, none, and an unfinished ``verdict`` step says why."""
+    began = time.perf_counter()
+    try:
+        return rank(ctx.facts)
+    except Exception as exc:  # noqa: BLE001 - same promise as for a probe: unfinished, never healthy
+        result = _unfinished("verdict", exc, began)
+        ctx.log.append(f"verdict: {result.detail}")
+        results.append(result)
+        return []

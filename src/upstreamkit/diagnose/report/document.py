@@ -68,12 +68,17 @@ def cause_title(cause: Cause) -> str:
 
 
 def verdict(document: Mapping[str, Any]) -> str:
-    """One line: ``HEALTHY`` or the most likely cause with its likelihood."""
+    """One line: ``HEALTHY``, ``INCOMPLETE`` (a check could not finish, no cause found), or the most likely
+    cause with its likelihood (and the unfinished checks, if any)."""
     causes = document.get("causes") or []
+    unfinished = ", ".join(document.get("unfinished") or [])
     if not causes:
+        if unfinished:
+            return f"INCOMPLETE: no cause found, but {unfinished} could not finish its check"
         return "HEALTHY: no cause found"
     top = causes[0]
-    return f"{top['title']} ({top['kind']}), likelihood {top['likelihood']:.0%}"
+    line = f"{top['title']} ({top['kind']}), likelihood {top['likelihood']:.0%}"
+    return f"{line}; {unfinished} could not finish its check" if unfinished else line
 
 
 def report_to_json(report: Report) -> dict[str, Any]:
@@ -86,6 +91,8 @@ def report_to_json(report: Report) -> dict[str, Any]:
         "url": redact_url(report.url),
         "method": report.method,
         "healthy": report.healthy,
+        "incomplete": report.incomplete,
+        "unfinished": report.unfinished,
         "started": iso_utc(report.started),
         "total_ms": _ms(report.total_ms),
         "request_id": redact_text(report.request_id) if report.request_id else None,
@@ -95,7 +102,19 @@ def report_to_json(report: Report) -> dict[str, Any]:
         "checklist": [redact_text(str(line)) for line in report.checklist],
     }
     document["verdict"] = verdict(document)
-    return document
+    return _valid_text(document)  # type: ignore[no-any-return]
+
+
+def _valid_text(value: Any) -> Any:
+    """``value`` with every lone surrogate replaced (a server may send ``"\\ud800"`` in valid JSON), so that
+    every output can encode the document as UTF-8: the terminal, report.md, the bundle's files."""
+    if isinstance(value, str):
+        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_valid_text(key): _valid_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_valid_text(item) for item in value]
+    return value
 
 
 def _ms(value: float | None) -> float | None:
@@ -109,6 +128,7 @@ def _phase(phase: PhaseResult) -> dict[str, Any]:
         "status": phase.status,
         "ms": _ms(phase.ms),
         "detail": redact_text(phase.detail),
+        "error": redact_text(phase.error) if phase.error is not None else None,
         "facts": {str(key): _fact(str(key), value) for key, value in phase.facts.items()},
         "lines": [redact_text(str(line)) for line in phase.lines],
     }

@@ -24,7 +24,7 @@ def document_to_markdown(document: Mapping[str, Any]) -> str:
     out: list[str] = [f"# upstreamkit diagnose: `{document['method']} {document['url']}`", ""]
     out += _summary(document)
     out += _phases(document["phases"])
-    out += _causes(document["causes"])
+    out += _causes(document["causes"], healthy=bool(document["healthy"]))
     out += _exchanges(document["exchanges"])
     out += _details(document["phases"])
     out += ["## Checklist (steps taken)", ""]
@@ -34,7 +34,7 @@ def document_to_markdown(document: Mapping[str, Any]) -> str:
 
 
 def _summary(document: Mapping[str, Any]) -> list[str]:
-    word = "HEALTHY" if document["healthy"] else "FAILING"
+    word = "HEALTHY" if document["healthy"] else "FAILING" if document["causes"] else "INCOMPLETE"
     return [
         f"**Verdict: {word}**: {_inline(document['verdict'])}",
         "",
@@ -53,9 +53,11 @@ def _phases(phases: Sequence[Mapping[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def _causes(causes: Sequence[Mapping[str, Any]]) -> list[str]:
+def _causes(causes: Sequence[Mapping[str, Any]], *, healthy: bool) -> list[str]:
     lines = ["## Likely causes", ""]
     if not causes:
+        if not healthy:
+            return [*lines, "None found, but a check could not finish (see the phases): not a verdict of health.", ""]
         return [*lines, "None: every phase looks healthy.", ""]
     for rank, cause in enumerate(causes, start=1):
         lines += [f"### {rank}. {_inline(cause['title'])} (`{cause['kind']}`): {cause['likelihood']:.0%}", ""]

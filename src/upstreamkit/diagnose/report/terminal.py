@@ -68,9 +68,18 @@ def _phase_table(document: Mapping[str, Any]) -> Table:
 
 
 def _verdict(document: Mapping[str, Any]) -> Panel:
+    unfinished = ", ".join(document.get("unfinished") or [])
     if document["healthy"]:
         text = Text.assemble(("HEALTHY", "bold green"), ": every phase passed and no cause was found.")
         return Panel(text, title="verdict", border_style="green", expand=False)
+    if not document["causes"]:
+        text = Text.assemble(
+            ("INCOMPLETE", "bold yellow"),
+            f": no cause found, but {unfinished} could not finish its check (see the table): ",
+            ("not a verdict of health", "bold"),
+            ".",
+        )
+        return Panel(text, title="verdict", border_style="yellow", expand=False)
     top = document["causes"][0]
     text = Text.assemble(
         ("FAILING", "bold red"),
@@ -78,6 +87,8 @@ def _verdict(document: Mapping[str, Any]) -> Panel:
         (str(top["title"]), "bold"),
         f" ({top['kind']}), likelihood {top['likelihood']:.0%}",
     )
+    if unfinished:
+        text.append(f"\n{unfinished} could not finish its check (see the table).")
     return Panel(text, title="verdict", border_style="red", expand=False)
 
 
