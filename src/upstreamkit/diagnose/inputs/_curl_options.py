@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from upstreamkit.diagnose.inputs.base import InputError
+from upstreamkit.diagnose.inputs.base import InputError, check_header, check_method, parse_decimal, read_limited
 from upstreamkit.diagnose.probes._net import parse_resolve
 
 __all__ = [
@@ -96,13 +96,13 @@ class Command:
     ignored: list[str] = field(default_factory=list)
 
     def read(self, name: str, what: str) -> bytes:
-        """The bytes of file ``name`` (relative to ``base_dir``); InputError when it cannot be read."""
+        """The bytes of file ``name`` (relative to ``base_dir``), at most
+        :data:`~upstreamkit.diagnose.inputs.base.MAX_INPUT_BYTES`; InputError when it cannot be read."""
         if name == "-":
             raise InputError(f"{what} @- reads standard input, which diagnose does not: save it to a file")
-        try:
-            return (self.base_dir / name).read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read {what} file {name!r}: {exc.strerror or exc}") from None
+        if "\x00" in name:
+            raise InputError(f"{what} file name {name[:80]!r} holds a NUL character")
+        return read_limited(self.base_dir / name, f"{what} file", shown=name)
 
 
 # --- option handlers -------------------------------------------------------------------------------------
@@ -118,17 +118,18 @@ def _header(cmd: Command, value: str) -> None:
     name, colon, rest = value.partition(":")
     if not colon:
         if value.endswith(";") and value[:-1].strip():
-            cmd.headers.append((value[:-1].strip(), ""))  # curl's way of sending an empty header
+            cmd.headers.append(check_header(value[:-1].strip(), ""))  # curl's way of sending an empty header
             return
         raise InputError(f"header {value!r} is not of the form 'Name: value'")
     name = name.strip()
     if not name or any(c in name for c in " \t"):
         raise InputError(f"header {value!r} is not of the form 'Name: value'")
     if not rest.strip():
+        check_header(name, "")
         cmd.removed.add(name.lower())  # "-H 'Accept:'" tells curl not to send the header at all
         cmd.headers = [(k, v) for k, v in cmd.headers if k.lower() != name.lower()]
         return
-    cmd.headers.append((name, rest.strip()))
+    cmd.headers.append(check_header(name, rest.strip()))
 
 
 def _data(separator: bytes, kind: str) -> Callable[[Command, str], None]:
@@ -177,10 +178,10 @@ def _cookie(cmd: Command, value: str) -> None:
 def _seconds(option: str) -> Callable[[Command, str], float]:
     def parse(_cmd: Command, value: str) -> float:
         try:
-            seconds = float(value)
+            seconds = parse_decimal(value)
         except ValueError:
-            raise InputError(f"{option} wants seconds, got {value!r}") from None
-        if not seconds > 0 or seconds == float("inf"):
+            raise InputError(f"{option} wants seconds, got {value[:80]!r}") from None
+        if not seconds > 0:
             raise InputError(f"{option} wants a positive number of seconds, got {value!r}")
         return seconds
 
@@ -233,7 +234,7 @@ def _bearer(cmd: Command, value: str) -> None:
 
 HANDLERS: dict[str, Callable[[Command, str], None]] = {
     "--url": _url,
-    "--request": lambda cmd, value: setattr(cmd, "method", value.upper()),
+    "--request": lambda cmd, value: setattr(cmd, "method", check_method(value.upper())),
     "--header": _header,
     "--data": _data(b"&", "ascii"),
     "--data-ascii": _data(b"&", "ascii"),

@@ -49,6 +49,7 @@ _SIMPLE_ESCAPES = {
     "?": "?",
 }
 _HEX_DIGITS = {"x": 2, "u": 4, "U": 8}
+_MAX_CODE_POINT = 0x10FFFF
 
 
 def detect_style(command: str) -> Literal["posix", "cmd"]:
@@ -127,15 +128,15 @@ def _ansi_c(text: str, start: int) -> tuple[str, int]:
             out.append(_SIMPLE_ESCAPES[code])
             i += 2
         elif code in _HEX_DIGITS:
-            digits = re.match(rf"[0-9a-fA-F]{{1,{_HEX_DIGITS[code]}}}", text[i + 2 :])
-            if digits is None:
-                out.append(text[i : i + 2])
+            digits = re.match(rf"[0-9a-fA-F]{{1,{_HEX_DIGITS[code]}}}", text[i + 2 : i + 2 + _HEX_DIGITS[code]])
+            if digits is None or int(digits.group(0), 16) > _MAX_CODE_POINT:
+                out.append(text[i : i + 2])  # no digits, or past Unicode (\UFFFFFFFF): kept as written
                 i += 2
             else:
                 out.append(chr(int(digits.group(0), 16)))
                 i += 2 + len(digits.group(0))
         elif code in "01234567":
-            digits = re.match(r"[0-7]{1,3}", text[i + 1 :])
+            digits = re.match(r"[0-7]{1,3}", text[i + 1 : i + 4])
             assert digits is not None  # noqa: S101 - the first character is an octal digit
             out.append(chr(int(digits.group(0), 8) & 0xFF))
             i += 1 + len(digits.group(0))
@@ -193,7 +194,10 @@ def _msvcrt_argv(text: str) -> list[str]:
     while i < n:
         char = text[i]
         if char == "\\":
-            run = len(text[i:]) - len(text[i:].lstrip("\\"))
+            end = i
+            while end < n and text[end] == "\\":
+                end += 1
+            run = end - i
             if i + run < n and text[i + run] == '"':
                 current.append("\\" * (run // 2))
                 if run % 2:

@@ -36,7 +36,6 @@ repeated headers or ``$'...'`` bodies); the shell layer is :mod:`upstreamkit.dia
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from upstreamkit.core.redact import redact_url
 from upstreamkit.diagnose.inputs._curl_options import (
@@ -50,17 +49,29 @@ from upstreamkit.diagnose.inputs._curl_options import (
     Command,
 )
 from upstreamkit.diagnose.inputs._shell import Style, split_command
-from upstreamkit.diagnose.inputs.base import InputError, ParsedInput
+from upstreamkit.diagnose.inputs.base import MAX_URL_LENGTH, InputError, ParsedInput, check_url
 from upstreamkit.diagnose.model import ProbeRequest
 
-__all__ = ["parse_curl"]
+__all__ = ["MAX_COMMAND_LENGTH", "parse_curl"]
+
+MAX_COMMAND_LENGTH = 1024 * 1024 + MAX_URL_LENGTH
+"""The longest pasted command accepted (characters): a 1 MiB inline body plus a URL. Longer bodies belong in
+a file (``--data-binary @body.json``)."""
 
 
 def parse_curl(command: str, *, style: Style = "auto", base_dir: Path | None = None) -> ParsedInput:
     """Parse a pasted curl command line (bash or Windows cmd style; see the module docstring).
 
-    Raises :class:`InputError` with a one-line message on anything it cannot reproduce faithfully.
+    Raises :class:`InputError` with a one-line, redacted message on anything it cannot reproduce faithfully,
+    whatever the text: a lone surrogate (text that was not UTF-8), a URL the client cannot send, a command of
+    more than :data:`MAX_COMMAND_LENGTH` characters.
     """
+    if len(command) > MAX_COMMAND_LENGTH:
+        raise InputError(f"the curl command is longer than {MAX_COMMAND_LENGTH} characters: save the body to a file")
+    try:
+        command.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("the curl command is not valid UTF-8 text") from None
     args = split_command(command.strip(), style)
     if args and (args[0].lower() in ("curl", "curl.exe") or args[0].endswith(("/curl", "\\curl.exe"))):
         args = args[1:]
@@ -159,10 +170,7 @@ def _full_url(cmd: Command) -> str:
     url = cmd.urls[0].strip()
     if "://" not in url:
         url = f"http://{url}"  # what curl assumes
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{redact_url(url)!r} is not an http or https URL")
-    return url.split("#", 1)[0]  # a fragment is never sent
+    return check_url(url.split("#", 1)[0], "the curl command's URL")  # a fragment is never sent
 
 
 def _finish(cmd: Command) -> ParsedInput:

@@ -36,10 +36,20 @@ from urllib.parse import quote, urlsplit
 
 from upstreamkit.core.classify import classify
 from upstreamkit.core.redact import redact_url
-from upstreamkit.diagnose.inputs.base import InputError, ParsedInput
+from upstreamkit.diagnose.inputs.base import (
+    InputError,
+    ParsedInput,
+    check_header,
+    check_method,
+    check_url,
+    read_limited,
+)
 from upstreamkit.diagnose.model import ProbeRequest
 
-__all__ = ["parse_har"]
+__all__ = ["MAX_HAR_BYTES", "parse_har"]
+
+MAX_HAR_BYTES = 256 * 1024 * 1024
+"""The largest HAR file read (256 MiB): a browser session's export with its response bodies fits."""
 
 _DROPPED = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade", "content-length"}
@@ -50,8 +60,11 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def parse_har(path: str | Path, entry: int | None = None, url_contains: str | None = None) -> ParsedInput:
     """The request of one entry of the HAR file at ``path`` (see the module docstring for which one).
 
-    Raises :class:`InputError` when the file cannot be read, is not JSON, is not a HAR, has no entries, or
-    when ``entry`` is out of range or no entry's URL contains ``url_contains``.
+    Raises :class:`InputError` when the file cannot be read, is larger than :data:`MAX_HAR_BYTES`, is not
+    UTF-8 JSON, is not a HAR, has no entries, when ``entry`` is out of range or no entry's URL contains
+    ``url_contains``, or when the chosen entry's request cannot be sent as written (a URL the client cannot
+    send, a method that is not a token, a header with a line break, text with a lone surrogate escape).
+    Nothing else: any file gives a request or this error.
     """
     if entry is not None and url_contains is not None:
         raise InputError("give a HAR entry number or a URL filter, not both")
@@ -70,10 +83,9 @@ def parse_har(path: str | Path, entry: int | None = None, url_contains: str | No
 
 
 def _entries(path: Path) -> list[Mapping[str, Any]]:
+    raw = read_limited(path, "HAR file", MAX_HAR_BYTES)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # HAR exports from some tools start with a BOM
-    except OSError as exc:
-        raise InputError(f"cannot read HAR file {str(path)!r}: {exc.strerror or exc}") from None
+        text = raw.decode("utf-8-sig")  # HAR exports from some tools start with a BOM
     except UnicodeDecodeError:
         raise InputError(f"HAR file {str(path)!r} is not UTF-8 text") from None
     try:
@@ -82,6 +94,8 @@ def _entries(path: Path) -> list[Mapping[str, Any]]:
         raise InputError(
             f"HAR file {str(path)!r} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        raise InputError(f"HAR file {str(path)!r} nests deeper than JSON can be read here; it is no HAR") from None
     log = data.get("log") if isinstance(data, Mapping) else None
     entries = log.get("entries") if isinstance(log, Mapping) else None
     if not isinstance(entries, list):
@@ -95,12 +109,13 @@ def _entries(path: Path) -> list[Mapping[str, Any]]:
     return entries
 
 
-def _is_web(item: Mapping[str, Any]) -> bool:
-    return urlsplit(str(item["request"]["url"])).scheme.lower() in _DEFAULT_PORTS
+def _is_web(request: Mapping[str, Any]) -> bool:
+    scheme, colon, _ = str(request["url"]).partition(":")
+    return bool(colon) and scheme.lower() in _DEFAULT_PORTS
 
 
 def _pick(entries: Sequence[Mapping[str, Any]], url_contains: str | None) -> tuple[int, str]:
-    web = [i for i, item in enumerate(entries) if _is_web(item)]
+    web = [i for i, item in enumerate(entries) if _is_web(item["request"])]
     if url_contains is not None:
         matches = [i for i in web if url_contains in str(entries[i]["request"]["url"])]
         if not matches:
@@ -130,7 +145,15 @@ def _failed(item: Mapping[str, Any]) -> bool:
     body = _content_text(content) if isinstance(content, Mapping) else ""
     if not 100 <= status <= 999:
         return True
-    return not classify(status, headers, body, now=_started(item)).ok
+    try:
+        return not classify(status, headers, _valid(body), now=_started(item)).ok
+    except Exception:  # noqa: BLE001 - a response nothing can read is no clean success: a candidate
+        return True
+
+
+def _valid(text: str) -> str:
+    """``text`` with lone surrogates (``"\\ud800"`` escapes in the JSON) replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _content_text(content: Mapping[str, Any]) -> str:
@@ -151,7 +174,7 @@ def _started(item: Mapping[str, Any]) -> float | None:
         return None
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return None
 
 
@@ -159,23 +182,48 @@ def _pairs(value: object) -> list[tuple[str, str]]:
     if not isinstance(value, list):
         return []
     return [
-        (str(item["name"]), str(item.get("value", "")))
+        (item["name"], _scalar(item.get("value", "")))
         for item in value
         if isinstance(item, Mapping) and isinstance(item.get("name"), str)
     ]
 
 
+def _scalar(value: object) -> str:
+    """A HAR value as text: strings as they are, numbers and booleans written out, anything else empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else ""
+
+
 def _request(item: Mapping[str, Any], index: int) -> ProbeRequest:
-    har_request = item["request"]
+    try:
+        return _rebuild(item["request"], index)
+    except UnicodeEncodeError:
+        raise InputError(
+            f"HAR entry {index}: its request holds text that is not valid Unicode (a lone surrogate escape "
+            "such as \\ud800 in the JSON)"
+        ) from None
+
+
+def _rebuild(har_request: Mapping[str, Any], index: int) -> ProbeRequest:
     url = str(har_request["url"]).split("#", 1)[0]
+    if not _is_web(har_request):
+        raise InputError(f"HAR entry {index} is not an http(s) request: {url[:600]!r}")
+    check_url(url, f"HAR entry {index}'s URL")
     parts = urlsplit(url)
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
-        raise InputError(f"HAR entry {index} is not an http(s) request: {redact_url(url)!r}")
     query = _pairs(har_request.get("queryString"))
     if query and not parts.query:
         url += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
-    method = str(har_request.get("method") or "GET").upper()
-    headers = [(k, v) for k, v in _pairs(har_request.get("headers")) if _keep(k, v, parts.scheme, parts.netloc)]
+        check_url(url, f"HAR entry {index}'s URL")
+    method = har_request.get("method") or "GET"
+    if not isinstance(method, str):
+        raise InputError(f"HAR entry {index}'s method is not text")
+    method = check_method(method.upper())
+    headers = [
+        check_header(k, v) for k, v in _pairs(har_request.get("headers")) if _keep(k, v, parts.scheme, parts.netloc)
+    ]
     names = {name.lower() for name, _ in headers}
     cookies = _pairs(har_request.get("cookies"))
     if cookies and "cookie" not in names:
@@ -186,12 +234,12 @@ def _request(item: Mapping[str, Any], index: int) -> ProbeRequest:
         text = post.get("text")
         params = _pairs(post.get("params"))
         if isinstance(text, str):
-            body = text.encode()
+            body = text.encode()  # a lone surrogate raises UnicodeEncodeError: see _request
         elif params:
             body = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params).encode()
         mime = post.get("mimeType")
         if body is not None and isinstance(mime, str) and mime and "content-type" not in names:
-            headers.append(("Content-Type", mime))
+            headers.append(check_header("Content-Type", mime))
     return ProbeRequest(url=url, method=method, headers=tuple(headers), body=body)
 
 

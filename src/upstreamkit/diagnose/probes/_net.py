@@ -17,6 +17,7 @@ __all__ = [
     "format_endpoint",
     "is_ip_literal",
     "parse_dns_server",
+    "parse_port",
     "parse_resolve",
     "resolve_override",
     "target",
@@ -83,6 +84,16 @@ def format_endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
+def parse_port(text: str) -> int:
+    """A TCP/UDP port to connect to: ASCII digits, 1 to 65535; ValueError naming the fault otherwise."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 5):
+        raise ValueError(f"port {text[:40]!r} is not a number from 1 to 65535 in ASCII digits")
+    port = int(text)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range (1 to 65535)")
+    return port
+
+
 def parse_dns_server(text: str) -> tuple[str, int]:
     """``"ADDR"``, ``"ADDR:PORT"`` or ``"[V6ADDR]:PORT"`` as (address, port); ValueError for anything else."""
     text = text.strip()
@@ -90,13 +101,13 @@ def parse_dns_server(text: str) -> tuple[str, int]:
     if text.startswith("["):
         address, _, rest = text[1:].partition("]")
         if rest:
-            port = int(rest.removeprefix(":"))
+            if not rest.startswith(":"):
+                raise ValueError(f"{text[:80]!r} is not [ADDR]:PORT")
+            port = parse_port(rest[1:])
     elif text.count(":") == 1:
         address, _, port_text = text.partition(":")
-        port = int(port_text)
+        port = parse_port(port_text)
     ipaddress.ip_address(address)  # a name here would need DNS to find DNS
-    if not 0 < port < 65536:
-        raise ValueError(f"DNS server port out of range: {text!r}")
     return address, port
 
 
@@ -111,11 +122,9 @@ def parse_resolve(value: str) -> list[tuple[str, int, str]]:
     if entry.startswith("-") or not host or not addresses:
         raise ValueError(f"--resolve {value!r} is not HOST:PORT:ADDR (for example api.example.com:443:127.0.0.1)")
     try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"--resolve {value!r}: port {port_text!r} is not a number") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"--resolve {value!r}: port {port} is out of range")
+        port = parse_port(port_text)
+    except ValueError as exc:
+        raise ValueError(f"--resolve {value!r}: {exc}") from None
     entries = []
     for written in addresses.split(","):
         address = written.strip().removeprefix("[").removesuffix("]")
