@@ -87,16 +87,25 @@ def make_client(options: ProbeOptions, url: str | None = None) -> httpx.Client:
     return httpx.Client(follow_redirects=False, timeout=options.timeout, verify=verify, trust_env=True)
 
 
-def _target(request: ProbeRequest, options: ProbeOptions) -> tuple[httpx.URL, list[tuple[str, str]], dict[str, Any]]:
-    """The URL to connect to, the headers and the extensions, with ``--resolve`` applied."""
+def _target(
+    request: ProbeRequest, options: ProbeOptions
+) -> tuple[httpx.URL, list[tuple[bytes, bytes]], dict[str, Any]]:
+    """The URL to connect to, the headers and the extensions, with ``--resolve`` applied.
+
+    Header values go out as UTF-8 bytes, as curl sends them (httpx would refuse a non-ASCII ``str``).
+    """
     url = httpx.URL(request.url)
-    headers = [(name, value) for name, value in request.headers if name.lower() not in _COMPUTED_HEADERS]
+    headers = [
+        (name.encode("ascii"), value.encode("utf-8"))
+        for name, value in request.headers
+        if name.lower() not in _COMPUTED_HEADERS
+    ]
     extensions: dict[str, Any] = {}
     port = url.port or (443 if url.scheme == "https" else 80)
     for host, resolve_port, address in options.resolve:
         if host.lower() == url.host.lower() and resolve_port == port:
-            if not any(name.lower() == "host" for name, _ in headers):
-                headers.append(("Host", url.netloc.decode("ascii")))
+            if not any(name.lower() == "host" for name, _ in request.headers):
+                headers.append((b"Host", url.netloc))
             extensions["sni_hostname"] = url.host
             url = url.copy_with(host=address)
             break
@@ -271,8 +280,8 @@ def probe(ctx: ProbeContext) -> PhaseResult:
     with client:
         for attempt in range(1, max(1, ctx.options.repeat) + 1):
             sent = _send(client, ctx.request, ctx.options)
+            ctx.exchanges.append(sent.exchange)  # first: the report keeps the response even if classifying fails
             outcome = sent.error if sent.error is not None else classify_exchange(sent.exchange)
-            ctx.exchanges.append(sent.exchange)
             sends.append((sent, outcome))
             line = _describe(sent.exchange, outcome)
             ctx.log.append(f"http: {ctx.request.method} {where} (send {attempt}) → {line}")

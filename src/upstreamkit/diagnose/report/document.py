@@ -226,7 +226,7 @@ def _body(body: bytes | None, content_type: str | None) -> tuple[str | None, boo
         return None, False
     raw = bytes(body)
     cut = len(raw) > _REDACT_LIMIT
-    text = redact_body(raw[:_REDACT_LIMIT], content_type)
+    text = _redacted_body(raw[:_REDACT_LIMIT], content_type)
     if cut:
         # The raw cut may split a secret (a cut-off "password": "hun... matches no rule), and redaction
         # keeps text in place: drop the tail where such a fragment can sit.
@@ -234,6 +234,17 @@ def _body(body: bytes | None, content_type: str | None) -> tuple[str | None, boo
     if len(text) > BODY_LIMIT:
         return text[:BODY_LIMIT], True
     return text, cut
+
+
+def _redacted_body(raw: bytes, content_type: str | None) -> str:
+    """``redact_body``, falling back to free-text redaction, then to a placeholder: a body that no redactor
+    can read (nested 10,000 deep, say) is never shown unredacted, and never stops the report."""
+    for redact in (lambda: redact_body(raw, content_type), lambda: redact_text(raw.decode("utf-8", "replace"))):
+        try:
+            return redact()
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            failure = type(exc).__name__
+    return f"[{len(raw)} bytes not shown: they could not be redacted ({failure})]"
 
 
 # --- plain-text request and response, for report.md and the bundle --------------------------------------
