@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from http import HTTPStatus
@@ -239,9 +239,14 @@ def _body(body: bytes | None, content_type: str | None) -> tuple[str | None, boo
 def _redacted_body(raw: bytes, content_type: str | None) -> str:
     """``redact_body``, falling back to free-text redaction, then to a placeholder: a body that no redactor
     can read (nested 10,000 deep, say) is never shown unredacted, and never stops the report."""
-    for redact in (lambda: redact_body(raw, content_type), lambda: redact_text(raw.decode("utf-8", "replace"))):
+    attempts: tuple[Callable[[], str], ...] = (
+        lambda: redact_body(raw, content_type),
+        lambda: redact_text(raw.decode("utf-8", "replace")),
+    )
+    failure = ""
+    for attempt in attempts:
         try:
-            return redact()
+            return attempt()
         except Exception as exc:  # noqa: BLE001 - see the docstring
             failure = type(exc).__name__
     return f"[{len(raw)} bytes not shown: they could not be redacted ({failure})]"
