@@ -103,7 +103,7 @@ def test_a_planted_secret_reaches_no_output(simulator_factory: Factory, tmp_path
     ("args", "message"),
     [
         ([], "give a URL"),
-        (["ftp://example.com/x"], "not an http:// or https:// URL"),
+        (["ftp://example.com/x"], "not an http or https URL"),
         (["http://127.0.0.1:1/x", "--resolve", "nonsense"], "HOST:PORT:ADDR"),
         (["http://127.0.0.1:1/x", "--resolve", "a.example:443:not-an-ip"], "not an IP address"),
         (["http://127.0.0.1:1/x", "-d", "{}", "--data-file", "x.json"], "not both"),

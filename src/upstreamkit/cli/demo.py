@@ -24,6 +24,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from upstreamkit.cli.checks import fail, number
 from upstreamkit.cli.samples import explain_samples
 
 
@@ -39,12 +40,18 @@ def demo(
         None, "--bundle-dir", help="Where to write the support bundle [default: the system's temp directory]."
     ),
     incident_seconds: float = typer.Option(
-        12.0, "--incident-seconds", min=2.0, max=60.0, help="How long the resilient client runs the incident."
+        12.0,
+        "--incident-seconds",
+        parser=number(2.0, 60.0),
+        metavar="SECONDS",
+        help="How long the resilient client runs the incident, 2 to 60 seconds.",
     ),
     samples: bool = typer.Option(False, "--samples", help="Instead: explain a handful of real-looking responses."),
     detail: bool = typer.Option(True, "--detail/--summary", help="With --samples: each explanation, or the table."),
 ) -> None:
     """Tour upstreamkit on loopback: diagnose eleven failures, survive an incident, write a support bundle."""
+    if bundle_dir is not None and "\x00" in str(bundle_dir):
+        raise fail("--bundle-dir cannot hold a NUL character")
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=max(console.width, 132))  # logs and pipes: room for the tables

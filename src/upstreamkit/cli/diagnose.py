@@ -8,16 +8,23 @@ and the JSON say which: ``"incomplete": true``, the phase's ``error``), so that 
 from __future__ import annotations
 
 import json
-import math
-import re
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 
-from upstreamkit.cli.explain import UsageError, fail, parse_header, read_input
-from upstreamkit.core.redact import redact_text
+from upstreamkit.cli.checks import (
+    UsageError,
+    check_method,
+    check_url,
+    fail,
+    integer,
+    number,
+    parse_header,
+    path,
+    read_input,
+    text,
+)
 from upstreamkit.diagnose import PhaseResult, ProbeOptions, ProbeRequest, Report
 from upstreamkit.diagnose import diagnose as run_diagnosis
 from upstreamkit.diagnose.inputs import InputError, ParsedInput, parse_curl, parse_har
@@ -26,9 +33,9 @@ from upstreamkit.diagnose.probes._net import parse_resolve
 from upstreamkit.diagnose.report import render, report_to_json
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-_METHOD = re.compile(r"^[A-Za-z]+$")
 MAX_REPEAT = 100
 MAX_TIMEOUT = 300.0
+MAX_HAR_ENTRY = 1_000_000
 
 
 def _resolve_entries(entry: str) -> list[tuple[str, int, str]]:
@@ -43,30 +50,20 @@ def parse_dns_server(entry: str) -> str:
     try:
         parse_resolver(entry)
     except ValueError:
-        raise UsageError(f"--dns-server {entry!r} is not an IP address with an optional port (ADDR:PORT)") from None
+        raise UsageError(
+            f"--dns-server {entry[:80]!r} is not an IP address with an optional port from 1 to 65535 (ADDR:PORT)"
+        ) from None
     return entry.strip()
-
-
-def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{redact_text(url)!r} is not an http:// or https:// URL with a host")
-    try:
-        _ = parts.port
-    except ValueError:
-        raise UsageError(f"{redact_text(url)!r} has a bad port") from None
-    return url
 
 
 def _read_data(data: str | None, data_file: str | None) -> bytes | None:
     if data is not None and data_file is not None:
         raise UsageError("give -d/--data or --data-file, not both")
     if data_file is not None:
-        return read_input(data_file, "--data-file")
+        return read_input(path(data_file, "--data-file"), "--data-file")
     if data is not None and data.startswith("@"):
         return _read_data(None, data[1:])
-    return data.encode() if data is not None else None
+    return text(data, "-d/--data").encode() if data is not None else None
 
 
 def _source(from_curl: str | None, har: str | None, har_entry: int | None) -> ParsedInput | None:
@@ -76,7 +73,7 @@ def _source(from_curl: str | None, har: str | None, har_entry: int | None) -> Pa
         if from_curl is not None:
             return parse_curl(from_curl)
         if har is not None:
-            return parse_har(Path(har), entry=har_entry)
+            return parse_har(Path(path(har, "--har")), entry=har_entry)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     if har_entry is not None:
@@ -107,18 +104,17 @@ def build(
     """The request and options from the command line; options given explicitly beat those of curl or HAR."""
     parsed = _source(from_curl, har, har_entry)
     base = parsed.request if parsed is not None else None
-    target = url or (base.url if base is not None else None)
+    target = url if url is not None else (base.url if base is not None else None)
     if target is None:
         raise UsageError("give a URL (or --from-curl 'curl ...' or --har FILE); see --help")
     check_url(target)
-    verb = (method or (base.method if base is not None else None) or "").upper()
     body = _read_data(data, data_file)
     if body is None and base is not None:
         body = base.body
-    if not verb:
-        verb = "POST" if body is not None else "GET"
-    if not _METHOD.match(verb):
-        raise UsageError(f"method {verb!r} is not an HTTP method name")
+    if method is not None:
+        verb = check_method(method)  # an explicit -X '' is a mistake, not "the default method"
+    else:
+        verb = base.method if base is not None else "POST" if body is not None else "GET"
     headers = list(base.headers) if base is not None else []
     for line in header:
         name, value = parse_header(line)
@@ -127,13 +123,13 @@ def build(
     if not 1 <= repeat <= MAX_REPEAT:
         raise UsageError(f"--repeat must be from 1 to {MAX_REPEAT}")
     chosen_timeout = timeout if timeout is not None else (parsed.timeout if parsed and parsed.timeout else 10.0)
-    if not (math.isfinite(chosen_timeout) and 0 < chosen_timeout <= MAX_TIMEOUT):
+    if not 0 < chosen_timeout <= MAX_TIMEOUT:  # a pasted curl's -m may ask for more than --timeout allows
         raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
     ca = cacert if cacert is not None else (parsed.cacert if parsed is not None else None)
-    if ca is not None and not Path(ca).is_file():
+    if ca is not None and not Path(path(ca, "--cacert")).is_file():
         raise UsageError(f"--cacert {ca!r}: no such file")
     if status_page is not None:
-        check_url(status_page)
+        check_url(status_page, "--status-page")
     if isolate_payload and verb not in IDEMPOTENT and not allow_unsafe:
         raise UsageError(
             f"--isolate-payload resends the request; {verb} is not idempotent, so each resend may repeat a side "
@@ -173,7 +169,14 @@ def diagnose(
     ),
     data: str | None = typer.Option(None, "-d", "--data", help="Request body ('@FILE' reads a file)."),
     data_file: str | None = typer.Option(None, "--data-file", help="Read the request body from a file ('-': stdin)."),
-    timeout: float | None = typer.Option(None, "--timeout", "-m", help="Seconds for each network step [default: 10]."),
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        "-m",
+        parser=number(0, MAX_TIMEOUT, above_low=True),
+        metavar="SECONDS",
+        help=f"Seconds for each network step, at most {MAX_TIMEOUT:g} [default: 10].",
+    ),
     cacert: str | None = typer.Option(None, "--cacert", help="PEM file of CA certificates to trust."),
     insecure: bool = typer.Option(
         False, "-k", "--insecure", help="Send the request even if the certificate fails (still reported)."
@@ -187,12 +190,25 @@ def diagnose(
     status_page: str | None = typer.Option(
         None, "--status-page", help="The provider's Statuspage URL, to read its own verdict and open incidents."
     ),
-    repeat: int = typer.Option(1, "--repeat", "-n", help="Send the request N times (intermittent failures)."),
+    repeat: int = typer.Option(
+        1,
+        "--repeat",
+        "-n",
+        parser=integer(1, MAX_REPEAT),
+        metavar="N",
+        help=f"Send the request N times, 1 to {MAX_REPEAT} (intermittent failures).",
+    ),
     from_curl: str | None = typer.Option(
         None, "--from-curl", help="A pasted curl command line ('Copy as cURL'); other options override it."
     ),
     har: str | None = typer.Option(None, "--har", help="A HAR file; probes its last failing request by default."),
-    har_entry: int | None = typer.Option(None, "--har-entry", help="Which HAR entry to probe (0-based index)."),
+    har_entry: int | None = typer.Option(
+        None,
+        "--har-entry",
+        parser=integer(-MAX_HAR_ENTRY, MAX_HAR_ENTRY),
+        metavar="INDEX",
+        help="Which HAR entry to probe (0-based index; negative counts from the end).",
+    ),
     isolate_payload: bool = typer.Option(
         False, "--isolate-payload", help="Bisect a failing JSON body to the fields that trigger the failure."
     ),
@@ -261,7 +277,7 @@ def exit_code(report: Report) -> int:
 
 
 def _bundle_target(bundle: str | None) -> Path | None:
-    target = Path(bundle) if bundle is not None else None
+    target = Path(path(bundle, "--bundle")) if bundle is not None else None
     if target is not None and target.exists() and not target.is_dir():
         raise UsageError(f"--bundle {bundle!r} already exists; give a new file name or a directory")
     return target

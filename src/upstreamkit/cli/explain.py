@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import typer
@@ -14,20 +12,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from upstreamkit.cli.checks import UsageError, fail, number, parse_header, parse_status, read_input, text
 from upstreamkit.core.classify import Outcome, classify
+from upstreamkit.diagnose._text import valid_text
 from upstreamkit.knowledge import Fix, kind_info
 
 EFFORT_STYLE = {"easy": "green", "medium": "yellow", "hard": "red"}
-
-
-class UsageError(Exception):
-    """A mistake in the command line or its input files: reported in one line, exit code 2."""
-
-
-def fail(message: str) -> typer.Exit:
-    """Print ``error: message`` on stderr; return the Exit to raise (exit code 2)."""
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
-    return typer.Exit(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,51 +29,29 @@ class Response:
     body: bytes
 
 
-def parse_header(line: str) -> tuple[str, str]:
-    """``"Name: value"`` → ``("Name", "value")``; raises UsageError on anything else."""
-    name, colon, value = line.partition(":")
-    if not colon or not name.strip() or any(c in name for c in " \t\r\n"):
-        raise UsageError(f"header {line!r} is not of the form 'Name: value'")
-    return name.strip(), value.strip()
-
-
-def parse_status(value: str | int) -> int:
-    """A status code from 100 to 999 (600 included: gateways send it)."""
-    try:
-        status = int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"status {value!r} is not a number") from None
-    if not 100 <= status <= 999:
-        raise UsageError(f"status {status} is outside 100..999")
-    return status
-
-
 def parse_raw_response(data: bytes) -> Response:
-    """A raw HTTP/1.x response as saved by ``curl -i`` or a proxy: status line, headers, blank line, body."""
-    head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep:
-        head, sep, body = data.partition(b"\n\n")
-    lines = head.decode("iso-8859-1").replace("\r\n", "\n").split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    if not lines:
-        raise UsageError("the response file is empty")
-    parts = lines[0].split(None, 2)
-    if len(parts) < 2 or not parts[0].upper().startswith("HTTP/"):
-        raise UsageError(f"the response file does not start with a status line (got {lines[0][:60]!r})")
-    status = parse_status(parts[1])
+    """A raw HTTP/1.x response as saved by ``curl -i`` or a proxy: status line, headers, blank line, body.
+
+    An interim ``1xx`` block before the final response (``100 Continue``, as curl prints it) is skipped.
+    """
+    while True:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if not sep:
+            head, sep, body = data.partition(b"\n\n")
+        lines = head.decode("iso-8859-1").replace("\r\n", "\n").split("\n")
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        if not lines:
+            raise UsageError("the response file is empty")
+        parts = lines[0].split(None, 2)
+        if len(parts) < 2 or not parts[0].upper().startswith("HTTP/"):
+            raise UsageError(f"the response file does not start with a status line (got {lines[0][:60]!r})")
+        status = parse_status(parts[1])
+        if not (status < 200 and body.lstrip().upper().startswith(b"HTTP/")):
+            break
+        data = body  # shorter on every turn: the loop ends
     headers = [parse_header(line) for line in lines[1:] if line.strip()]
     return Response(status, headers, body)
-
-
-def read_input(path: str, what: str) -> bytes:
-    """The bytes of file ``path`` ('-': stdin); UsageError naming ``what`` when it cannot be read."""
-    if path == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path!r}: {exc.strerror or exc}") from None
 
 
 def build_response(
@@ -103,8 +71,19 @@ def build_response(
         return Response(raw.status, raw.headers + [parse_header(h) for h in header], raw.body)
     if status is None:
         raise UsageError("give --status (with -H and --body) or --response FILE; see --help")
-    data = read_input(body_file, "body file") if body_file is not None else (body or "").encode()
+    data = read_input(body_file, "body file") if body_file is not None else text(body or "", "--body").encode()
     return Response(parse_status(status), [parse_header(h) for h in header], data)
+
+
+def printable(outcome: Outcome) -> Outcome:
+    """``outcome`` with its text valid UTF-8: a body's ``"\\ud800"`` escape can reach the explanation."""
+    request_id = outcome.request_id
+    return replace(
+        outcome,
+        explanation=str(valid_text(outcome.explanation)),
+        evidence=tuple(str(valid_text(line)) for line in outcome.evidence),
+        request_id=str(valid_text(request_id)) if request_id is not None else None,
+    )
 
 
 def ranked_fixes(outcome: Outcome) -> list[Fix]:
@@ -187,6 +166,8 @@ def explain(
     now: float | None = typer.Option(
         None,
         "--now",
+        parser=number(0),
+        metavar="SECONDS",
         help="Epoch seconds to resolve HTTP-date Retry-After against (default: the Date header).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the report."),
@@ -206,7 +187,7 @@ def explain(
         given = build_response(status, header, body, body_file, response)
     except UsageError as exc:
         raise fail(str(exc)) from None
-    outcome = classify(given.status, given.headers, given.body, now=now)
+    outcome = printable(classify(given.status, given.headers, given.body, now=now))
     if as_json:
         typer.echo(json.dumps(explanation_json(outcome), indent=2))
     else:

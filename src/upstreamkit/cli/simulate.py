@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from upstreamkit.cli.checks import UsageError, fail, integer, number, path, text
+
 if TYPE_CHECKING:
     from upstreamkit.simulator import Simulator
 
@@ -30,9 +32,9 @@ TLS_VARIANTS = "valid, expired, not-yet-valid, hostname-mismatch, self-signed"
 _TLS_HELP = TLS_VARIANTS
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+MAX_TIME_SCALE = 1000.0
+MAX_SEED = 2**64 - 1
+MAX_CONNECTION_TIMEOUT = 3600.0
 
 
 def _is_loopback(host: str) -> bool:
@@ -69,20 +71,40 @@ def simulate(
         "-s",
         help="A built-in scenario name (see --list) or the path to a scenario TOML file.",
     ),
-    port: int = typer.Option(8600, "--port", "-p", min=0, max=65535, help="TCP port; 0 picks a free one."),
+    port: int = typer.Option(
+        8600, "--port", "-p", parser=integer(0, 65535), metavar="PORT", help="TCP port; 0 picks a free one."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Loopback unless you say so."),
     tls: str | None = typer.Option(
         None, "--tls", help=f"Serve HTTPS with this certificate: {_TLS_HELP} (default: the scenario's own)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the fault draws: the same seed repeats the same run."),
+    seed: int = typer.Option(
+        0,
+        "--seed",
+        parser=integer(0, MAX_SEED),
+        metavar="N",
+        help="Seed of the fault draws (0 to 2**64-1): the same seed repeats the same run.",
+    ),
     time_scale: float = typer.Option(
-        1.0, "--time-scale", min=0.001, help="Multiply the scenario's phase times (0.1: ten times faster)."
+        1.0,
+        "--time-scale",
+        parser=number(0.001, MAX_TIME_SCALE),
+        metavar="FACTOR",
+        help=f"Multiply the scenario's phase times, 0.001 to {MAX_TIME_SCALE:g} (0.1: ten times faster).",
     ),
     header_timeout: float = typer.Option(
-        10.0, "--header-timeout", help="Seconds a client has to send a request's headers (then 408 and close)."
+        10.0,
+        "--header-timeout",
+        parser=number(0, MAX_CONNECTION_TIMEOUT, above_low=True),
+        metavar="SECONDS",
+        help="Seconds a client has to send a request's headers (then 408 and close).",
     ),
     idle_timeout: float = typer.Option(
-        15.0, "--idle-timeout", help="Seconds an idle keep-alive connection stays open."
+        15.0,
+        "--idle-timeout",
+        parser=number(0, MAX_CONNECTION_TIMEOUT, above_low=True),
+        metavar="SECONDS",
+        help="Seconds an idle keep-alive connection stays open.",
     ),
     list_scenarios: bool = typer.Option(False, "--list", help="List the built-in scenarios and exit."),
 ) -> None:
@@ -103,18 +125,20 @@ def simulate(
             typer.echo(f"{name:18} {load_scenario(name).description.splitlines()[0]}")
         return
     try:
-        chosen = load_scenario(scenario)
-        variant = parse_tls_variant(tls) if tls is not None else None
+        chosen = load_scenario(path(scenario, "--scenario"))  # a built-in name or a file
+        variant = parse_tls_variant(text(tls, "--tls")) if tls is not None else None
         limits = ServerLimits(header_timeout=header_timeout, idle_timeout=idle_timeout)
-        sim = Simulator(chosen, seed=seed, host=host, port=port, tls=variant, time_scale=time_scale, limits=limits)
-    except (ScenarioError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        sim = Simulator(
+            chosen, seed=seed, host=text(host, "--host"), port=port, tls=variant, time_scale=time_scale, limits=limits
+        )
+    except (ScenarioError, ValueError, UsageError) as exc:
+        raise fail(str(exc)) from None
     if not _is_loopback(host):
         typer.echo(f"warning: listening on {host}, not loopback: anyone who can reach it can use it", err=True)
     try:
         sim.start()
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     try:
         _announce(sim)
         _run_until_stopped(sim)

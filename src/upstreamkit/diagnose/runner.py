@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from upstreamkit.core.redact import redact_text
+from upstreamkit.diagnose._text import safe_message
 from upstreamkit.diagnose.model import (
     PHASES,
     Cause,
@@ -35,7 +35,7 @@ _ERROR_CLIP = 300
 
 
 def describe_error(exc: BaseException) -> str:
-    """``"ClassName: message"``, redacted, one line, at most about 300 characters; never raises.
+    """``"ClassName: message"``, redacted, one line, at most 300 characters; never raises.
 
     The message is the exception's own text, which may quote hostile input (a server's body, a pasted
     command): lone surrogates are replaced, and when redaction itself fails only the class name is kept, so
@@ -43,14 +43,11 @@ def describe_error(exc: BaseException) -> str:
     """
     name = type(exc).__name__
     try:
-        text = " ".join(str(exc).split())
+        text = str(exc)
     except Exception:  # noqa: BLE001 - a broken __str__ must not hide the class name
         return name
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    if len(text) > _ERROR_CLIP:
-        text = text[: _ERROR_CLIP - 1] + "…"
     try:
-        return redact_text(f"{name}: {text}") if text else name
+        return safe_message(f"{name}: {text}") if text.strip() else name
     except Exception:  # noqa: BLE001 - see the docstring: the class name alone is safe to show
         return name
 

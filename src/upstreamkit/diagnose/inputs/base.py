@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from upstreamkit.core.redact import redact_text
+from upstreamkit.diagnose._text import MESSAGE_LIMIT, safe_message
 from upstreamkit.diagnose.model import ProbeOptions, ProbeRequest
 
 __all__ = [
@@ -39,8 +39,6 @@ an :class:`InputError`, so ``/dev/zero`` or a mistaken multi-gigabyte file fails
 memory."""
 MAX_URL_LENGTH = 16 * 1024
 """The longest URL accepted (characters). Servers and proxies refuse far shorter ones (8 KiB is common)."""
-MESSAGE_LIMIT = 300
-"""Characters of an error message kept: quoted input beyond that is cut (after redaction)."""
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """RFC 9110 ``token``: what a method and a header name are made of."""
@@ -52,15 +50,6 @@ _HOST = re.compile(r"[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*\.?")
 _MAX_HOST = 253
 _INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?")
-
-
-def safe_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``text`` made fit for one line of stderr: lone surrogates replaced, secrets redacted, whitespace
-    (line breaks included) collapsed, cut at ``limit`` characters. Redaction comes before the cut, so a cut
-    can never leave a recognisable half of a secret behind."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    text = " ".join(redact_text(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class InputError(ValueError):
@@ -175,8 +164,8 @@ def read_limited(
         else:
             with Path(path).open("rb") as handle:
                 data = handle.read(limit + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        raise InputError(f"cannot read {what} {name}: {getattr(exc, 'strerror', None) or exc}") from None
     if len(data) > limit:
         raise InputError(f"{what} {name} is larger than {limit // (1024 * 1024)} MiB")
     return data

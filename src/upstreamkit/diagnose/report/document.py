@@ -28,6 +28,7 @@ from upstreamkit.core.redact import (
     redact_text,
     redact_url,
 )
+from upstreamkit.diagnose._text import valid_text
 from upstreamkit.diagnose.model import Cause, Exchange, PhaseResult, Report
 from upstreamkit.knowledge import kind_info
 
@@ -102,19 +103,8 @@ def report_to_json(report: Report) -> dict[str, Any]:
         "checklist": [redact_text(str(line)) for line in report.checklist],
     }
     document["verdict"] = verdict(document)
-    return _valid_text(document)  # type: ignore[no-any-return]
-
-
-def _valid_text(value: Any) -> Any:
-    """``value`` with every lone surrogate replaced (a server may send ``"\\ud800"`` in valid JSON), so that
-    every output can encode the document as UTF-8: the terminal, report.md, the bundle's files."""
-    if isinstance(value, str):
-        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, dict):
-        return {_valid_text(key): _valid_text(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_valid_text(item) for item in value]
-    return value
+    # Every output encodes the document as UTF-8 (the terminal, report.md, the bundle): no lone surrogates.
+    return valid_text(document)  # type: ignore[no-any-return]
 
 
 def _ms(value: float | None) -> float | None:
