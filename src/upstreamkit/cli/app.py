@@ -34,7 +34,8 @@ def _is_click_error(exc: BaseException) -> bool:
 def _report(exc: Exception) -> int:
     """One line on stderr for ``exc``; the exit code to leave with."""
     if isinstance(exc, typer.Abort):
-        return fail("aborted").exit_code and 1
+        fail("aborted")
+        return 1
     if _is_click_error(exc):
         message: str = exc.format_message()  # type: ignore[attr-defined]
         ctx = getattr(exc, "ctx", None)
