@@ -175,7 +175,7 @@ def diagnose(
         "-m",
         parser=number(0, MAX_TIMEOUT, above_low=True),
         metavar="SECONDS",
-        help=f"Seconds for each network step, at most {MAX_TIMEOUT:g} [default: 10].",
+        help=f"Seconds for each network step, more than 0 and at most {MAX_TIMEOUT:g} (default 10).",
     ),
     cacert: str | None = typer.Option(None, "--cacert", help="PEM file of CA certificates to trust."),
     insecure: bool = typer.Option(

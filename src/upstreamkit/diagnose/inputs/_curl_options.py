@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from upstreamkit.diagnose.inputs.base import InputError, check_header, check_method, parse_decimal, read_limited
+from upstreamkit.diagnose.inputs.base import InputError, check_method, parse_decimal, read_limited
 from upstreamkit.diagnose.probes._net import parse_resolve
 
 __all__ = [
@@ -118,18 +118,17 @@ def _header(cmd: Command, value: str) -> None:
     name, colon, rest = value.partition(":")
     if not colon:
         if value.endswith(";") and value[:-1].strip():
-            cmd.headers.append(check_header(value[:-1].strip(), ""))  # curl's way of sending an empty header
+            cmd.headers.append((value[:-1].strip(), ""))  # curl's way of sending an empty header
             return
         raise InputError(f"header {value!r} is not of the form 'Name: value'")
     name = name.strip()
     if not name or any(c in name for c in " \t"):
         raise InputError(f"header {value!r} is not of the form 'Name: value'")
     if not rest.strip():
-        check_header(name, "")
         cmd.removed.add(name.lower())  # "-H 'Accept:'" tells curl not to send the header at all
         cmd.headers = [(k, v) for k, v in cmd.headers if k.lower() != name.lower()]
         return
-    cmd.headers.append(check_header(name, rest.strip()))
+    cmd.headers.append((name, rest.strip()))
 
 
 def _data(separator: bytes, kind: str) -> Callable[[Command, str], None]:

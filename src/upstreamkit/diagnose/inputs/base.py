@@ -136,11 +136,11 @@ def check_header(name: str, value: str) -> tuple[str, str]:
     if not _TOKEN.fullmatch(name):
         raise InputError(f"header name {_quoted(name)} is not a token (no spaces, colons or quotes)")
     if _FIELD_VALUE_BAD.search(value):
-        raise InputError(f"header {name}: its value holds a line break or a control character")
+        raise InputError(f"the value of header {_quoted(name)} holds a line break or a control character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InputError(f"header {name}: its value is not valid UTF-8 text") from None
+        raise InputError(f"the value of header {_quoted(name)} is not valid UTF-8 text") from None
     return name, value
 
 

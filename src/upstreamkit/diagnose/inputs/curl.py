@@ -49,7 +49,7 @@ from upstreamkit.diagnose.inputs._curl_options import (
     Command,
 )
 from upstreamkit.diagnose.inputs._shell import Style, split_command
-from upstreamkit.diagnose.inputs.base import MAX_URL_LENGTH, InputError, ParsedInput, check_url
+from upstreamkit.diagnose.inputs.base import MAX_URL_LENGTH, InputError, ParsedInput, check_header, check_url
 from upstreamkit.diagnose.model import ProbeRequest
 
 __all__ = ["MAX_COMMAND_LENGTH", "parse_curl"]
@@ -196,7 +196,8 @@ def _finish(cmd: Command) -> ParsedInput:
         if lower not in given and lower not in cmd.removed:
             headers.append((name, value))
             given.add(lower)
-    request = ProbeRequest(url=url, method=method, headers=tuple(headers), body=body)
+    checked = tuple(check_header(name, value) for name, value in headers)  # -A, -e, -b, -u make headers too
+    request = ProbeRequest(url=url, method=method, headers=checked, body=body)
     return ParsedInput(
         request=request,
         insecure=cmd.insecure,

@@ -221,9 +221,7 @@ def _rebuild(har_request: Mapping[str, Any], index: int) -> ProbeRequest:
     if not isinstance(method, str):
         raise InputError(f"HAR entry {index}'s method is not text")
     method = check_method(method.upper())
-    headers = [
-        check_header(k, v) for k, v in _pairs(har_request.get("headers")) if _keep(k, v, parts.scheme, parts.netloc)
-    ]
+    headers = [(k, v) for k, v in _pairs(har_request.get("headers")) if _keep(k, v, parts.scheme, parts.netloc)]
     names = {name.lower() for name, _ in headers}
     cookies = _pairs(har_request.get("cookies"))
     if cookies and "cookie" not in names:
@@ -239,8 +237,8 @@ def _rebuild(har_request: Mapping[str, Any], index: int) -> ProbeRequest:
             body = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params).encode()
         mime = post.get("mimeType")
         if body is not None and isinstance(mime, str) and mime and "content-type" not in names:
-            headers.append(check_header("Content-Type", mime))
-    return ProbeRequest(url=url, method=method, headers=tuple(headers), body=body)
+            headers.append(("Content-Type", mime))
+    return ProbeRequest(url=url, method=method, headers=tuple(check_header(k, v) for k, v in headers), body=body)
 
 
 def _keep(name: str, value: str, scheme: str, netloc: str) -> bool:
