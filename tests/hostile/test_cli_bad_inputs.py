@@ -326,7 +326,7 @@ def run_cli() -> Run:
     def run(args: list[bytes]) -> subprocess.CompletedProcess[bytes]:
         env = {**os.environ, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
         env.pop("UPSTREAMKIT_DEBUG", None)
-        return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        return subprocess.run(
             [sys.executable, "-m", "upstreamkit", *args], capture_output=True, timeout=60, env=env, check=False
         )
 
