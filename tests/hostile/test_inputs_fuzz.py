@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 import typer
 from hostile_profile import FUZZ
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from upstreamkit.cli.checks import integer, number
@@ -294,3 +296,19 @@ def test_parse_har_on_any_bytes_returns_or_raises_input_error(data: bytes) -> No
         _assert_message(exc)
     finally:
         path.unlink()
+
+
+@FUZZ
+@given(text=st.text(alphabet="ab '\"\\\t\r\n#;|*", max_size=40))
+@example(text='a\\"b \'c\\\' "d\\\\e\\f"')
+def test_the_posix_splitter_reads_quotes_as_shlex_does(text: str) -> None:
+    # Outside bash's extensions ($'...', backslash-newline), the splitter agrees with shlex word for word; it
+    # replaced shlex only because shlex is quadratic in a word's length.
+    assume("\\\n" not in text and "\\\r\n" not in text)
+    try:
+        expected = shlex.split(text, comments=False, posix=True)
+    except ValueError:
+        with pytest.raises(InputError):
+            split_command(text, "posix")
+    else:
+        assert split_command(text, "posix") == expected
