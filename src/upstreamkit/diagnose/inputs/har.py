@@ -123,9 +123,9 @@ def _pick(entries: Sequence[Mapping[str, Any]], url_contains: str | None) -> tup
         return matches[0], f"the first URL containing {url_contains!r}"
     if not web:
         raise InputError("the HAR file has no http or https entry")
-    failing = [i for i in web if _failed(entries[i])]
-    if failing:
-        return failing[-1], "the last failing one"
+    last_failing = next((i for i in reversed(web) if _failed(entries[i])), None)  # from the end: stops early
+    if last_failing is not None:
+        return last_failing, "the last failing one"
     return web[-1], "no entry failed; the last one"
 
 
