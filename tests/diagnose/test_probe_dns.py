@@ -172,3 +172,17 @@ def test_dns_servers_are_addresses_with_an_optional_port(text: str, parsed: tupl
 def test_a_dns_server_that_is_not_an_address_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"."):
         dns_probe.parse_dns_server(text)
+
+
+@pytest.mark.parametrize(
+    "host", ["a" * 64 + ".sim.test", "b" * 250 + ".sim.test", "exa mple.sim.test", "ex*ample.sim.test", "a..b.test"]
+)
+def test_a_name_that_cannot_exist_fails_without_asking_anyone(responder: DNSResponder, host: str) -> None:
+    ctx = _ctx(f"http://{host}/v1", responder)
+    result = dns_probe.probe(ctx)
+    assert result.status == "failed"
+    assert result.error is None  # a finding, not a check that could not finish
+    assert result.facts["dns.kind"] == "dns_error"
+    assert str(result.facts["dns.error"]).startswith("not a valid host name")
+    assert responder.queries == []
+    assert ctx.addresses == []

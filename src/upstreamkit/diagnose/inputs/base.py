@@ -18,6 +18,7 @@ import httpx
 
 from upstreamkit.diagnose._text import MESSAGE_LIMIT, safe_message
 from upstreamkit.diagnose.model import ProbeOptions, ProbeRequest
+from upstreamkit.diagnose.probes._net import host_name_problem
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -45,9 +46,6 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FIELD_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 """Control characters a header value must not hold (RFC 9110 allows HTAB, SP, visible and non-ASCII octets)."""
-_HOST = re.compile(r"[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*\.?")
-"""An ASCII (IDNA-encoded) host name: labels of 1 to 63 letters, digits, hyphens or underscores."""
-_MAX_HOST = 253
 _INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?")
 
@@ -95,11 +93,9 @@ def check_url(url: str, what: str = "URL") -> str:
         host = httpx.URL(url).raw_host.decode("ascii")
     except Exception as exc:  # noqa: BLE001 - httpx.InvalidURL, or a codec error for an IDNA host
         raise InputError(f"{what} {_quoted(url)} is not a URL the HTTP client can send ({exc})") from None
-    if not host.startswith("[") and ":" not in host and (len(host) > _MAX_HOST or not _HOST.fullmatch(host)):
-        raise InputError(
-            f"{what} {_quoted(url)}: host {_quoted(host)} is not a valid host name "
-            f"(labels of 1 to 63 letters, digits or hyphens, {_MAX_HOST} characters in all)"
-        )
+    problem = host_name_problem(host)
+    if problem is not None:
+        raise InputError(f"{what} {_quoted(url)}: host {_quoted(host)} is not a valid host name ({problem})")
     return url
 
 

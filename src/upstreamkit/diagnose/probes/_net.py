@@ -7,6 +7,7 @@ a default port, a case-insensitive ``--resolve`` match) and print addresses the 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from upstreamkit.diagnose.model import ProbeOptions, ProbeRequest
 __all__ = [
     "Target",
     "format_endpoint",
+    "host_name_problem",
     "is_ip_literal",
     "parse_dns_server",
     "parse_port",
@@ -24,6 +26,8 @@ __all__ = [
 ]
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?")
+_MAX_HOST_NAME = 253
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,21 @@ def is_ip_literal(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def host_name_problem(host: str) -> str | None:
+    """Why the ASCII (or IDNA-encoded) ``host`` cannot be a DNS name, or None (an IP literal is fine).
+
+    Labels are 1 to 63 letters, digits, hyphens or underscores (underscores: real service names use them),
+    253 characters in all (RFC 1035).
+    """
+    if is_ip_literal(host):
+        return None
+    if len(host.rstrip(".")) > _MAX_HOST_NAME:
+        return f"a host name has at most {_MAX_HOST_NAME} characters"
+    if not _HOST_NAME.fullmatch(host):
+        return "a host name is labels of 1 to 63 letters, digits or hyphens, joined by dots"
+    return None
 
 
 def resolve_override(options: ProbeOptions, host: str, port: int) -> str | None:

@@ -30,7 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from upstreamkit.diagnose.model import PhaseResult, PhaseStatus, ProbeContext
-from upstreamkit.diagnose.probes._net import is_ip_literal, parse_dns_server, resolve_override, target
+from upstreamkit.diagnose.probes._net import (
+    host_name_problem,
+    is_ip_literal,
+    parse_dns_server,
+    resolve_override,
+    target,
+)
 from upstreamkit.errors import ErrorKind
 
 __all__ = ["HOSTS_FILE", "parse_dns_server", "probe", "read_hosts"]
@@ -51,6 +57,13 @@ def probe(ctx: ProbeContext, *, hosts_file: Path | None = None) -> PhaseResult:
         return PhaseResult("dns", "failed", _ms(began), f"cannot resolve: {exc}", facts={"dns.error": str(exc)})
     host, hosts_path = where.host, hosts_file if hosts_file is not None else HOSTS_FILE
     facts: dict[str, Any] = {"dns.host": host, "dns.resolver": "", "dns.cname_chain": []}
+    problem = host_name_problem(host) if host.isascii() else None  # IDNA names: dnspython's own check
+    if problem is not None:
+        error = f"not a valid host name: {problem}"
+        facts.update({"dns.source": "", "dns.error": error, "dns.kind": str(ErrorKind.DNS_ERROR)})
+        facts.update({"dns.addresses": [], "dns.ipv4": False, "dns.ipv6": False, "dns.ms": _ms(began)})
+        ctx.log.append(f"DNS: {host!r} was not asked for: {error}")
+        return PhaseResult("dns", "failed", None, f"{host}: {error}", facts=facts)
 
     override = resolve_override(ctx.options, host, where.port)
     if is_ip_literal(host):
