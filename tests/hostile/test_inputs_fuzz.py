@@ -273,6 +273,14 @@ def _har_file(data: bytes) -> Path:
     ),
     entry=st.one_of(st.none(), st.integers(-4, 4)),
 )
+@example(  # a secret in a query parameter without a name: found by the deep profile
+    document={
+        "log": {
+            "entries": [{"request": {"url": "http://[::1]:8080/x", "queryString": [{"name": "", "value": SECRET}]}}]
+        }
+    },
+    entry=None,
+)
 def test_parse_har_returns_a_sendable_request_or_raises_input_error(document: Any, entry: int | None) -> None:
     path = _har_file(json.dumps(document).encode("utf-8", "surrogatepass"))
     try:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from upstreamkit.core.redact import redact_url
+from upstreamkit.core.redact import redact_text, redact_url
 from upstreamkit.diagnose.inputs._curl_options import (
     FLAGS,
     HANDLERS,
@@ -206,6 +206,6 @@ def _finish(cmd: Command) -> ParsedInput:
         connect_timeout=cmd.connect_timeout,
         resolve=tuple(cmd.resolve),
         user=cmd.user,
-        source=f"curl: {method} {redact_url(url)}",
+        source=redact_text(f"curl: {method} {redact_url(url)}"),  # and well-known token shapes anywhere in it
         ignored=tuple(dict.fromkeys(cmd.ignored)),
     )

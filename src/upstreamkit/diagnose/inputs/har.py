@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from upstreamkit.core.classify import classify
-from upstreamkit.core.redact import redact_url
+from upstreamkit.core.redact import redact_text, redact_url
 from upstreamkit.diagnose.inputs.base import (
     InputError,
     ParsedInput,
@@ -78,7 +78,8 @@ def parse_har(path: str | Path, entry: int | None = None, url_contains: str | No
     request = _request(entries[index], index)
     status = _status(entries[index])
     outcome = f" → {status}" if status is not None else ""
-    source = f"HAR entry {index} of {len(entries)} ({why}): {request.method} {redact_url(request.url)}{outcome}"
+    where = redact_text(redact_url(request.url))  # the URL's secret parameters, and token shapes anywhere in it
+    source = f"HAR entry {index} of {len(entries)} ({why}): {request.method} {where}{outcome}"
     return ParsedInput(request=request, source=source)
 
 
