@@ -189,6 +189,10 @@ BAD: list[tuple[str, list[str]]] = [
     ("--scenario empty", ["simulate", "--scenario", ""]),
     ("--tls unknown", ["simulate", "--tls", "expird"]),
     ("--host not UTF-8", ["simulate", "--host", NOT_UTF8]),
+    ("--header-timeout nan", ["simulate", "--header-timeout", "nan"]),
+    ("--header-timeout 0", ["simulate", "--header-timeout", "0"]),
+    ("--idle-timeout inf", ["simulate", "--idle-timeout", "inf"]),
+    ("--idle-timeout -1", ["simulate", "--idle-timeout", "-1"]),
     ("simulate unknown option", ["simulate", "--frobnicate"]),
     # demo and the root command
     ("--incident-seconds nan", ["demo", "--incident-seconds", "nan"]),
