@@ -38,9 +38,8 @@ def _report(exc: Exception) -> int:
         return 1
     if _is_click_error(exc):
         message: str = exc.format_message()  # type: ignore[attr-defined]
-        ctx = getattr(exc, "ctx", None)
-        where = getattr(getattr(ctx, "command_path", None), "strip", lambda: "")()
-        hint = f" (see '{where} --help')" if where else ""
+        where = getattr(getattr(exc, "ctx", None), "command_path", None)  # the (sub)command that failed
+        hint = f" (see '{where} --help')" if isinstance(where, str) and where else ""
         fail(f"{message}{hint}")
         code: int = exc.exit_code  # type: ignore[attr-defined]
         return code

@@ -53,24 +53,20 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _bad(message: str) -> typer.BadParameter:
-    return typer.BadParameter(message)
-
-
 def integer(low: int, high: int) -> Callable[[object], int]:
     """A typer ``parser``: a whole number in ASCII digits from ``low`` to ``high``."""
 
     def parse(value: object) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
-            number_ = value  # the option's default
+            whole = value  # the option's default
         else:
             try:
-                number_ = inputs.parse_integer(str(value))
+                whole = inputs.parse_integer(str(value))
             except ValueError as exc:
-                raise _bad(str(exc)) from None
-        if not low <= number_ <= high:
-            raise _bad(f"{number_} is not from {low} to {high}")
-        return number_
+                raise typer.BadParameter(str(exc)) from None
+        if not low <= whole <= high:
+            raise typer.BadParameter(f"{whole} is not from {low} to {high}")
+        return whole
 
     return parse
 
@@ -87,10 +83,10 @@ def number(low: float, high: float = math.inf, *, above_low: bool = False) -> Ca
             try:
                 result = inputs.parse_decimal(str(value))
             except ValueError as exc:
-                raise _bad(str(exc)) from None
+                raise typer.BadParameter(str(exc)) from None
         above = result > low if above_low else result >= low
         if not (math.isfinite(result) and above and result <= high):
-            raise _bad(f"{result:g} is not {bounds}")
+            raise typer.BadParameter(f"{result:g} is not {bounds}")
         return result
 
     return parse
