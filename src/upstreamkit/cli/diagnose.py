@@ -168,7 +168,9 @@ def diagnose(
         [], "-H", "--header", help="A request header, 'Name: value'. Repeat for more.", show_default=False
     ),
     data: str | None = typer.Option(None, "-d", "--data", help="Request body ('@FILE' reads a file)."),
-    data_file: str | None = typer.Option(None, "--data-file", help="Read the request body from a file ('-': stdin)."),
+    data_file: str | None = typer.Option(
+        None, "--data-file", help="Read the request body from a file ('-': stdin), at most 16 MiB."
+    ),
     timeout: float | None = typer.Option(
         None,
         "--timeout",
@@ -201,7 +203,9 @@ def diagnose(
     from_curl: str | None = typer.Option(
         None, "--from-curl", help="A pasted curl command line ('Copy as cURL'); other options override it."
     ),
-    har: str | None = typer.Option(None, "--har", help="A HAR file; probes its last failing request by default."),
+    har: str | None = typer.Option(
+        None, "--har", help="A HAR file (at most 256 MiB); probes its last failing request by default."
+    ),
     har_entry: int | None = typer.Option(
         None,
         "--har-entry",

@@ -156,12 +156,14 @@ def explain(
         [], "--header", "-H", help="A response header, 'Name: value'. Repeat for more.", show_default=False
     ),
     body: str | None = typer.Option(None, "--body", "-b", help="The response body, as text."),
-    body_file: str | None = typer.Option(None, "--body-file", help="Read the response body from a file ('-': stdin)."),
+    body_file: str | None = typer.Option(
+        None, "--body-file", help="Read the response body from a file ('-': stdin), at most 16 MiB."
+    ),
     response: str | None = typer.Option(
         None,
         "--response",
         "-r",
-        help="A raw HTTP response (status line, headers, body), as `curl -i` prints it.",
+        help="A raw HTTP response (status line, headers, body), as `curl -i` prints it; at most 16 MiB.",
     ),
     now: float | None = typer.Option(
         None,
