@@ -281,6 +281,21 @@ def _har_file(data: bytes) -> Path:
     },
     entry=None,
 )
+@example(  # ... and inside a %-encoded URL in a query value
+    document={
+        "log": {
+            "entries": [
+                {
+                    "request": {
+                        "url": "http://[::1]:8080/x",
+                        "queryString": [{"name": "", "value": f"https://h/?api_key={SECRET}"}],
+                    }
+                }
+            ]
+        }
+    },
+    entry=None,
+)
 def test_parse_har_returns_a_sendable_request_or_raises_input_error(document: Any, entry: int | None) -> None:
     path = _har_file(json.dumps(document).encode("utf-8", "surrogatepass"))
     try:

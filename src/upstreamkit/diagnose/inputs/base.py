@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from upstreamkit.core.redact import redact_text, redact_url
 from upstreamkit.diagnose._text import MESSAGE_LIMIT, safe_message
 from upstreamkit.diagnose.model import ProbeOptions, ProbeRequest
 from upstreamkit.diagnose.probes._net import host_name_problem
@@ -32,6 +33,7 @@ __all__ = [
     "parse_integer",
     "read_limited",
     "safe_message",
+    "shown_url",
 ]
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
@@ -116,6 +118,12 @@ def parse_decimal(text: str) -> float:
     if value in (float("inf"), float("-inf")):
         raise ValueError(f"{_quoted(text)} is too large")
     return value
+
+
+def shown_url(url: str) -> str:
+    """``url`` for a one-line description (``ParsedInput.source``): secret parameters redacted, and token
+    shapes anywhere in it, also once %-decoded (a query value may carry a whole encoded URL and its key)."""
+    return redact_text(redact_url(unquote(url)))
 
 
 def check_method(method: str) -> str:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from upstreamkit.core.redact import redact_text, redact_url
 from upstreamkit.diagnose.inputs._curl_options import (
     FLAGS,
     HANDLERS,
@@ -49,7 +48,14 @@ from upstreamkit.diagnose.inputs._curl_options import (
     Command,
 )
 from upstreamkit.diagnose.inputs._shell import Style, split_command
-from upstreamkit.diagnose.inputs.base import MAX_URL_LENGTH, InputError, ParsedInput, check_header, check_url
+from upstreamkit.diagnose.inputs.base import (
+    MAX_URL_LENGTH,
+    InputError,
+    ParsedInput,
+    check_header,
+    check_url,
+    shown_url,
+)
 from upstreamkit.diagnose.model import ProbeRequest
 
 __all__ = ["MAX_COMMAND_LENGTH", "parse_curl"]
@@ -206,6 +212,6 @@ def _finish(cmd: Command) -> ParsedInput:
         connect_timeout=cmd.connect_timeout,
         resolve=tuple(cmd.resolve),
         user=cmd.user,
-        source=redact_text(f"curl: {method} {redact_url(url)}"),  # and well-known token shapes anywhere in it
+        source=f"curl: {method} {shown_url(url)}",
         ignored=tuple(dict.fromkeys(cmd.ignored)),
     )

@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from upstreamkit.core.classify import classify
-from upstreamkit.core.redact import redact_text, redact_url
 from upstreamkit.diagnose.inputs.base import (
     InputError,
     ParsedInput,
@@ -43,6 +42,7 @@ from upstreamkit.diagnose.inputs.base import (
     check_method,
     check_url,
     read_limited,
+    shown_url,
 )
 from upstreamkit.diagnose.model import ProbeRequest
 
@@ -78,7 +78,7 @@ def parse_har(path: str | Path, entry: int | None = None, url_contains: str | No
     request = _request(entries[index], index)
     status = _status(entries[index])
     outcome = f" → {status}" if status is not None else ""
-    where = redact_text(redact_url(request.url))  # the URL's secret parameters, and token shapes anywhere in it
+    where = shown_url(request.url)
     source = f"HAR entry {index} of {len(entries)} ({why}): {request.method} {where}{outcome}"
     return ParsedInput(request=request, source=source)
 
