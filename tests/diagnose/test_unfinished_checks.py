@@ -227,3 +227,10 @@ def test_diagnose_help_documents_the_exit_codes() -> None:
     assert result.exit_code == 0
     text = " ".join(result.stdout.split())
     assert "3: a check could not finish" in text
+
+
+@pytest.mark.parametrize("name", ["deep array", "deep object", "deep error", "lone surrogate message"])
+def test_every_phase_finishes_on_a_hostile_body(raw_upstream: RawUpstream, name: str) -> None:
+    report = diagnose(ProbeRequest(raw_upstream(HOSTILE_BODIES[name]) + "/v1/items"), FAST)
+    assert report.unfinished == []
+    assert report.causes[0].kind == "upstream_outage"  # what a 502 from the upstream says, whatever its body

@@ -161,6 +161,8 @@ def _json_error(text: str, content_type: str | None) -> str | None:
         json.loads(text)
     except ValueError as exc:
         return _clip(str(exc))
+    except RecursionError:
+        return "it nests deeper than the JSON decoder goes"
     return None
 
 
