@@ -194,6 +194,17 @@ BAD: list[tuple[str, list[str]]] = [
     ("--idle-timeout inf", ["simulate", "--idle-timeout", "inf"]),
     ("--idle-timeout -1", ["simulate", "--idle-timeout", "-1"]),
     ("simulate unknown option", ["simulate", "--frobnicate"]),
+    # gateway (every row fails before anything listens)
+    ("gateway --timeout inf", ["gateway", "--route", "/a=http://127.0.0.1:9", "--timeout", "inf"]),
+    ("gateway --timeout nan", ["gateway", "--route", "/a=http://127.0.0.1:9", "--timeout", "nan"]),
+    ("gateway --connect-timeout 0", ["gateway", "--route", "/a=http://127.0.0.1:9", "--connect-timeout", "0"]),
+    ("gateway --drain-timeout -1", ["gateway", "--route", "/a=http://127.0.0.1:9", "--drain-timeout", "-1"]),
+    ("gateway --port Arabic-Indic", ["gateway", "--route", "/a=http://127.0.0.1:9", "--port", "\u0665\u0660"]),
+    ("gateway --admin-port 70000", ["gateway", "--route", "/a=http://127.0.0.1:9", "--admin-port", "70000"]),
+    ("gateway --route [::1 unclosed", ["gateway", "--route", "/a=http://[::1"]),
+    ("gateway --route port 0", ["gateway", "--route", "/a=http://127.0.0.1:0/"]),
+    ("gateway --route with a secret", ["gateway", "--route", f"/a=http://127.0.0.1:99999/?api_key={SECRET}"]),
+    ("gateway without a route", ["gateway"]),
     # demo and the root command
     ("--incident-seconds nan", ["demo", "--incident-seconds", "nan"]),
     ("--incident-seconds inf", ["demo", "--incident-seconds", "inf"]),
@@ -237,7 +248,7 @@ def _assert_one_line_error(code: int, stdout: str, stderr: str) -> None:
 
 def test_the_table_has_every_command_and_enough_rows() -> None:
     commands = {args[0] for _, args in BAD}
-    assert {"explain", "diagnose", "simulate", "demo"} <= commands
+    assert {"explain", "diagnose", "simulate", "demo", "gateway"} <= commands
     assert len(BAD) >= 60
     assert len({name for name, _ in BAD}) == len(BAD)
 

@@ -11,13 +11,17 @@ from typing import TYPE_CHECKING
 
 import typer
 
-# The same one-line error and loopback check as the simulator's command.
-from upstreamkit.cli.simulate import _fail, _is_loopback
+from upstreamkit.cli.checks import UsageError, check_url, integer, number
+from upstreamkit.cli.checks import fail as _fail
+from upstreamkit.cli.simulate import _is_loopback  # the same loopback check as the simulator's command
 
 if TYPE_CHECKING:
     from upstreamkit.gateway import Gateway
 
 __all__ = ["gateway"]
+
+MAX_SECONDS = 3600.0
+"""The longest timeout an option takes: numbers are finite, and an hour is already past any real deadline."""
 
 
 def gateway(
@@ -25,9 +29,15 @@ def gateway(
         [], "--route", "-r", help="/PREFIX=URL: forward /PREFIX/... to URL/... (repeatable; longest prefix wins)."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address of the public listener. Loopback unless you say so."),
-    port: int = typer.Option(8600, "--port", "-p", min=0, max=65535, help="Public port; 0 picks a free one."),
+    port: int = typer.Option(
+        8600, "--port", "-p", parser=integer(0, 65535), metavar="PORT", help="Public port; 0 picks a free one."
+    ),
     admin_port: int = typer.Option(
-        8601, "--admin-port", min=0, max=65535, help="Admin port (/healthz, /readyz), on loopback; 0 picks one."
+        8601,
+        "--admin-port",
+        parser=integer(0, 65535),
+        metavar="PORT",
+        help="Admin port (/healthz, /readyz), on loopback; 0 picks one.",
     ),
     status_mode: str = typer.Option(
         "5xx", "--status-mode", help="Status of the error envelope: 5xx (502/503/504/429), 200, or 600."
@@ -35,10 +45,26 @@ def gateway(
     access_log: str | None = typer.Option(
         None, "--access-log", help="Write the JSON access log to FILE, or '-' for stdout (default: none)."
     ),
-    timeout: float = typer.Option(30.0, "--timeout", min=0.001, help="Seconds for an upstream's complete response."),
-    connect_timeout: float = typer.Option(5.0, "--connect-timeout", min=0.001, help="Seconds to connect upstream."),
+    timeout: float = typer.Option(
+        30.0,
+        "--timeout",
+        parser=number(0.001, MAX_SECONDS),
+        metavar="SECONDS",
+        help="Seconds for an upstream's complete response.",
+    ),
+    connect_timeout: float = typer.Option(
+        5.0,
+        "--connect-timeout",
+        parser=number(0.001, MAX_SECONDS),
+        metavar="SECONDS",
+        help="Seconds to connect upstream.",
+    ),
     drain_timeout: float = typer.Option(
-        10.0, "--drain-timeout", min=0.0, help="On stop, seconds in-flight requests may take to finish."
+        10.0,
+        "--drain-timeout",
+        parser=number(0.0, MAX_SECONDS),
+        metavar="SECONDS",
+        help="On stop, seconds in-flight requests may take to finish.",
     ),
     name: str = typer.Option("upstreamkit", "--name", help="This gateway's name, in Proxy-Status and the log."),
     loop: str = typer.Option("auto", "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."),
@@ -49,6 +75,13 @@ def gateway(
 
     if not route:
         raise _fail("give at least one --route /PREFIX=URL")
+    try:
+        for spec in route:
+            prefix, sep, url = spec.partition("=")
+            if sep and url.strip():
+                check_url(url.strip(), f"--route {prefix}")  # the diagnose and explain rule for a URL
+    except UsageError as exc:
+        raise _fail(str(exc)) from None
     try:
         routes = tuple(parse_route(spec) for spec in route)
         mode = StatusMode(status_mode)
