@@ -88,7 +88,7 @@ def check_url(url: str, what: str = "URL") -> str:
     except ValueError as exc:
         raise InputError(f"{what} {_quoted(url)} is not a valid URL ({exc})") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{what} {_quoted(url)} is not an http or https URL with a host")
+        raise InputError(f"{what} {_quoted(url)} is not an http or https URL with a host (http:// or https://...)")
     if port == 0:
         raise InputError(f"{what} {_quoted(url)}: port 0 cannot be connected to (ports are 1 to 65535)")
     try:
