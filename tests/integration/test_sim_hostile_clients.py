@@ -325,7 +325,8 @@ def test_limits_are_validated() -> None:
 def test_over_tls_the_same_limits_and_timeouts_hold(simulator_factory: Any) -> None:
     """TLS has no half-close: the refusal is written, the rest read and discarded, the close comes after
     ``linger``."""
-    sim = simulator_factory(tls="valid", limits=FAST)
+    # Roomier timers than FAST: on a loaded machine the TLS handshake alone can outlast 0.2 s of idle time.
+    sim = simulator_factory(tls="valid", limits=ServerLimits(header_timeout=1.0, idle_timeout=1.0, linger=0.5))
     context = sim.ssl_context()
 
     def tls_exchange(request: bytes, filler: bytes = b"") -> bytes:
