@@ -1,0 +1,188 @@
+"""The words of redaction's grammar: which names are secret, what a credential looks like, how it is replaced.
+
+:mod:`upstreamkit.core.redact` puts these words together into rules over free text, URLs, headers, JSON and
+bodies. Everything here is total (any ``str`` in, a ``str`` out) and linear: every unbounded run in a pattern
+either starts where a run of its characters starts (a lookbehind forbids starting inside one) or is bounded,
+and no quantifier can backtrack over what another one consumed (possessive quantifiers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+FINGERPRINT = re.compile(r"sha256:[0-9a-f]{8}")
+# A JWT after redaction: header and claims kept, signature replaced by its fingerprint.
+_REDACTED_JWT = re.compile(r"eyJ[\w-]*\.eyJ[\w-]*\.sha256:[0-9a-f]{8}")
+JWT = re.compile(r"(?<![\w-])(eyJ[\w-]{2,}+)\.(eyJ[\w-]{2,}+)\.([\w-]{8,}+)")
+
+
+def fingerprint(secret: str | bytes) -> str:
+    """``sha256:`` plus 8 hex digits: enough to correlate, far too little to recover the secret."""
+    data = secret.encode("utf-8", "surrogatepass") if isinstance(secret, str) else bytes(secret)
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:8]
+
+
+def is_redacted(text: str) -> bool:
+    """True for a fingerprint or a redacted JWT: redaction never redacts its own output again."""
+    return bool(FINGERPRINT.fullmatch(text) or _REDACTED_JWT.fullmatch(text))
+
+
+# --- names ------------------------------------------------------------------------------------------------
+
+# A separator inside a name, also %-encoded ("api%5Fkey"): names are checked before and after decoding.
+_SEP = r"(?:[-_. ]|%5[fF]|%2[dDeE])"
+# Words that make a name secret wherever they occur in it ("X-Auth-Token", "client_secret", "db.password").
+SECRET_WORDS = (
+    rf"token|secret|passw(?:or)?d|passwd|passphrase|pwd|api{_SEP}?key|private{_SEP}?key|access{_SEP}?key"
+    rf"|signature|session|credential|cookie|authori[sz]ation|assertion|bearer|subscription{_SEP}key"
+    rf"|code{_SEP}verifier"
+)
+_SECRET_NAME = re.compile(
+    rf"{SECRET_WORDS}|(?:^|{_SEP})(?:key|sig|auth|otp)$|(?-i:[a-z]Key)$",  # camelCase: accountKey, masterKey
+    re.IGNORECASE,
+)
+# Names that match the pattern above but carry no secret. Kept short on purpose: redacting too much costs
+# a little readability, redacting too little costs a credential.
+_NOT_SECRET = re.compile(
+    r"^(?:idempotency[-_]key|x-idempotency-key|keep-alive|token[-_]?type|expires[-_]in|key[-_]id|kid"
+    r"|x-amz-security-token-expires|www-authenticate|proxy-authenticate|authentication-info|public[-_]?key"
+    r"|x-session-expires|(?:max|prompt|completion|total|input|output|cached|reasoning)[-_]tokens"
+    r"|tokens?[-_](?:count|usage|used|limit|remaining))$|ratelimit|rate-limit|rate_limit",
+    re.IGNORECASE,
+)
+# Names whose value is an Authorization-style credential (``<scheme> <credentials>``) or a cookie list.
+AUTH_NAME = r"authori[sz]ation|auth"
+COOKIE_NAME = r"cookies?"
+_AUTH_NAME = re.compile(rf"(?:{AUTH_NAME})(?:[-_.]header)?$", re.IGNORECASE)
+_COOKIE_NAME = re.compile(rf"(?:{COOKIE_NAME})(?:[-_.]header)?$", re.IGNORECASE)
+_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})++")
+_MAX_NAME = 256
+
+
+def unpercent(text: str) -> str:
+    """Decode %XX escapes (UTF-8, invalid bytes replaced); linear, total, and ``%%%`` stays as it is."""
+    if "%" not in text:
+        return text
+    return _PERCENT_RUN.sub(lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode("utf-8", "replace"), text)
+
+
+def _plain_name(name: str) -> str:
+    name = name.strip().strip("\"'").strip()
+    return unpercent(name) if len(name) <= _MAX_NAME else name
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a header, query parameter, form field, JSON key or XML element with this name carries a secret.
+
+    ``%``-encoded names are decoded first (``api%5Fkey`` is ``api_key``).
+    """
+    plain = _plain_name(name)
+    return bool(_SECRET_NAME.search(plain)) and not _NOT_SECRET.search(plain)
+
+
+def is_auth_name(name: str) -> bool:
+    """True for Authorization-like names (``Authorization``, ``Proxy-Authorization``, ``HTTP_AUTHORIZATION``, ``auth``)."""
+    return bool(_AUTH_NAME.search(_plain_name(name)))
+
+
+def is_cookie_name(name: str) -> bool:
+    """True for ``Cookie``, ``Set-Cookie`` and ``cookies``-like names, whose value is a list of name=value."""
+    return bool(_COOKIE_NAME.search(_plain_name(name)))
+
+
+# --- values -----------------------------------------------------------------------------------------------
+
+# Schemes that are words, not credentials: kept readable in front of the credential they introduce.
+SCHEME_WORDS = frozenset(
+    {
+        "bearer", "basic", "token", "digest", "dpop", "negotiate", "ntlm", "ssws", "apikey", "api-key", "bot",
+        "key", "oauth", "hoba", "mutual", "vapid", "sharedaccesssignature", "aws4-hmac-sha256", "gnap",
+    }
+)  # fmt: skip
+SCHEME_WORDS_RE = "|".join(sorted((re.escape(w) for w in SCHEME_WORDS), key=len, reverse=True))
+
+
+def redact_token(text: str) -> str:
+    """The credential in ``text`` (surrounding whitespace kept) replaced by its fingerprint; JWTs keep claims."""
+    core = text.strip()
+    if not core or is_redacted(core):
+        return text
+    jwt = JWT.fullmatch(core)
+    replaced = f"{jwt.group(1)}.{jwt.group(2)}.{fingerprint(core)}" if jwt else fingerprint(core)
+    start = text.find(core)
+    return f"{text[:start]}{replaced}{text[start + len(core) :]}"
+
+
+def redact_quoted(value: str) -> str:
+    """A value as written in text (``"x"``, ``'x'``, ``\\"x\\"``, ``x``; maybe unterminated) with the inside redacted."""
+    for quote in ('\\"', '"', "'"):
+        if value.startswith(quote):
+            inner = value[len(quote) :]
+            closed = inner.endswith(quote) and len(inner) >= len(quote)
+            inner = inner[: -len(quote)] if closed else inner
+            return f"{quote}{redact_token(inner)}{quote if closed else ''}"
+    return redact_token(value)
+
+
+_CRED_HEAD = re.compile(r"(\s*+)([A-Za-z][A-Za-z0-9-]{0,30}+)([ \t]++)", re.ASCII)
+_SECOND_SCHEME = re.compile(rf"(?:{SCHEME_WORDS_RE})[ \t]++", re.IGNORECASE)
+_TOKEN68 = re.compile(r"[\w.~+/-]*+=*+\s*+")
+_PARAM = re.compile(
+    r"""([\w-]{1,64}+)([ \t]*+=[ \t]*+)(\\?"(?:[^"\\]|\\[^"])*+(?:\\?")?|'[^']*+'?|[^\s,"'\\]*+)"""
+)
+# Digest's ``response`` is the proof of the password; the rest of its parameters are public.
+_SECRET_PARAMS = frozenset({"response"})
+
+
+def _redact_param(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name.lower() not in _SECRET_PARAMS and not is_secret_name(name):
+        return match.group(0)
+    return f"{name}{match.group(2)}{redact_quoted(match.group(3))}"
+
+
+def redact_credentials(value: str) -> str:
+    """An Authorization-like value: ``<scheme> <token68>`` or ``<scheme> <auth-params>`` or a bare credential.
+
+    A readable scheme word stays; the token68, or every secret auth-param (Digest ``response``, AWS4
+    ``Signature``, OAuth 1 ``oauth_signature``), is fingerprinted. ``token Bearer <tok>`` keeps both words.
+    """
+    head = _CRED_HEAD.match(value)
+    if head is None or head.end() == len(value):
+        core = value.strip()
+        return value if core.lower() in SCHEME_WORDS else redact_token(value)
+    rest = value[head.end() :]
+    second = _SECOND_SCHEME.match(rest)
+    prefix = value[: head.end()]
+    if second is not None:
+        prefix, rest = prefix + second.group(0), rest[second.end() :]
+    if not _TOKEN68.fullmatch(rest) and _PARAM.match(rest) and "=" in rest:
+        return prefix + _PARAM.sub(_redact_param, rest)
+    return prefix + redact_token(rest)
+
+
+def redact_cookies(value: str, *, set_cookie: bool = False) -> str:
+    """``a=b; c=d``: names kept, every value fingerprinted. ``Set-Cookie``: its attributes are kept too."""
+    if set_cookie:
+        first, sep, attributes = value.partition(";")
+        return f"{_redact_cookie_pair(first)}{sep}{attributes}"
+    return ";".join(_redact_cookie_pair(part) for part in value.split(";"))
+
+
+def _redact_cookie_pair(part: str) -> str:
+    name, eq, cookie_value = part.partition("=")
+    if not eq:
+        return redact_token(part)
+    return f"{name}={redact_token(cookie_value)}"
+
+
+def redact_field(name: str, value: str) -> str:
+    """The value of one named field (header, JSON key, form field, XML element), by what its name says."""
+    if is_auth_name(name):
+        return redact_credentials(value)
+    if is_cookie_name(name):
+        return redact_cookies(value, set_cookie=_plain_name(name).lower().startswith("set"))
+    if is_secret_name(name):
+        return redact_token(value)
+    return value
