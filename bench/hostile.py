@@ -45,7 +45,7 @@ def text_inputs(size: int) -> dict[str, str]:
         "%E2%82 (cut UTF-8)": rep("%E2%82"),
         "lone surrogates": rep("\ud800x"),
         "escaped quotes": rep('\\"'),
-        "a=\" openers": rep('a="'),
+        'a=" openers': rep('a="'),
         "key=value&": rep("a=b&"),
         "password=x (dense secrets)": rep("password=abcdef "),
         "token (prose)": rep("token "),
@@ -112,7 +112,9 @@ def har_inputs(size: int, workdir: Path) -> dict[str, Path]:
     }
     files = {
         "HAR, big values": {"log": {"entries": [entry]}},
-        "HAR, many entries": {"log": {"entries": [entry | {"request": {"method": "GET", "url": "https://h/"}}] * (size // 200)}},
+        "HAR, many entries": {
+            "log": {"entries": [entry | {"request": {"method": "GET", "url": "https://h/"}}] * (size // 200)}
+        },
     }
     paths = {}
     for name, doc in files.items():
@@ -155,11 +157,19 @@ def functions(size: int, workdir: Path) -> list[tuple[str, str, dict[str, Callab
     for header in ("Cookie", "Set-Cookie", "Authorization", "X-Api-Key", "X-Other"):
         per_text("redact", f"redact_header_value({header})", lambda t, n=header: r.redact_header_value(n, t))
     per_text("redact", "redact_headers", lambda t: r.redact_headers([("Cookie", t), ("X", t)]))
-    per_text("redact", "redact_body (json)", lambda t: r.redact_body(t.encode("utf-8", "surrogatepass"), "application/json"))
+    per_text(
+        "redact", "redact_body (json)", lambda t: r.redact_body(t.encode("utf-8", "surrogatepass"), "application/json")
+    )
     per_text("redact", "redact_body (form)", lambda t: r.redact_body(t, "application/x-www-form-urlencoded"))
     per_text("redact", "redact_body (text)", lambda t: r.redact_body(t, "text/plain"))
     body_json = {k: json.dumps(v) if "10,000" not in k else None for k, v in json_values(size).items()}
-    out.append(("redact", "redact_body (JSON documents)", {k: (lambda v=v: r.redact_body(v, "application/json")) for k, v in body_json.items() if v}))
+    out.append(
+        (
+            "redact",
+            "redact_body (JSON documents)",
+            {k: (lambda v=v: r.redact_body(v, "application/json")) for k, v in body_json.items() if v},
+        )
+    )
     out.append(("redact", "redact_json", {k: (lambda v=v: r.redact_json(v)) for k, v in json_values(size).items()}))
     per_text("redact", "fingerprint", r.fingerprint)
     per_text("redact", "is_secret_name", r.is_secret_name)
@@ -168,12 +178,22 @@ def functions(size: int, workdir: Path) -> list[tuple[str, str, dict[str, Callab
     per_text("headers", "parse_http_date", h.parse_http_date, header_texts)
     per_text("headers", "parse_www_authenticate", h.parse_www_authenticate, header_texts)
     per_text("headers", "parse_proxy_status", h.parse_proxy_status, header_texts)
-    per_text("headers", "parse_rate_limits", lambda t: h.parse_rate_limits([("RateLimit", t), ("X-RateLimit-Reset", t)]), header_texts)
+    per_text(
+        "headers",
+        "parse_rate_limits",
+        lambda t: h.parse_rate_limits([("RateLimit", t), ("X-RateLimit-Reset", t)]),
+        header_texts,
+    )
     per_text("headers", "bearer_error", lambda t: h.bearer_error([("WWW-Authenticate", t)]), header_texts)
     per_text("headers", "find_request_id", lambda t: h.find_request_id([("X-Request-Id", t)]), header_texts)
     per_text("headers", "header_view", lambda t: h.header_view([("A", t)] * 4), header_texts)
     per_text("classify", "classify (body)", lambda t: classify(502, [], t))
-    per_text("classify", "classify (headers)", lambda t: classify(503, [("Retry-After", t), ("Proxy-Status", t)], ""), header_texts)
+    per_text(
+        "classify",
+        "classify (headers)",
+        lambda t: classify(503, [("Retry-After", t), ("Proxy-Status", t)], ""),
+        header_texts,
+    )
     out.append(("inputs", "parse_curl", {k: (lambda v=v: parse_curl(v)) for k, v in curl_inputs(size, texts).items()}))
     out.append(("inputs", "parse_har", {k: (lambda v=v: parse_har(v)) for k, v in har_inputs(size, workdir).items()}))
     return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
+from functools import lru_cache
 
 FINGERPRINT = re.compile(r"sha256:[0-9a-f]{8}")
 # A JWT after redaction: header and claims kept, signature replaced by its fingerprint.
@@ -35,7 +37,7 @@ _SEP = r"(?:[-_. ]|%5[fF]|%2[dDeE])"
 # Words that make a name secret wherever they occur in it ("X-Auth-Token", "client_secret", "db.password").
 SECRET_WORDS = (
     rf"token|secret|passw(?:or)?d|passwd|passphrase|pwd|api{_SEP}?key|private{_SEP}?key|access{_SEP}?key"
-    rf"|signature|session|credential|cookie|authori[sz]ation|assertion|bearer|subscription{_SEP}key"
+    rf"|signature|session|credential|cookie|authori[sz]ation|assertion|bearer|saml{_SEP}?response|subscription{_SEP}key"
     rf"|code{_SEP}verifier"
 )
 _SECRET_NAME = re.compile(
@@ -51,6 +53,8 @@ _NOT_SECRET = re.compile(
     r"|tokens?[-_](?:count|usage|used|limit|remaining))$|ratelimit|rate-limit|rate_limit",
     re.IGNORECASE,
 )
+# Literal words one of which every secret name contains (lower case): the anchors of the text rules.
+HINT_WORDS = "token|secret|passw|pwd|key|sig|session|credential|cookie|auth|otp|assertion|bearer|verifier|saml"
 # Names whose value is an Authorization-style credential (``<scheme> <credentials>``) or a cookie list.
 AUTH_NAME = r"authori[sz]ation|auth"
 COOKIE_NAME = r"cookies?"
@@ -82,13 +86,73 @@ def is_secret_name(name: str) -> bool:
 
 
 def is_auth_name(name: str) -> bool:
-    """True for Authorization-like names (``Authorization``, ``Proxy-Authorization``, ``HTTP_AUTHORIZATION``, ``auth``)."""
+    """True for Authorization-like names (``Authorization``, ``Proxy-Authorization``, ``HTTP_AUTHORIZATION``)."""
     return bool(_AUTH_NAME.search(_plain_name(name)))
 
 
 def is_cookie_name(name: str) -> bool:
     """True for ``Cookie``, ``Set-Cookie`` and ``cookies``-like names, whose value is a list of name=value."""
     return bool(_COOKIE_NAME.search(_plain_name(name)))
+
+
+PLAIN, SECRET, AUTH, COOKIE = range(4)
+
+
+@lru_cache(maxsize=4096)
+def name_kind(name: str) -> int:
+    """What a field's name says its value is: PLAIN, SECRET, AUTH (``<scheme> <credentials>``) or COOKIE."""
+    if is_auth_name(name):
+        return AUTH
+    if is_cookie_name(name):
+        return COOKIE
+    return SECRET if is_secret_name(name) else PLAIN
+
+
+def name_start(text: str, end: int, chars: str = "_.%-", limit: int = 64) -> int:
+    """Where the name that ends at ``end`` starts: letters, digits and ``chars``, at most ``limit`` back."""
+    start, floor = end, max(0, end - limit)
+    while start > floor and (text[start - 1].isalnum() or text[start - 1] in chars):
+        start -= 1
+    return start
+
+
+# --- scanning ---------------------------------------------------------------------------------------------
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+Replacement = tuple[int, int, str] | None
+
+
+def ascii_lower(text: str) -> str:
+    """``text`` in lower case, index for index (``str.lower`` lengthens a few letters, such as U+0130)."""
+    low = text.lower()
+    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
+
+
+def splice(
+    text: str, pattern: re.Pattern[str], replace: Callable[[str, re.Match[str]], Replacement], *, fold: bool = True
+) -> str:
+    """Find ``pattern`` (in the lower-cased text when ``fold``) and splice in each replacement ``replace`` gives.
+
+    ``replace`` sees the original text and the match, and returns ``(start, end, new)`` in the original's
+    indices, or None to leave it. Patterns start with a literal and match only a rule's head (a name and its
+    separator): ``re`` finds a literal prefix quickly, and many times faster than a case-insensitive pattern;
+    the value is read by the caller from the head's end, so nothing is scanned twice.
+    """
+    haystack = ascii_lower(text) if fold else text
+    out: list[str] = []
+    done = pos = 0
+    while (match := pattern.search(haystack, pos)) is not None:
+        pos = max(match.end(), match.start() + 1)
+        result = replace(text, match)
+        if result is None or result[0] < done:
+            continue
+        start, end, new = result
+        out += (text[done:start], new)
+        done, pos = end, max(pos, end)
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
 
 
 # --- values -----------------------------------------------------------------------------------------------
@@ -115,7 +179,7 @@ def redact_token(text: str) -> str:
 
 
 def redact_quoted(value: str) -> str:
-    """A value as written in text (``"x"``, ``'x'``, ``\\"x\\"``, ``x``; maybe unterminated) with the inside redacted."""
+    """A value as written (``"x"``, ``'x'``, ``\\"x\\"``, ``x``; maybe unterminated), the inside redacted."""
     for quote in ('\\"', '"', "'"):
         if value.startswith(quote):
             inner = value[len(quote) :]
@@ -128,18 +192,21 @@ def redact_quoted(value: str) -> str:
 _CRED_HEAD = re.compile(r"(\s*+)([A-Za-z][A-Za-z0-9-]{0,30}+)([ \t]++)", re.ASCII)
 _SECOND_SCHEME = re.compile(rf"(?:{SCHEME_WORDS_RE})[ \t]++", re.IGNORECASE)
 _TOKEN68 = re.compile(r"[\w.~+/-]*+=*+\s*+")
-_PARAM = re.compile(
-    r"""([\w-]{1,64}+)([ \t]*+=[ \t]*+)(\\?"(?:[^"\\]|\\[^"])*+(?:\\?")?|'[^']*+'?|[^\s,"'\\]*+)"""
-)
+_PARAM = re.compile(r"[\w-]{1,64}+[ \t]*+=[ \t]*+(?:\"|[^\s=,])")
 # Digest's ``response`` is the proof of the password; the rest of its parameters are public.
-_SECRET_PARAMS = frozenset({"response"})
+_SECRET_PARAM = re.compile(r"(?:response|" + HINT_WORDS + r")[\w-]{0,64}+[ \t]*+=[ \t]*+")
+_PARAM_VALUE = re.compile(r"""\\?"(?:[^"\\]|\\[^"])*+(?:\\?")?|'[^']*+'?|[^\s,"'\\]*+""")
 
 
-def _redact_param(match: re.Match[str]) -> str:
-    name = match.group(1)
-    if name.lower() not in _SECRET_PARAMS and not is_secret_name(name):
-        return match.group(0)
-    return f"{name}{match.group(2)}{redact_quoted(match.group(3))}"
+def _redact_param(text: str, match: re.Match[str]) -> Replacement:
+    start = name_start(text, match.start(), "_-")
+    name = text[start : match.end()].split("=", maxsplit=1)[0].strip()
+    if name.lower() != "response" and not is_secret_name(name):
+        return None
+    value = _PARAM_VALUE.match(text, match.end())
+    if value is None:
+        return None
+    return match.end(), value.end(), redact_quoted(value.group(0))
 
 
 def redact_credentials(value: str) -> str:
@@ -158,7 +225,7 @@ def redact_credentials(value: str) -> str:
     if second is not None:
         prefix, rest = prefix + second.group(0), rest[second.end() :]
     if not _TOKEN68.fullmatch(rest) and _PARAM.match(rest) and "=" in rest:
-        return prefix + _PARAM.sub(_redact_param, rest)
+        return prefix + splice(rest, _SECRET_PARAM, _redact_param)
     return prefix + redact_token(rest)
 
 
@@ -179,10 +246,9 @@ def _redact_cookie_pair(part: str) -> str:
 
 def redact_field(name: str, value: str) -> str:
     """The value of one named field (header, JSON key, form field, XML element), by what its name says."""
-    if is_auth_name(name):
+    kind = name_kind(name)
+    if kind == AUTH:
         return redact_credentials(value)
-    if is_cookie_name(name):
+    if kind == COOKIE:
         return redact_cookies(value, set_cookie=_plain_name(name).lower().startswith("set"))
-    if is_secret_name(name):
-        return redact_token(value)
-    return value
+    return redact_token(value) if kind == SECRET else value

@@ -1,0 +1,408 @@
+"""Redaction's rules over free text and URLs; the public functions are in :mod:`upstreamkit.core.redact`.
+
+Each rule is one :func:`~upstreamkit.core._redact_grammar.splice` pass: a pattern that starts with a literal
+finds a rule's head, and the value is read from the head's end by the rule's own grammar.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import quote
+
+from upstreamkit.core._redact_grammar import (
+    AUTH,
+    COOKIE,
+    HINT_WORDS,
+    JWT,
+    PLAIN,
+    SCHEME_WORDS_RE,
+    SECRET,
+    Replacement,
+    ascii_lower,
+    fingerprint,
+    is_redacted,
+    is_secret_name,
+    name_kind,
+    name_start,
+    redact_field,
+    redact_token,
+    splice,
+    unpercent,
+)
+
+__all__ = ["HINTS", "known_tokens", "redact_at", "redact_query", "redact_url_at"]
+
+MAX_NESTING = 3
+"""How deep URLs inside query values inside URLs are followed; deeper text is left to the other rules."""
+
+# --- the rules over free text, in the order they run ----------------------------------------------------
+# Each rule's pattern starts with a literal (see splice); what may not precede it is checked in Python.
+
+_Q_DOUBLE = r'"(?:[^"\\\n]|\\.)*+"?'
+_Q_SINGLE = r"'(?:[^'\\\n]|\\.)*+'?"
+_Q_ESCAPED = r'\\"(?:[^"\\\n]|\\[^"\n])*+(?:\\")?'  # JSON inside a JSON string: \"...\"
+_QUOTED = rf"{_Q_ESCAPED}|{_Q_DOUBLE}|{_Q_SINGLE}"
+_SEP = r"""\\?["']?(?P<wide>[ \t]{0,8}+(?::|=>)[ \t]{0,8}+|[ \t]{1,8}+=[ \t]{0,8}+)|\\?["']?=[ \t]{0,8}+"""
+_CRED_TOKEN = r"""[^\s"'<>,;\\]++"""  # noqa: S105 - a pattern, not a password
+_PARAM = r"""[\w-]{1,64}+[ \t]*+=[ \t]*+(?:\\?"(?:[^"\\\n]|\\[^"\n])*+(?:\\?")?|[^\s,"'\\]*+)"""
+
+# 1. Private keys (RFC 7468 PEM, OpenSSH, RFC 4880 PGP armor): the whole block.
+_PRIVATE_KEY = re.compile(
+    r"(-----BEGIN [A-Z0-9 ]{0,40}?PRIVATE KEY(?: BLOCK)?-----)(.*?)"
+    r"(-----END [A-Z0-9 ]{0,40}?PRIVATE KEY(?: BLOCK)?-----|\Z)",
+    re.DOTALL,
+)
+# 2. Multipart form fields (RFC 7578): the value after a secret field's part headers.
+_MULTIPART = re.compile(
+    r"form-data[^\r\n]{0,1024}?(?<![\w-])name=(\"?)([^\"\r\n;]{1,128}+)\1[^\r\n]{0,1024}+"
+    r"(?:\r?\n[^\r\n]{1,1024}+){0,16}+\r?\n\r?\n"
+)
+_MULTIPART_VALUE = re.compile(r"(?:(?!\r?\n--).)*+", re.DOTALL)
+# 3. URLs (and %-encoded URLs in query values): userinfo, secret query parameters, fragments.
+_URL_MARK = re.compile(r"://|%3a%2f%2f")
+_URL_REST = re.compile(r"""[^\s"'<>`]*+""")
+_ENCODED_URL_REST = re.compile(r"""[^\s"'<>`&]*+""")
+# 4. A named field: name=value, name: value, "name": "value", Authorization: <scheme> <credentials>,
+# Cookie: a=b; c=d. At the start of a line, ``name: value`` and ``name = value`` (YAML, INI, header lines)
+# take the rest of the line.
+_FIELD = re.compile(rf"(?:{HINT_WORDS})[\w.%-]{{0,63}}+(?P<sep>{_SEP})")
+_VALUE = re.compile(rf"""{_QUOTED}|[^\s&;,"'<>(){{}}\[\]]++""")
+_AUTH_VALUE = re.compile(
+    rf"(?P<quoted>{_QUOTED})|(?P<bare>[A-Za-z][A-Za-z0-9-]{{0,30}}+[ \t]++(?:(?:{SCHEME_WORDS_RE})[ \t]++)?"
+    rf"(?:{_PARAM}(?:[ \t]*+,[ \t]*+{_PARAM})*+|{_CRED_TOKEN})|{_CRED_TOKEN})",
+    re.IGNORECASE,
+)
+_COOKIE_VALUE = re.compile(rf"""(?P<quoted>{_QUOTED})|(?P<bare>[^\r\n"'\\<>]++)""")
+_LINE_LEAD = re.compile(r"""[ \t]{0,64}+(?:[-#*][ \t]{1,8}+|export[ \t]{1,8}+)?["']?""")
+_EMPTY_VALUES = frozenset({"", "null", "none", "true", "false", "undefined", '""', "''"})
+# 5. A credential scheme followed by a credential, anywhere (RFC 6750 Bearer, RFC 7617 Basic, Okta SSWS ...).
+_FREE_SCHEMES = ("bearer", "basic", "token", "dpop", "negotiate", "ntlm", "ssws", "sharedaccesssignature")
+_SCHEME_WORD = re.compile(rf"(?:{'|'.join(_FREE_SCHEMES)})[ \t]++(?!(?:{SCHEME_WORDS_RE})\b)")
+_CREDENTIAL = re.compile(r"[\w~+/%-]++(?:[.:][\w~+/%-]++)*+=*+")
+_PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")
+# 7. Well-known token formats: (literal hints, pattern, characters that may not precede it).
+_KNOWN_TOKENS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = tuple(
+    (hints, re.compile(pattern), before)
+    for hints, pattern, before in (
+        # AWS access key ids (IAM "Understanding unique ID prefixes").
+        (
+            ("AKIA", "ASIA", "ABIA", "ACCA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"),
+            r"A(?:KIA|SIA|BIA|CCA|IDA|ROA|IPA|NPA|NVA|PKA)[A-Z0-9]{16}(?![A-Z0-9])",
+            "upper",
+        ),
+        # GitHub (github.blog 2021-04-05 "Behind GitHub's new authentication token formats"); GitLab glpat-.
+        (("gh", "github_pat_"), r"gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_\w{22,255}", "word"),
+        (("glpat-",), r"glpat-[\w-]{20,255}", "word-"),
+        # Stripe keys and webhook secrets (docs.stripe.com/keys).
+        (("_live_", "_test_", "whsec_"), r"[srp]k_(?:live|test)_[A-Za-z0-9]{10,255}|whsec_\w{16,255}", "word"),
+        # Slack tokens (api.slack.com/concepts/token-types) and incoming-webhook URLs.
+        (("xox", "xapp-"), r"xox[abprse]-[A-Za-z0-9-]{10,255}|xapp-[A-Za-z0-9-]{10,255}", "word-"),
+        (("hooks.slack.com",), r"(?<=hooks\.slack\.com/services/)[\w/]{10,255}", ""),
+        # OpenAI / Anthropic secret keys: sk-..., sk-proj-..., sk-ant-api03-...
+        (("sk-",), r"sk-(?:[A-Za-z0-9]++-){0,3}[\w-]{20,255}", "word-"),
+        # Google API keys (AIza + 35) and OAuth access tokens (ya29.).
+        (("AIza",), r"AIza[\w-]{35}(?![\w-])", "word-"),
+        (("ya29.",), r"ya29\.[\w-]{20,}+", "word-"),
+        # npm (npm_), PyPI (pypi-AgE...), Hugging Face (hf_), SendGrid (SG.x.y), DigitalOcean (dop_v1_).
+        (("npm_",), r"npm_[A-Za-z0-9]{36}(?!\w)", "word"),
+        (("pypi-",), r"pypi-AgE[\w-]{50,}+", "word-"),
+        (("hf_",), r"hf_[A-Za-z]{34}(?!\w)", "word"),
+        (("SG.",), r"SG\.[\w-]{22}\.[\w-]{43}(?![\w-])", "word-"),
+        (("_v1_",), r"do[opr]_v1_[a-f0-9]{64}(?!\w)", "word"),
+        # Telegram bot tokens (core.telegram.org/bots/api: <bot id>:<35 characters>) and Discord webhooks.
+        ((":AA",), r"[0-9]{8,10}:AA[\w-]{33}(?![\w-])", "word:"),
+        (("webhooks/",), r"(?<=/api/webhooks/)[0-9]{5,30}/[\w-]{20,255}", ""),
+    )
+)
+# 8. XML elements whose (local) name is secret: <password>x</password>, <wsse:Password>, CDATA.
+_XML = re.compile(
+    rf"<(?=[\w.:-]{{0,63}}?(?:{HINT_WORDS}))(?P<tag>(?:[a-z_][\w.-]{{0,40}}+:)?(?P<local>[a-z_][\w.-]{{0,63}}+))"
+    r"(?:[ \t\r\n][^<>]{0,1024}+)?>"
+)
+_XML_VALUE = re.compile(r"<!\[CDATA\[(?:[^\]]|\](?!\]>))*+\]\]>|[^<]++")
+_XML_CLOSE = re.compile(r"[ \t\r\n]*+>")
+_CDATA = re.compile(r"(<!\[CDATA\[)(.*)(\]\]>)", re.DOTALL)
+# 9. A name and its value given as two fields: HAR {"name": "password", "value": "x"}, <add key="k" value="x"/>.
+_NAMED_VALUE = re.compile(
+    r"""(?:name|key|field|param)\\?["']?[ \t]{0,8}+[:=][ \t]{0,8}+(\\?["'])([\w.%-]{1,64}+)\1"""
+    r"""[ \t]{0,8}+[,;]?[ \t\r\n]{0,64}+\\?["']?value\\?["']?[ \t]{0,8}+[:=][ \t]{0,8}+"""
+)
+
+
+def _preceded_by_name(text: str, start: int, chars: str = "_-") -> bool:
+    return start > 0 and (text[start - 1].isalnum() or text[start - 1] in chars)
+
+
+def _changed(start: int, end: int, old: str, new: str) -> Replacement:
+    # Unchanged text is handed back too: the search resumes after it, so nothing is scanned twice.
+    return start, end, new
+
+
+def _private_key(text: str, match: re.Match[str]) -> Replacement:
+    if is_redacted(match.group(2).strip()):
+        return None
+    return match.start(), match.end(), f"{match.group(1)} {fingerprint(match.group(2))} {match.group(3)}"
+
+
+def _multipart(text: str, match: re.Match[str]) -> Replacement:
+    value = _MULTIPART_VALUE.match(text, match.end())
+    if value is None:
+        return None
+    name = text[match.start(2) : match.end(2)]
+    return _changed(match.end(), value.end(), value.group(0), redact_field(name, value.group(0)))
+
+
+def _url(depth: int) -> Callable[[str, re.Match[str]], Replacement]:
+    def replace(text: str, match: re.Match[str]) -> Replacement:
+        start = name_start(text, match.start(), "+.-", 16)
+        while start < match.start() and not text[start].isalpha():
+            start += 1
+        if start == match.start() or not text[start : match.start()].isascii():
+            return None
+        if match.group(0) == "://":
+            rest = _URL_REST.match(text, match.end())
+            end = rest.end() if rest else match.end()
+            return start, end, redact_url_at(text[start:end], depth + 1)
+        rest = _ENCODED_URL_REST.match(text, match.end())
+        end = rest.end() if rest else match.end()
+        encoded = text[start:end]
+        decoded = unpercent(encoded)
+        redacted = redact_url_at(decoded, depth + 1)
+        return start, end, encoded if redacted == decoded else quote(redacted, safe=_QUERY_SAFE.replace(":", ""))
+
+    return replace
+
+
+def _field(text: str, match: re.Match[str]) -> Replacement:
+    start = name_start(text, match.start())
+    name = text[start : match.start("sep")]
+    kind = name_kind(name)
+    if kind == PLAIN:
+        return None
+    at = match.end()
+    if kind == AUTH:
+        value = _AUTH_VALUE.match(text, at)
+    elif kind == COOKIE:
+        value = _COOKIE_VALUE.match(text, at)
+    else:
+        value = _VALUE.match(text, at)
+    if value is None:
+        return None
+    end, written = value.end(), value.group(0)
+    if kind == SECRET:
+        if match.group("wide") and written[0] not in "\"'\\" and _at_line_start(text, start):
+            end = text.find("\n", at)
+            end = len(text) if end < 0 else end
+            written = text[at:end]
+        if written.strip("\\ \t\r").lower() in _EMPTY_VALUES:
+            return None
+    return _changed(at, end, written, _inside_quotes(written, lambda inner: redact_field(name, inner)))
+
+
+def _at_line_start(text: str, start: int) -> bool:
+    line = text.rfind("\n", max(0, start - 80), start) + 1
+    if line == 0 and start > 80:
+        return False
+    return _LINE_LEAD.fullmatch(text, line, start) is not None
+
+
+def _inside_quotes(value: str, redact: Callable[[str], str]) -> str:
+    for quote_mark in ('\\"', '"', "'"):
+        if value.startswith(quote_mark):
+            inner = value[len(quote_mark) :]
+            closed = len(inner) >= len(quote_mark) and inner.endswith(quote_mark)
+            inner = inner[: -len(quote_mark)] if closed else inner
+            return f"{quote_mark}{redact(inner)}{quote_mark if closed else ''}"
+    return redact(value)
+
+
+def _scheme_credential(text: str, match: re.Match[str]) -> Replacement:
+    if _preceded_by_name(text, match.start()):
+        return None
+    cred = _CREDENTIAL.match(text, match.end())
+    if cred is None:
+        return None
+    end, value = cred.end(), cred.group(0)
+    after = text[end : end + 1]
+    if after.isalnum() or after in ("_", "=") or (after == '"' and value.endswith("=")):  # realm="x": a param
+        return match.end(), end, value
+    if len(value) < 6 or _PLAIN_WORD.fullmatch(value):  # "Bearer tokens expire", "Basic auth": prose
+        return match.end(), end, value
+    return _changed(match.end(), end, value, redact_token(value))
+
+
+def _jwt(text: str, match: re.Match[str]) -> Replacement:
+    if _preceded_by_name(text, match.start()):
+        return None
+    return match.start(), match.end(), f"{match.group(1)}.{match.group(2)}.{fingerprint(match.group(0))}"
+
+
+def _known_token(before: str) -> Callable[[str, re.Match[str]], Replacement]:
+    def replace(text: str, match: re.Match[str]) -> Replacement:
+        start = match.start()
+        if start > 0 and before:
+            previous = text[start - 1]
+            blocked = (
+                previous.isupper() or previous.isdigit()
+                if before == "upper"
+                else (previous.isalnum() or previous == "_" or previous in before[4:])
+            )
+            if blocked:
+                return None
+        return _changed(start, match.end(), match.group(0), redact_token(match.group(0)))
+
+    return replace
+
+
+_KNOWN_REPLACERS = tuple((hints, pattern, _known_token(before)) for hints, pattern, before in _KNOWN_TOKENS)
+
+
+def known_tokens(text: str) -> str:
+    for hints, pattern, replace in _KNOWN_REPLACERS:
+        if any(hint in text for hint in hints):
+            text = splice(text, pattern, replace, fold=False)
+    return text
+
+
+def _xml(text: str, match: re.Match[str]) -> Replacement:
+    value = _XML_VALUE.match(text, match.end())
+    if value is None:
+        return None
+    end, tag = value.end(), match.group("tag")
+    closing = end == len(text) or (
+        ascii_lower(text[end : end + len(tag) + 2]) == f"</{tag}" and _XML_CLOSE.match(text, end + len(tag) + 2)
+    )
+    if not closing:
+        return None
+    name, written = text[match.start("local") : match.end("local")], value.group(0)
+    cdata = _CDATA.fullmatch(written)
+    if cdata is not None:
+        new = f"{cdata.group(1)}{redact_field(name, cdata.group(2))}{cdata.group(3)}"
+    else:
+        new = redact_field(name, written)
+    return _changed(match.end(), end, written, new)
+
+
+def _named_value(text: str, match: re.Match[str]) -> Replacement:
+    if _preceded_by_name(text, match.start()):
+        return None
+    value = _VALUE.match(text, match.end())
+    if value is None:
+        return None
+    name, written = text[match.start(2) : match.end(2)], value.group(0)
+    return _changed(match.end(), value.end(), written, _inside_quotes(written, lambda inner: redact_field(name, inner)))
+
+
+_NAME_HINTS = tuple(HINT_WORDS.split("|"))
+
+
+def redact_at(text: str, depth: int) -> str:
+    low = text.lower()
+    if "private key" in low:
+        text = splice(text, _PRIVATE_KEY, _private_key, fold=False)
+    if "form-data" in low:
+        text = splice(text, _MULTIPART, _multipart)
+    if ("://" in text or "%3a%2f%2f" in low) and depth < MAX_NESTING:
+        text = splice(text, _URL_MARK, _url(depth))
+    if "value" in low:
+        text = splice(text, _NAMED_VALUE, _named_value)
+    if any(hint in low for hint in _NAME_HINTS):
+        text = splice(text, _FIELD, _field)
+    if any(scheme in low for scheme in _FREE_SCHEMES):
+        text = splice(text, _SCHEME_WORD, _scheme_credential)
+    if "eyJ" in text:
+        text = splice(text, JWT, _jwt, fold=False)
+    text = known_tokens(text)
+    if "</" in text:
+        text = splice(text, _XML, _xml)
+    return text
+
+
+# Every rule needs one of these (lower case) to match; text without any is returned as it is, cheaply.
+HINTS = (
+    *_NAME_HINTS, "://", "%3a%2f%2f", "eyj", "private key", "akia", "asia", "abia", "acca", "aida", "aroa", "aipa",
+    "anpa", "anva", "apka", "gh", "_live_", "_test_", "whsec_", "xox", "xapp-", "sk-", "aiza", "ya29.", "glpat-",
+    "npm_", "pypi-", "hf_", "sg.", "_v1_", ":aa", "webhooks/", "hooks.slack", "basic", "digest", "dpop",
+    "negotiate", "ntlm", "ssws", "form-data",
+)  # fmt: skip
+
+
+# --- URLs, query strings and form bodies -----------------------------------------------------------------
+
+# Secret in a query, fragment or form body only: OAuth's authorization code (RFC 6749 §4.1.2) and SAML
+# bindings. In JSON "code" is an error code (the 600 envelope's), not a secret.
+_URL_SECRET_PARAMS = frozenset({"code", "samlresponse", "samlrequest", "samlart"})
+_URL_SCHEME = re.compile(r"[A-Za-z][\w+.-]{0,15}")
+_QUERY_SAFE = ":/@!$'()*,;= "
+
+
+def redact_url_at(url: str, depth: int) -> str:
+    base, hash_mark, fragment = url.partition("#")
+    base, question, query = base.partition("?")
+    scheme_end = base.find("://")
+    if scheme_end > 0 and _URL_SCHEME.fullmatch(base[:scheme_end]):
+        start = scheme_end + 3
+    elif base.startswith("//"):
+        start = 2
+    else:
+        start = -1
+    if start >= 0:
+        slash = base.find("/", start)
+        end = len(base) if slash < 0 else slash
+        base = base[:start] + _redact_userinfo(base[start:end]) + _redact_part(base[end:], depth)
+    else:
+        base = _redact_part(base, depth)
+    if question:
+        query = redact_query(query, depth)
+    if hash_mark:
+        path, question_in_fragment, fragment_query = fragment.rpartition("?")
+        if question_in_fragment:  # "#/route?token=..." (single-page apps)
+            fragment = f"{_redact_part(path, depth)}?{redact_query(fragment_query, depth)}"
+        else:  # "#access_token=...&state=..." (OAuth implicit and hybrid flows)
+            fragment = redact_query(fragment, depth) if "=" in fragment else _redact_part(fragment, depth)
+    return f"{base}{question}{query}{hash_mark}{fragment}"
+
+
+def _redact_part(text: str, depth: int) -> str:
+    # A path or fragment: ";jsessionid=...", "/bot<token>/", a key format in a path segment.
+    if not text:
+        return text
+    low = text.lower()
+    return redact_at(text, depth) if any(hint in low for hint in HINTS) else text
+
+
+def _redact_userinfo(authority: str) -> str:
+    userinfo, at, host = authority.rpartition("@")
+    if not at or not userinfo or is_redacted(userinfo):
+        return authority
+    user, colon, password = userinfo.partition(":")
+    if user and password:  # user:password - the user is an identity, the password the secret
+        return f"{known_tokens(user)}:{redact_token(password)}@{host}"
+    # "KEY:@host", "TOKEN@host", ":password@host": what is there is the credential itself.
+    return f"{colon if not user else ''}{redact_token(user or password)}@{host}"
+
+
+def redact_query(query: str, depth: int) -> str:
+    """``a=b&c=d``: secret names' values fingerprinted (decoded first); other values searched when encoded."""
+    low = query.lower()
+    if "%" not in query and "code" not in low and not any(hint in low for hint in HINTS):
+        return query
+    return "&".join(_redact_query_pair(part, depth) for part in query.split("&"))
+
+
+def _redact_query_pair(part: str, depth: int) -> str:
+    name, eq, value = part.partition("=")
+    if not eq:
+        return part
+    plain = unpercent(name.replace("+", " ")) if len(name) <= 256 else name
+    if plain.strip().lower() in _URL_SECRET_PARAMS or is_secret_name(plain):
+        decoded = unpercent(value.replace("+", " "))
+        redacted = redact_field(plain, decoded) if is_secret_name(plain) else redact_token(decoded)
+        return part if redacted == decoded else f"{name}={quote(redacted, safe=_QUERY_SAFE)}"
+    if depth >= MAX_NESTING or "%" not in value:
+        redacted = _redact_part(value, depth + 1)
+        return part if redacted == value else f"{name}={redacted}"
+    decoded = unpercent(value.replace("+", " "))
+    redacted = _redact_part(decoded, depth + 1)
+    return part if redacted == decoded else f"{name}={quote(redacted, safe=_QUERY_SAFE)}"
