@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 import upstreamkit.errors as errors_module
-from upstreamkit import ErrorKind, Hop, UpstreamError, make_error
+from upstreamkit import ErrorKind, Hop, UpstreamError, make_error, redact_text
 from upstreamkit.errors import (
     AuthError,
     CircuitOpenError,
@@ -112,3 +112,46 @@ def test_secrets_never_reach_str_repr_or_pickle() -> None:
 def test_unknown_kind_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="not_a_kind"):
         make_error("not_a_kind")
+
+
+KEY = "rk_Zq9xK2mP7vL4wR8tQ1"
+
+
+@pytest.mark.parametrize(
+    "upstream",
+    [
+        f"https://{KEY}:@api.stripe.com/v1/charges",  # the key as the username, empty password
+        f"https://{KEY}@api.example.com/",  # the token as the whole userinfo
+        f"https://user:{KEY}@api.example.com/",
+        f"{KEY}:@api.example.com/v1",  # no scheme: still userinfo
+        f"https://api.example.com/v1?api_key={KEY}",
+    ],
+)
+def test_an_unredacted_upstream_is_redacted_by_the_error_type(upstream: str) -> None:
+    # Adapters are expected to pass redacted URLs; the error type does not rely on it.
+    error = make_error("connection_refused", f"could not reach {upstream}", upstream=upstream, request_id="req-42")
+    for text in (str(error), repr(error), str(error.args), pickle.dumps(error).decode("latin-1"), str(error.to_dict())):
+        assert KEY not in text
+    assert "sha256:" in str(error)
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == str(error)
+
+
+def test_fields_set_after_construction_are_redacted_too() -> None:
+    error = make_error("auth_invalid", "rejected")
+    error.message = f"Authorization: SSWS {KEY}"
+    error.upstream = f"https://{KEY}:@h/"
+    error.request_id = f"token={KEY}"
+    error.args = (f"password={KEY}",)
+    for text in (str(error), repr(error), str(error.args), pickle.dumps(error).decode("latin-1")):
+        assert KEY not in text
+    assert error.message.startswith("Authorization: SSWS sha256:")  # the scheme word stays readable
+    assert error.args == (redact_text(f"password={KEY}"),)
+
+
+@pytest.mark.parametrize("message", ["\ud800 lone surrogate", "bytes \udcff", "x" * 100_000, "", "\x00"])
+def test_any_message_builds_an_error(message: str) -> None:
+    error = make_error("upstream_600", message)
+    assert isinstance(str(error), str)
+    str(error).encode("utf-8")  # no lone surrogate survives redaction
+    assert pickle.loads(pickle.dumps(error)).message == error.message

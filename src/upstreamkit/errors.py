@@ -32,7 +32,9 @@ RFC 9209 Proxy-Status error types where one fits, plus the causes gateways fold 
 upstream have acted on the request? It is False only when the request provably never left (DNS failure,
 refused connection, open circuit).
 
-Messages are redacted when the error is built, so ``str()``, ``repr()`` and pickles never carry a secret.
+Messages are redacted when the error is built, so ``str()``, ``repr()`` and pickles never carry a secret:
+``message``, ``request_id``, ``upstream`` and ``args`` go through :mod:`upstreamkit.core.redact` whenever they
+are set, at construction or later, whatever the caller passed (an adapter handing over a raw URL included).
 Use :func:`make_error` to build the most specific class for a kind.
 """
 
@@ -164,16 +166,25 @@ class UpstreamError(Exception):
         hop: Hop | str = Hop.UNKNOWN,
         status: int | None = None,
     ) -> None:
+        super().__init__()
         self.kind = ErrorKind(kind)
-        self.message = redact_text(message)
+        self.message = message  # redacted by __setattr__, as are request_id, upstream and args
         self.request_sent = request_sent
         self.attempts = attempts
         self.retry_after = retry_after
-        self.request_id = redact_text(request_id) if request_id is not None else None
-        self.upstream = redact_url(upstream) if upstream is not None else None
+        self.request_id = request_id
+        self.upstream = upstream
         self.hop = Hop(hop)
         self.status = status
-        super().__init__(self.message)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The one door every field goes through: nothing unredacted can be stored, even after construction.
+        redact = _REDACTORS.get(name)
+        if redact is not None and value is not None:
+            value = redact(value)
+        super().__setattr__(name, value)
+        if name == "message":
+            super().__setattr__("args", (value,))
 
     def _fields(self) -> dict[str, Any]:
         return {
@@ -217,6 +228,19 @@ class UpstreamError(Exception):
         data["hop"] = str(self.hop)
         data["error"] = type(self).__name__
         return data
+
+
+def _redact_args(args: Any) -> tuple[Any, ...]:
+    items = args if isinstance(args, tuple | list) else (args,)
+    return tuple(redact_text(item) if isinstance(item, str | bytes) else item for item in items)
+
+
+_REDACTORS: dict[str, Any] = {
+    "message": redact_text,
+    "request_id": redact_text,
+    "upstream": redact_url,
+    "args": _redact_args,
+}
 
 
 def _rebuild(cls: type[UpstreamError], kind: str, message: str, fields: dict[str, Any]) -> UpstreamError:

@@ -345,6 +345,8 @@ def redact_url_at(url: str, depth: int) -> str:
         start = scheme_end + 3
     elif base.startswith("//"):
         start = 2
+    elif "@" in base.partition("/")[0]:  # written without a scheme: "KEY:@api.example.com/v1"
+        start = 0
     else:
         start = -1
     if start >= 0:
