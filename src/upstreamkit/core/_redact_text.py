@@ -31,7 +31,7 @@ from upstreamkit.core._redact_grammar import (
     unpercent,
 )
 
-__all__ = ["HINTS", "known_tokens", "redact_at", "redact_query", "redact_url_at"]
+__all__ = ["known_tokens", "may_hold_secret", "redact_at", "redact_query", "redact_url_at"]
 
 MAX_NESTING = 3
 """How deep URLs inside query values inside URLs are followed; deeper text is left to the other rules."""
@@ -63,6 +63,9 @@ _MULTIPART_VALUE = re.compile(r"(?:(?!\r?\n--).)*+", re.DOTALL)
 _URL_MARK = re.compile(r"://|%3a%2f%2f")
 _URL_REST = re.compile(r"""[^\s"'<>`]*+""")
 _ENCODED_URL_REST = re.compile(r"""[^\s"'<>`&]*+""")
+# 3b. Userinfo written without a scheme: "user:password@host", "KEY:@host" (redis-cli -u, DSNs, log lines).
+_BARE_USERINFO = re.compile(r""":([^\s:@/\\"'<>]{0,256}+)@(?=[A-Za-z0-9\[])""")
+_NOT_USERINFO = frozenset({"mailto", "sip", "sips", "tel", "xmpp", "urn"})
 # 4. A named field: name=value, name: value, "name": "value", Authorization: <scheme> <credentials>,
 # Cookie: a=b; c=d. At the start of a line, ``name: value`` and ``name = value`` (YAML, INI, header lines)
 # take the rest of the line.
@@ -172,6 +175,18 @@ def _url(depth: int) -> Callable[[str, re.Match[str]], Replacement]:
         return start, end, encoded if redacted == decoded else quote(redacted, safe=_QUERY_SAFE.replace(":", ""))
 
     return replace
+
+
+def _bare_userinfo(text: str, match: re.Match[str]) -> Replacement:
+    start = name_start(text, match.start(), "._~%!$&+-")
+    user, password = text[start : match.start()], match.group(1)
+    if not user or text[start - 1 : start] in ("/", ":") or user.lower() in _NOT_USERINFO:
+        return None
+    if is_redacted(f"{user}:{password}") or is_redacted(password):
+        return None
+    if password:
+        return match.start(1), match.end(1), redact_token(password)
+    return start, match.start(), redact_token(user)
 
 
 def _field(text: str, match: re.Match[str]) -> Replacement:
@@ -305,6 +320,8 @@ def redact_at(text: str, depth: int) -> str:
         text = splice(text, _MULTIPART, _multipart)
     if ("://" in text or "%3a%2f%2f" in low) and depth < MAX_NESTING:
         text = splice(text, _URL_MARK, _url(depth))
+    if ":" in text and "@" in text:
+        text = splice(text, _BARE_USERINFO, _bare_userinfo, fold=False)
     if "value" in low:
         text = splice(text, _NAMED_VALUE, _named_value)
     if any(hint in low for hint in _NAME_HINTS):
@@ -319,7 +336,12 @@ def redact_at(text: str, depth: int) -> str:
     return text
 
 
-# Every rule needs one of these (lower case) to match; text without any is returned as it is, cheaply.
+def may_hold_secret(text: str, low: str) -> bool:
+    """False when no rule can match (``low`` is ``text`` lower-cased): most text is returned as it is, cheaply."""
+    return any(hint in low for hint in HINTS) or ("@" in text and ":" in text)
+
+
+# Every rule needs one of these (lower case) to match, or an "@" and a ":".
 HINTS = (
     *_NAME_HINTS, "://", "%3a%2f%2f", "eyj", "private key", "akia", "asia", "abia", "acca", "aida", "aroa", "aipa",
     "anpa", "anva", "apka", "gh", "_live_", "_test_", "whsec_", "xox", "xapp-", "sk-", "aiza", "ya29.", "glpat-",
@@ -371,7 +393,7 @@ def _redact_part(text: str, depth: int) -> str:
     if not text:
         return text
     low = text.lower()
-    return redact_at(text, depth) if any(hint in low for hint in HINTS) else text
+    return redact_at(text, depth) if may_hold_secret(text, low) else text
 
 
 def _redact_userinfo(authority: str) -> str:
@@ -388,7 +410,7 @@ def _redact_userinfo(authority: str) -> str:
 def redact_query(query: str, depth: int) -> str:
     """``a=b&c=d``: secret names' values fingerprinted (decoded first); other values searched when encoded."""
     low = query.lower()
-    if "%" not in query and "code" not in low and not any(hint in low for hint in HINTS):
+    if "%" not in query and "code" not in low and not may_hold_secret(query, low):
         return query
     return "&".join(_redact_query_pair(part, depth) for part in query.split("&"))
 

@@ -51,7 +51,7 @@ from upstreamkit.core._redact_grammar import (
     redact_field,
     redact_token,
 )
-from upstreamkit.core._redact_text import HINTS, known_tokens, redact_at, redact_query, redact_url_at
+from upstreamkit.core._redact_text import known_tokens, may_hold_secret, redact_at, redact_query, redact_url_at
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -94,14 +94,14 @@ def redact_text(text: str | bytes) -> str:
     if len(text) <= _CACHE_LIMIT:
         return _redact_short(text)
     low = text.lower()
-    return redact_at(text, 0) if any(hint in low for hint in HINTS) else text
+    return redact_at(text, 0) if may_hold_secret(text, low) else text
 
 
 @lru_cache(maxsize=4096)
 def _redact_short(text: str) -> str:
     # Cached: the same exception messages and log lines come back again and again during an incident.
     low = text.lower()
-    return redact_at(text, 0) if any(hint in low for hint in HINTS) else text
+    return redact_at(text, 0) if may_hold_secret(text, low) else text
 
 
 def redact_url(url: str | bytes) -> str:
