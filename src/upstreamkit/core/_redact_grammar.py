@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 FINGERPRINT = re.compile(r"sha256:[0-9a-f]{8}")
+_REDACTED_PREFIX = re.compile(r"sha256:[0-9a-f]{8}(?![0-9a-f])")
 # A JWT after redaction: header and claims kept, signature replaced by its fingerprint.
 _REDACTED_JWT = re.compile(r"eyJ[\w-]*\.eyJ[\w-]*\.sha256:[0-9a-f]{8}")
 JWT = re.compile(r"(?<![\w-])(eyJ[\w-]{2,}+)\.(eyJ[\w-]{2,}+)\.([\w-]{8,}+)")
@@ -54,7 +55,9 @@ _NOT_SECRET = re.compile(
     re.IGNORECASE,
 )
 # Literal words one of which every secret name contains (lower case): the anchors of the text rules.
-HINT_WORDS = "token|secret|passw|pwd|key|sig|session|credential|cookie|auth|otp|assertion|bearer|verifier|saml"
+HINT_WORDS = (
+    "token|secret|passw|passphrase|pwd|key|sig|session|credential|cookie|auth|otp|assertion|bearer|verifier|saml"
+)
 # Names whose value is an Authorization-style credential (``<scheme> <credentials>``) or a cookie list.
 AUTH_NAME = r"authori[sz]ation|auth"
 COOKIE_NAME = r"cookies?"
@@ -170,8 +173,8 @@ SCHEME_WORDS_RE = "|".join(sorted((re.escape(w) for w in SCHEME_WORDS), key=len,
 def redact_token(text: str) -> str:
     """The credential in ``text`` (surrounding whitespace kept) replaced by its fingerprint; JWTs keep claims."""
     core = text.strip()
-    if not core or is_redacted(core):
-        return text
+    if not core or is_redacted(core) or _REDACTED_PREFIX.match(core):
+        return text  # a value that starts with a fingerprint was redacted (its tail is what followed it)
     jwt = JWT.fullmatch(core)
     replaced = f"{jwt.group(1)}.{jwt.group(2)}.{fingerprint(core)}" if jwt else fingerprint(core)
     start = text.find(core)
@@ -190,6 +193,7 @@ def redact_quoted(value: str) -> str:
 
 
 _CRED_HEAD = re.compile(r"(\s*+)([A-Za-z][A-Za-z0-9-]{0,30}+)([ \t]++)", re.ASCII)
+_SCHEME_LIKE = re.compile(r"[A-Za-z]{2,}+(?:-[A-Za-z0-9]++)*+")
 _SECOND_SCHEME = re.compile(rf"(?:{SCHEME_WORDS_RE})[ \t]++", re.IGNORECASE)
 _TOKEN68 = re.compile(r"[\w.~+/-]*+=*+\s*+")
 _PARAM = re.compile(r"[\w-]{1,64}+[ \t]*+=[ \t]*+(?:\"|[^\s=,])")
@@ -219,6 +223,8 @@ def redact_credentials(value: str) -> str:
     if head is None or head.end() == len(value):
         core = value.strip()
         return value if core.lower() in SCHEME_WORDS else redact_token(value)
+    if head.group(2).lower() not in SCHEME_WORDS and not _SCHEME_LIKE.fullmatch(head.group(2)):
+        return redact_token(value)  # "A1b2c3 ...": a credential, not a scheme word, comes first
     rest = value[head.end() :]
     second = _SECOND_SCHEME.match(rest)
     prefix = value[: head.end()]

@@ -76,6 +76,8 @@ _AUTH_VALUE = re.compile(
     rf"(?:{_PARAM}(?:[ \t]*+,[ \t]*+{_PARAM})*+|{_CRED_TOKEN})|{_CRED_TOKEN})",
     re.IGNORECASE,
 )
+_SET_COOKIE_VALUE = re.compile(rf"""(?P<quoted>{_QUOTED})|(?P<bare>[^\r\n"'\\<>;]++)""")
+_UNQUOTED = re.compile(r"""[^\s"'&;,]*+""")
 _COOKIE_VALUE = re.compile(rf"""(?P<quoted>{_QUOTED})|(?P<bare>[^\r\n"'\\<>]++)""")
 _LINE_LEAD = re.compile(r"""[ \t]{0,64}+(?:[-#*][ \t]{1,8}+|export[ \t]{1,8}+)?["']?""")
 _EMPTY_VALUES = frozenset({"", "null", "none", "true", "false", "undefined", '""', "''"})
@@ -120,11 +122,10 @@ _KNOWN_TOKENS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = tuple(
 )
 # 8. XML elements whose (local) name is secret: <password>x</password>, <wsse:Password>, CDATA.
 _XML = re.compile(
-    rf"<(?=[\w.:-]{{0,63}}?(?:{HINT_WORDS}))(?P<tag>(?:[a-z_][\w.-]{{0,40}}+:)?(?P<local>[a-z_][\w.-]{{0,63}}+))"
+    rf"<(?=[\w.:-]{{0,63}}?(?:{HINT_WORDS}))(?:[a-z_][\w.-]{{0,40}}+:)?(?P<local>[a-z_][\w.-]{{0,63}}+)"
     r"(?:[ \t\r\n][^<>]{0,1024}+)?>"
 )
 _XML_VALUE = re.compile(r"<!\[CDATA\[(?:[^\]]|\](?!\]>))*+\]\]>|[^<]++")
-_XML_CLOSE = re.compile(r"[ \t\r\n]*+>")
 _CDATA = re.compile(r"(<!\[CDATA\[)(.*)(\]\]>)", re.DOTALL)
 # 9. A name and its value given as two fields: HAR {"name": "password", "value": "x"}, <add key="k" value="x"/>.
 _NAMED_VALUE = re.compile(
@@ -198,13 +199,17 @@ def _field(text: str, match: re.Match[str]) -> Replacement:
     at = match.end()
     if kind == AUTH:
         value = _AUTH_VALUE.match(text, at)
-    elif kind == COOKIE:
-        value = _COOKIE_VALUE.match(text, at)
+    elif kind == COOKIE:  # Set-Cookie's attributes after the first ";" are public: left to the other rules
+        value = (_SET_COOKIE_VALUE if name.lower().startswith("set") else _COOKIE_VALUE).match(text, at)
     else:
         value = _VALUE.match(text, at)
     if value is None:
         return None
     end, written = value.end(), value.group(0)
+    if written[:1] in ('"', "'") and _FIELD.search(ascii_lower(written), 1):
+        # 'password="x | token="y': the quote was never closed; the next field is not part of this value.
+        end = _UNQUOTED.match(text, at + 1).end()  # type: ignore[union-attr]  # matches the empty string
+        written = text[at:end]
     if kind == SECRET:
         if match.group("wide") and written[0] not in "\"'\\" and _at_line_start(text, start):
             end = text.find("\n", at)
@@ -284,12 +289,8 @@ def _xml(text: str, match: re.Match[str]) -> Replacement:
     value = _XML_VALUE.match(text, match.end())
     if value is None:
         return None
-    end, tag = value.end(), match.group("tag")
-    closing = end == len(text) or (
-        ascii_lower(text[end : end + len(tag) + 2]) == f"</{tag}" and _XML_CLOSE.match(text, end + len(tag) + 2)
-    )
-    if not closing:
-        return None
+    # Closed or not (a body cut off, a child element next): a secret element's own text is secret.
+    end = value.end()
     name, written = text[match.start("local") : match.end("local")], value.group(0)
     cdata = _CDATA.fullmatch(written)
     if cdata is not None:
@@ -331,7 +332,7 @@ def redact_at(text: str, depth: int) -> str:
     if "eyJ" in text:
         text = splice(text, JWT, _jwt, fold=False)
     text = known_tokens(text)
-    if "</" in text:
+    if "<" in text:
         text = splice(text, _XML, _xml)
     return text
 
