@@ -42,7 +42,7 @@ SECRET_WORDS = (
     rf"|code{_SEP}verifier"
 )
 _SECRET_NAME = re.compile(
-    rf"{SECRET_WORDS}|(?:^|{_SEP})(?:key|sig|auth|otp)$|(?-i:[a-z]Key)$",  # camelCase: accountKey, masterKey
+    rf"{SECRET_WORDS}|(?:^|{_SEP})(?:key|sig|auth|otp|pin|pass)$|(?-i:[a-z]Key)$",  # camelCase: accountKey
     re.IGNORECASE,
 )
 # Names that match the pattern above but carry no secret. Kept short on purpose: redacting too much costs
@@ -56,7 +56,7 @@ _NOT_SECRET = re.compile(
 )
 # Literal words one of which every secret name contains (lower case): the anchors of the text rules.
 HINT_WORDS = (
-    "token|secret|passw|passphrase|pwd|key|sig|session|credential|cookie|auth|otp|assertion|bearer|verifier|saml"
+    "token|secret|pass|pwd|key|sig|session|credential|cookie|auth|otp|pin|assertion|bearer|verifier|saml"
 )
 # Names whose value is an Authorization-style credential (``<scheme> <credentials>``) or a cookie list.
 AUTH_NAME = r"authori[sz]ation|auth"

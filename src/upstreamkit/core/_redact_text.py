@@ -77,6 +77,8 @@ _AUTH_VALUE = re.compile(
     re.IGNORECASE,
 )
 _SET_COOKIE_VALUE = re.compile(rf"""(?P<quoted>{_QUOTED})|(?P<bare>[^\r\n"'\\<>;]++)""")
+_STRUCTURE = re.compile(r'\\.|[{}\[\]"]', re.DOTALL)  # an escape pair, a bracket or a quote
+_OBJECT_LIMIT = 65536
 _UNQUOTED = re.compile(r"""[^\s"'&;,]*+""")
 _COOKIE_VALUE = re.compile(rf"""(?P<quoted>{_QUOTED})|(?P<bare>[^\r\n"'\\<>]++)""")
 _LINE_LEAD = re.compile(r"""[ \t]{0,64}+(?:[-#*][ \t]{1,8}+|export[ \t]{1,8}+)?["']?""")
@@ -197,6 +199,10 @@ def _field(text: str, match: re.Match[str]) -> Replacement:
     if kind == PLAIN:
         return None
     at = match.end()
+    if kind in (SECRET, AUTH) and text[at : at + 1] in ("{", "["):
+        # "auth": {"user": "ada", "pin": "..."}: everything under a secret name is secret, in text as in JSON.
+        end = _bracket_end(text, at)
+        return at, end, redact_token(text[at:end])
     if kind == AUTH:
         value = _AUTH_VALUE.match(text, at)
     elif kind == COOKIE:  # Set-Cookie's attributes after the first ";" are public: left to the other rules
@@ -218,6 +224,24 @@ def _field(text: str, match: re.Match[str]) -> Replacement:
         if written.strip("\\ \t\r").lower() in _EMPTY_VALUES:
             return None
     return _changed(at, end, written, _inside_quotes(written, lambda inner: redact_field(name, inner)))
+
+
+def _bracket_end(text: str, start: int) -> int:
+    """The end of the JSON-like object or array at ``start`` (quotes respected), at most 64 KiB on."""
+    depth, quoted, limit = 0, False, min(len(text), start + _OBJECT_LIMIT)
+    for mark in _STRUCTURE.finditer(text, start, limit):
+        char = mark.group(0)  # an escape pair (two characters) never opens, closes or ends anything
+        if char == '"':
+            quoted = not quoted
+        elif quoted or len(char) == 2:
+            continue
+        elif char in "{[":
+            depth += 1
+        elif depth == 1:
+            return mark.end()
+        else:
+            depth -= 1
+    return limit
 
 
 def _at_line_start(text: str, start: int) -> bool:
