@@ -55,9 +55,7 @@ _NOT_SECRET = re.compile(
     re.IGNORECASE,
 )
 # Literal words one of which every secret name contains (lower case): the anchors of the text rules.
-HINT_WORDS = (
-    "token|secret|pass|pwd|key|sig|session|credential|cookie|auth|otp|pin|assertion|bearer|verifier|saml"
-)
+HINT_WORDS = "token|secret|pass|pwd|key|sig|session|credential|cookie|auth|otp|pin|assertion|bearer|verifier|saml"
 # Names whose value is an Authorization-style credential (``<scheme> <credentials>``) or a cookie list.
 AUTH_NAME = r"authori[sz]ation|auth"
 COOKIE_NAME = r"cookies?"
@@ -258,3 +256,70 @@ def redact_field(name: str, value: str) -> str:
     if kind == COOKIE:
         return redact_cookies(value, set_cookie=_plain_name(name).lower().startswith("set"))
     return redact_token(value) if kind == SECRET else value
+
+
+# --- well-known token formats -----------------------------------------------------------------------
+
+# (literal hints, pattern, what may not precede it: "upper" for upper-case letters and digits, "word" for
+# letters, digits and "_", plus any characters after "word").
+_KNOWN_TOKENS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = tuple(
+    (hints, re.compile(pattern), before)
+    for hints, pattern, before in (
+        # AWS access key ids (IAM "Understanding unique ID prefixes").
+        (
+            ("AKIA", "ASIA", "ABIA", "ACCA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"),
+            r"A(?:KIA|SIA|BIA|CCA|IDA|ROA|IPA|NPA|NVA|PKA)[A-Z0-9]{16}(?![A-Z0-9])",
+            "upper",
+        ),
+        # GitHub (github.blog 2021-04-05 "Behind GitHub's new authentication token formats"); GitLab glpat-.
+        (("gh", "github_pat_"), r"gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_\w{22,255}", "word"),
+        (("glpat-",), r"glpat-[\w-]{20,255}", "word-"),
+        # Stripe keys and webhook secrets (docs.stripe.com/keys).
+        (("_live_", "_test_", "whsec_"), r"[srp]k_(?:live|test)_[A-Za-z0-9]{10,255}|whsec_\w{16,255}", "word"),
+        # Slack tokens (api.slack.com/concepts/token-types) and incoming-webhook URLs.
+        (("xox", "xapp-"), r"xox[abprse]-[A-Za-z0-9-]{10,255}|xapp-[A-Za-z0-9-]{10,255}", "word-"),
+        (("hooks.slack.com",), r"(?<=hooks\.slack\.com/services/)[\w/]{10,255}", ""),
+        # OpenAI / Anthropic secret keys: sk-..., sk-proj-..., sk-ant-api03-...
+        (("sk-",), r"sk-(?:[A-Za-z0-9]++-){0,3}[\w-]{20,255}", "word-"),
+        # Google API keys (AIza + 35) and OAuth access tokens (ya29.).
+        (("AIza",), r"AIza[\w-]{35}(?![\w-])", "word-"),
+        (("ya29.",), r"ya29\.[\w-]{20,}+", "word-"),
+        # npm (npm_), PyPI (pypi-AgE...), Hugging Face (hf_), SendGrid (SG.x.y), DigitalOcean (dop_v1_).
+        (("npm_",), r"npm_[A-Za-z0-9]{36}(?!\w)", "word"),
+        (("pypi-",), r"pypi-AgE[\w-]{50,}+", "word-"),
+        (("hf_",), r"hf_[A-Za-z]{34}(?!\w)", "word"),
+        (("SG.",), r"SG\.[\w-]{22}\.[\w-]{43}(?![\w-])", "word-"),
+        (("_v1_",), r"do[opr]_v1_[a-f0-9]{64}(?!\w)", "word"),
+        # Telegram bot tokens (core.telegram.org/bots/api: <bot id>:<35 characters>) and Discord webhooks.
+        ((":AA",), r"[0-9]{8,10}:AA[\w-]{33}(?![\w-])", "word:"),
+        (("webhooks/",), r"(?<=/api/webhooks/)[0-9]{5,30}/[\w-]{20,255}", ""),
+    )
+)
+
+
+def _known_token(before: str) -> Callable[[str, re.Match[str]], Replacement]:
+    def replace(text: str, match: re.Match[str]) -> Replacement:
+        start = match.start()
+        if start > 0 and before:
+            previous = text[start - 1]
+            blocked = (
+                previous.isupper() or previous.isdigit()
+                if before == "upper"
+                else (previous.isalnum() or previous == "_" or previous in before[4:])
+            )
+            if blocked:
+                return None
+        return (start, match.end(), redact_token(match.group(0)))
+
+    return replace
+
+
+_KNOWN_REPLACERS = tuple((hints, pattern, _known_token(before)) for hints, pattern, before in _KNOWN_TOKENS)
+
+
+def known_tokens(text: str) -> str:
+    """Every well-known token format (AWS, GitHub, Stripe, Slack, OpenAI ...) in ``text`` fingerprinted."""
+    for hints, pattern, replace in _KNOWN_REPLACERS:
+        if any(hint in text for hint in hints):
+            text = splice(text, pattern, replace, fold=False)
+    return text

@@ -23,6 +23,7 @@ from upstreamkit.core._redact_grammar import (
     fingerprint,
     is_redacted,
     is_secret_name,
+    known_tokens,
     name_kind,
     name_start,
     redact_field,
@@ -31,7 +32,7 @@ from upstreamkit.core._redact_grammar import (
     unpercent,
 )
 
-__all__ = ["known_tokens", "may_hold_secret", "redact_at", "redact_query", "redact_url_at"]
+__all__ = ["may_hold_secret", "redact_at", "redact_query", "redact_url_at"]
 
 MAX_NESTING = 3
 """How deep URLs inside query values inside URLs are followed; deeper text is left to the other rules."""
@@ -88,40 +89,7 @@ _FREE_SCHEMES = ("bearer", "basic", "token", "dpop", "negotiate", "ntlm", "ssws"
 _SCHEME_WORD = re.compile(rf"(?:{'|'.join(_FREE_SCHEMES)})[ \t]++(?!(?:{SCHEME_WORDS_RE})\b)")
 _CREDENTIAL = re.compile(r"[\w~+/%-]++(?:[.:][\w~+/%-]++)*+=*+")
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")
-# 7. Well-known token formats: (literal hints, pattern, characters that may not precede it).
-_KNOWN_TOKENS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = tuple(
-    (hints, re.compile(pattern), before)
-    for hints, pattern, before in (
-        # AWS access key ids (IAM "Understanding unique ID prefixes").
-        (
-            ("AKIA", "ASIA", "ABIA", "ACCA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"),
-            r"A(?:KIA|SIA|BIA|CCA|IDA|ROA|IPA|NPA|NVA|PKA)[A-Z0-9]{16}(?![A-Z0-9])",
-            "upper",
-        ),
-        # GitHub (github.blog 2021-04-05 "Behind GitHub's new authentication token formats"); GitLab glpat-.
-        (("gh", "github_pat_"), r"gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_\w{22,255}", "word"),
-        (("glpat-",), r"glpat-[\w-]{20,255}", "word-"),
-        # Stripe keys and webhook secrets (docs.stripe.com/keys).
-        (("_live_", "_test_", "whsec_"), r"[srp]k_(?:live|test)_[A-Za-z0-9]{10,255}|whsec_\w{16,255}", "word"),
-        # Slack tokens (api.slack.com/concepts/token-types) and incoming-webhook URLs.
-        (("xox", "xapp-"), r"xox[abprse]-[A-Za-z0-9-]{10,255}|xapp-[A-Za-z0-9-]{10,255}", "word-"),
-        (("hooks.slack.com",), r"(?<=hooks\.slack\.com/services/)[\w/]{10,255}", ""),
-        # OpenAI / Anthropic secret keys: sk-..., sk-proj-..., sk-ant-api03-...
-        (("sk-",), r"sk-(?:[A-Za-z0-9]++-){0,3}[\w-]{20,255}", "word-"),
-        # Google API keys (AIza + 35) and OAuth access tokens (ya29.).
-        (("AIza",), r"AIza[\w-]{35}(?![\w-])", "word-"),
-        (("ya29.",), r"ya29\.[\w-]{20,}+", "word-"),
-        # npm (npm_), PyPI (pypi-AgE...), Hugging Face (hf_), SendGrid (SG.x.y), DigitalOcean (dop_v1_).
-        (("npm_",), r"npm_[A-Za-z0-9]{36}(?!\w)", "word"),
-        (("pypi-",), r"pypi-AgE[\w-]{50,}+", "word-"),
-        (("hf_",), r"hf_[A-Za-z]{34}(?!\w)", "word"),
-        (("SG.",), r"SG\.[\w-]{22}\.[\w-]{43}(?![\w-])", "word-"),
-        (("_v1_",), r"do[opr]_v1_[a-f0-9]{64}(?!\w)", "word"),
-        # Telegram bot tokens (core.telegram.org/bots/api: <bot id>:<35 characters>) and Discord webhooks.
-        ((":AA",), r"[0-9]{8,10}:AA[\w-]{33}(?![\w-])", "word:"),
-        (("webhooks/",), r"(?<=/api/webhooks/)[0-9]{5,30}/[\w-]{20,255}", ""),
-    )
-)
+# 7. Well-known token formats: see _redact_grammar.known_tokens.
 # 8. XML elements whose (local) name is secret: <password>x</password>, <wsse:Password>, CDATA.
 _XML = re.compile(
     rf"<(?=[\w.:-]{{0,63}}?(?:{HINT_WORDS}))(?:[a-z_][\w.-]{{0,40}}+:)?(?P<local>[a-z_][\w.-]{{0,63}}+)"
@@ -280,33 +248,6 @@ def _jwt(text: str, match: re.Match[str]) -> Replacement:
     if _preceded_by_name(text, match.start()):
         return None
     return match.start(), match.end(), f"{match.group(1)}.{match.group(2)}.{fingerprint(match.group(0))}"
-
-
-def _known_token(before: str) -> Callable[[str, re.Match[str]], Replacement]:
-    def replace(text: str, match: re.Match[str]) -> Replacement:
-        start = match.start()
-        if start > 0 and before:
-            previous = text[start - 1]
-            blocked = (
-                previous.isupper() or previous.isdigit()
-                if before == "upper"
-                else (previous.isalnum() or previous == "_" or previous in before[4:])
-            )
-            if blocked:
-                return None
-        return _changed(start, match.end(), match.group(0), redact_token(match.group(0)))
-
-    return replace
-
-
-_KNOWN_REPLACERS = tuple((hints, pattern, _known_token(before)) for hints, pattern, before in _KNOWN_TOKENS)
-
-
-def known_tokens(text: str) -> str:
-    for hints, pattern, replace in _KNOWN_REPLACERS:
-        if any(hint in text for hint in hints):
-            text = splice(text, pattern, replace, fold=False)
-    return text
 
 
 def _xml(text: str, match: re.Match[str]) -> Replacement:

@@ -5,31 +5,40 @@ secret, so two log lines that carry the same token can be correlated without eit
 JWTs keep their header and claims (they are what a paged engineer needs: ``exp``, ``aud``, ``iss``) and lose
 their signature, which is what makes them usable.
 
-What is secret is a small grammar, not a list of examples (the words live in ``_redact_grammar``):
+What is secret is a small grammar, not a list of examples (its words live in ``_redact_grammar``, its rules
+over text in ``_redact_text``):
 
-- a *secret name* is one that speaks of a token, secret, password, key, signature, session, credential,
-  cookie, assertion or authorization (rate-limit counters and ``token_type`` excepted), also ``%``-encoded
-  (``api%5Fkey``); in URL queries, fragments and form bodies also OAuth's ``code``. OAuth's ``state`` stays:
-  it is a single-use anti-CSRF value that grants nothing, and it is what ties a callback to its request;
+- a *secret name* speaks of a token, secret, password/pass/passphrase, PIN, key, signature, session,
+  credential, cookie, assertion, SAML response or authorization (rate-limit counters, ``token_type``,
+  ``max_tokens``, ``public_key`` excepted), also ``%``-encoded (``api%5Fkey``) and camelCase (``accountKey``).
+  In URL queries, fragments and form bodies OAuth's ``code`` is secret too (RFC 6749 §4.1.2: it buys a
+  token). ``state`` stays readable: a single-use anti-CSRF value that grants nothing, and what ties a callback
+  to its request. In JSON ``code`` is the 600 envelope's error code and stays;
 - the value of a secret name is fingerprinted wherever the pair is written: JSON (any depth, everything under
-  a secret key), HAR-like ``{"name": "password", "value": "..."}``, form and query strings, multipart form
-  fields, cookies, headers, YAML/INI/logfmt-like text (``password: x``, ``api_key = x``, quoted or not,
-  terminated or not; at the start of a line the value runs to its end), XML elements and attributes;
-- after an Authorization-like name, any ``<scheme> <credential>``: a readable scheme word stays and the
-  credential (token68, or Digest/AWS4/OAuth secret auth-params) is fingerprinted; in free text also
-  ``Bearer``/``Basic``/``Token``/``SSWS``... followed by a credential (prose such as "the token expired" stays);
-- the userinfo of any URL: ``u:p@`` keeps the user, ``KEY:@`` and ``TOKEN@`` are the credential themselves;
+  a secret key, in text too: ``"auth": {...}``), ``{"name": "X-Api-Key", "value": "..."}`` (HAR,
+  ``<add key= value=>``), form and query strings, multipart form fields, cookies, header lines,
+  YAML/INI/logfmt (``password: x``, ``api_key = x``; quoted or not, closed or not; at the start of a line a
+  ``:`` or `` = `` value runs to the end of the line), XML elements (closed or cut off, CDATA) and attributes;
+- after an Authorization-like name (``Authorization``, ``Proxy-Authorization``, ``HTTP_AUTHORIZATION``,
+  ``X-Auth``), any ``<scheme> <credential>``: a readable scheme word stays (``SSWS``, ``Bot``, ``token Bearer``)
+  and the token68, or Digest's ``response`` and every secret auth-param (AWS4 ``Signature``, OAuth 1
+  ``oauth_signature``), is fingerprinted. Anywhere in text, ``Bearer``/``Basic``/``Token``/``DPoP``/
+  ``Negotiate``/``NTLM``/``SSWS`` followed by a credential (prose such as "the token expired" stays);
+- userinfo: ``u:p@`` keeps the user, ``KEY:@`` and ``TOKEN@`` are the credential itself; in URLs, in text
+  without a scheme (``user:password@host``) and %-encoded inside query values;
 - private-key blocks (PEM, OpenSSH, PGP) and the well-known token formats of the vendors (cited beside each).
 
 Limits, by design: every redactor accepts any ``str`` or ``bytes`` (invalid UTF-8 replaced; lone surrogates,
-which no encoder can write, become U+FFFD) and never raises. Work is linear in the input: each rule is one
-regex pass whose runs start only where a run starts and never backtrack (possessive quantifiers), plus one
-Python callback per match. Names longer than 64 characters (256 in queries) are not names. Values nested
-inside non-secret values are searched 3 levels deep (URLs in query values, pairs in quoted strings); deeper,
-a value that still mentions a secret word is fingerprinted whole. :func:`redact_json` walks iteratively and
-replaces containers nested deeper than :data:`MAX_JSON_DEPTH` by a marker; :func:`redact_body` reads JSON the
-standard library can decode (about 1,000 levels) and treats anything else as free text.
-bench/hostile.py measures the slowest adversarial megabyte of each redactor.
+which no encoder can write, become U+FFFD) and never raises. Work is linear in the input: a rule is one pass
+that finds a literal (in the ASCII-lower-cased text: ``re`` scans for a literal many times faster than it runs
+a case-insensitive pattern) and reads the value after it with possessive quantifiers, so no character is
+scanned twice by a rule; the cost is a C-speed scan per rule plus one Python call per match, so text dense
+with secret-named pairs costs the most per megabyte. Names are at most 64 characters (256 in queries);
+URLs inside query values inside URLs are followed 3 levels deep; an object after a secret name in text is
+read for at most 64 KiB. :func:`redact_json` walks iteratively and replaces containers nested deeper than
+:data:`MAX_JSON_DEPTH` by a marker; :func:`redact_body` decodes the JSON the standard library can (about
+1,000 levels) and reads anything else as free text. bench/hostile.py measures the slowest adversarial
+megabyte of every redactor (bench/RESULTS.md, "Hostile inputs").
 
 Written by hand: no maintained library redacts HTTP traffic with correlatable fingerprints while keeping
 JWT claims.
@@ -48,10 +57,11 @@ from upstreamkit.core._redact_grammar import (
     is_auth_name,
     is_cookie_name,
     is_secret_name,
+    known_tokens,
     redact_field,
     redact_token,
 )
-from upstreamkit.core._redact_text import known_tokens, may_hold_secret, redact_at, redact_query, redact_url_at
+from upstreamkit.core._redact_text import may_hold_secret, redact_at, redact_query, redact_url_at
 
 __all__ = [
     "MAX_JSON_DEPTH",
