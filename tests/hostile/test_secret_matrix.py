@@ -1,4 +1,4 @@
-"""The planted-secret matrix: every secret shape × every output channel, and a failure names the leaking cells.
+"""The planted-secret matrix: every secret shape by every output channel, and a failure names the leaking cells.
 
 Each shape carries its own secret, so one request can plant all of them and every output is checked for every
 secret: a cell is (shape, channel). The channels are all the exits a secret could take: ``explain`` (terminal
@@ -10,12 +10,13 @@ refuses the connection, the :class:`~upstreamkit.telemetry.LoggingHook`'s record
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import pickle
 import socket
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,6 @@ from upstreamkit.errors import UpstreamError
 from upstreamkit.simulator import Simulator
 from upstreamkit.telemetry import LoggingHook, PrometheusHook
 from upstreamkit.telemetry.logging import EXTRA_KEY
-
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ SHAPES = [
     Shape("echoed URL userinfo", _secret("M"), text=f"upstream https://{_secret('M')}:@api.example.com/v1 failed"),
     Shape("echoed YAML", _secret("N"), text=f"api_key: {_secret('N')}"),
     Shape("echoed XML", _secret("O"), text=f"<wsse:Password>{_secret('O')}</wsse:Password>"),
-    Shape("echoed multipart", _secret("P"), text=f'Content-Disposition: form-data; name="password"\n\n{_secret("P")}\n--b'),
-    Shape("echoed PGP key", _secret("Q"), text=f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{_secret('Q')}\n-----END PGP PRIVATE KEY BLOCK-----"),
+    Shape("echoed multipart", _secret("P"), text=f'Content-Disposition: form-data; name="pass"\n\n{_secret("P")}\n--b'),
+    Shape("echoed PGP key", _secret("Q"), text=f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{_secret('Q')}\n-----END"),
 ]  # fmt: skip
 
 
@@ -83,7 +83,7 @@ class Matrix:
 
     def leaks(self) -> list[str]:
         return [
-            f"{shape.name} × {channel}: {_around(output, shape.secret)}"
+            f"{shape.name} -> {channel}: {_around(output, shape.secret)}"
             for channel, outputs in self.outputs.items()
             for output in outputs
             for shape in SHAPES
@@ -129,20 +129,20 @@ def _echo_text() -> str:
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Matrix:
     """Run every channel once (module scope: the simulators start once), collecting what each one printed."""
     found = Matrix()
     tmp = tmp_path_factory.mktemp("matrix")
     runner = CliRunner()
-    with _simulators() as start:
+    with _Simulators() as start:
         _explain(found, runner)
         _diagnose(found, runner, start("invalid-key"), tmp)
         _failing_commands(found, runner, tmp)
         _client(found, start("invalid-key"), start("outage"))
-    yield found
+    return found
 
 
-class _simulators:
+class _Simulators:
     """Start simulators (loopback, free ports) and stop them all on exit."""
 
     def __enter__(self) -> Callable[[str], Simulator]:
@@ -162,10 +162,8 @@ class _simulators:
 
 def _output(result: Any) -> str:
     parts = [result.output]
-    try:
+    with contextlib.suppress(ValueError):  # older click: stderr mixed into output
         parts.append(result.stderr)
-    except ValueError:  # older click: stderr mixed into output
-        pass
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         parts.append(f"{type(result.exception).__name__}: {result.exception!s} {result.exception!r}")
     return "\n".join(parts)
@@ -310,4 +308,4 @@ def test_the_matrix_detects_a_leak() -> None:
     # The check itself must be able to fail: a cell with a planted secret is reported by shape and channel.
     probe = Matrix()
     probe.add("a channel", f"oops {SHAPES[3].secret}")
-    assert probe.leaks() == [f"{SHAPES[3].name} × a channel: {'oops ' + SHAPES[3].secret!r}"]
+    assert probe.leaks() == [f"{SHAPES[3].name} -> a channel: {'oops ' + SHAPES[3].secret!r}"]
