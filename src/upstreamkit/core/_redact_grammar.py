@@ -17,7 +17,9 @@ FINGERPRINT = re.compile(r"sha256:[0-9a-f]{8}")
 _REDACTED_PREFIX = re.compile(r"sha256:[0-9a-f]{8}(?![0-9a-f])")
 # A JWT after redaction: header and claims kept, signature replaced by its fingerprint.
 _REDACTED_JWT = re.compile(r"eyJ[\w-]*\.eyJ[\w-]*\.sha256:[0-9a-f]{8}")
-JWT = re.compile(r"(?<![\w-])(eyJ[\w-]{2,}+)\.(eyJ[\w-]{2,}+)\.([\w-]{8,}+)")
+# The literal comes first (re finds it fast), then the check that no token character precedes it: only where
+# a run starts is the run read, so a megabyte of "eyJ" without dots is read once, not once per "eyJ".
+JWT = re.compile(r"(eyJ(?<![\w-]eyJ)[\w-]{2,}+)\.(eyJ[\w-]{2,}+)\.([\w-]{8,}+)")
 
 
 def fingerprint(secret: str | bytes) -> str:
@@ -245,7 +247,9 @@ def _redact_cookie_pair(part: str) -> str:
     name, eq, cookie_value = part.partition("=")
     if not eq:
         return redact_token(part)
-    return f"{name}={redact_token(cookie_value)}"
+    if cookie_value.endswith('"') and not cookie_value.lstrip().startswith('"'):  # a shell quote closing the value
+        return f"{name}={redact_token(cookie_value[:-1])}\""
+    return f"{name}={redact_quoted(cookie_value.strip()) if cookie_value.strip() else cookie_value}"
 
 
 def redact_field(name: str, value: str) -> str:

@@ -78,7 +78,7 @@ _AUTH_VALUE = re.compile(
     re.IGNORECASE,
 )
 # RFC 6265: a cookie value holds no whitespace, quote, comma, semicolon or backslash; pairs are joined by "; ".
-_COOKIE_OCTETS = r"""[^\s;,"'\\<>]"""
+_COOKIE_OCTETS = r"""[^\s;,'\\<>]"""  # and DQUOTE, which may wrap a value
 _SET_COOKIE_VALUE = re.compile(rf"(?P<quoted>{_QUOTED})|(?P<bare>{_COOKIE_OCTETS}++)")
 _STRUCTURE = re.compile(r'\\.|[{}\[\]"]', re.DOTALL)  # an escape pair, a bracket or a quote
 _OBJECT_LIMIT = 65536
@@ -89,7 +89,7 @@ _EMPTY_VALUES = frozenset({"", "null", "none", "true", "false", "undefined", '""
 # 5. A credential scheme followed by a credential, anywhere (RFC 6750 Bearer, RFC 7617 Basic, Okta SSWS ...).
 _FREE_SCHEMES = ("bearer", "basic", "token", "dpop", "negotiate", "ntlm", "ssws", "sharedaccesssignature")
 _SCHEME_WORD = re.compile(rf"(?:{'|'.join(_FREE_SCHEMES)})[ \t]++(?!(?:{SCHEME_WORDS_RE})\b)")
-_CREDENTIAL = re.compile(r"[\w~+/%-]++(?:[.:][\w~+/%-]++)*+=*+")
+_CREDENTIAL = re.compile(r"[\w~+/%-]++(?:[.:]++[\w~+/%-]++)*+=*+")
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")
 # 7. Well-known token formats: see _redact_grammar.known_tokens.
 # 8. XML elements whose (local) name is secret: <password>x</password>, <wsse:Password>, CDATA.
@@ -97,8 +97,8 @@ _XML = re.compile(
     rf"<(?=[\w.:-]{{0,63}}?(?:{HINT_WORDS}))(?:[a-z_][\w.-]{{0,40}}+:)?(?P<local>[a-z_][\w.-]{{0,63}}+)"
     r"(?:[ \t\r\n][^<>]{0,1024}+)?>"
 )
-_XML_VALUE = re.compile(r"<!\[CDATA\[(?:[^\]]|\](?!\]>))*+\]\]>|[^<]++")
-_CDATA = re.compile(r"(<!\[CDATA\[)(.*)(\]\]>)", re.DOTALL)
+_XML_VALUE = re.compile(r"<!\[CDATA\[(?:[^\]]|\](?!\]>))*+(?:\]\]>)?|[^<]++")  # a CDATA cut off runs to the end
+_CDATA = re.compile(r"(<!\[CDATA\[)(.*?)((?:\]\]>)?)", re.DOTALL)
 # 9. A name and its value given as two fields: HAR {"name": "password", "value": "x"}, <add key="k" value="x"/>.
 _NAMED_VALUE = re.compile(
     r"""(?:name|key|field|param)\\?["']?[ \t]{0,8}+[:=][ \t]{0,8}+(\\?["'])([\w.%-]{1,64}+)\1"""
@@ -292,6 +292,8 @@ def redact_at(text: str, depth: int) -> str:
         text = splice(text, _BARE_USERINFO, _bare_userinfo, fold=False)
     if "value" in low:
         text = splice(text, _NAMED_VALUE, _named_value)
+    if "<" in text:
+        text = splice(text, _XML, _xml)
     if any(hint in low for hint in _NAME_HINTS):
         text = splice(text, _FIELD, _field)
     if any(scheme in low for scheme in _FREE_SCHEMES):
@@ -299,8 +301,6 @@ def redact_at(text: str, depth: int) -> str:
     if "eyJ" in text:
         text = splice(text, JWT, _jwt, fold=False)
     text = known_tokens(text)
-    if "<" in text:
-        text = splice(text, _XML, _xml)
     return text
 
 
