@@ -248,7 +248,7 @@ def _redact_cookie_pair(part: str) -> str:
     if not eq:
         return redact_token(part)
     if cookie_value.endswith('"') and not cookie_value.lstrip().startswith('"'):  # a shell quote closing the value
-        return f"{name}={redact_token(cookie_value[:-1])}\""
+        return f'{name}={redact_token(cookie_value[:-1])}"'
     return f"{name}={redact_quoted(cookie_value.strip()) if cookie_value.strip() else cookie_value}"
 
 

@@ -300,8 +300,7 @@ def redact_at(text: str, depth: int) -> str:
         text = splice(text, _SCHEME_WORD, _scheme_credential)
     if "eyJ" in text:
         text = splice(text, JWT, _jwt, fold=False)
-    text = known_tokens(text)
-    return text
+    return known_tokens(text)
 
 
 def may_hold_secret(text: str, low: str) -> bool:
