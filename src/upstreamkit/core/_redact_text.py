@@ -77,13 +77,17 @@ _AUTH_VALUE = re.compile(
     rf"(?:{_PARAM}(?:[ \t]*+,[ \t]*+{_PARAM})*+|{_CRED_TOKEN})|{_CRED_TOKEN})",
     re.IGNORECASE,
 )
-# RFC 6265: a cookie value holds no whitespace, quote, comma, semicolon or backslash; pairs are joined by "; ".
-_COOKIE_OCTETS = r"""[^\s;,'\\<>]"""  # and DQUOTE, which may wrap a value
-_SET_COOKIE_VALUE = re.compile(rf"(?P<quoted>{_QUOTED})|(?P<bare>{_COOKIE_OCTETS}++)")
+# RFC 6265: pairs joined by "; ", a name is a token, a value holds no whitespace, comma, semicolon or backslash
+# (DQUOTE may wrap it). "theme=dark; Authorization: ..." ends before "Authorization": no token has a ":".
+_COOKIE_OCTETS = r"""[^\s;,'\\<>]"""
+_COOKIE_PAIR = rf"""[^\s;,=:"'\\<>()@]++={_COOKIE_OCTETS}*+"""
+_SET_COOKIE_VALUE = re.compile(rf"(?P<quoted>{_QUOTED})|(?P<bare>{_COOKIE_PAIR}|{_COOKIE_OCTETS}++)")
 _STRUCTURE = re.compile(r'\\.|[{}\[\]"]', re.DOTALL)  # an escape pair, a bracket or a quote
 _OBJECT_LIMIT = 65536
 _UNQUOTED = re.compile(r"""[^\s"'&;,]*+""")
-_COOKIE_VALUE = re.compile(rf"(?P<quoted>{_QUOTED})|(?P<bare>{_COOKIE_OCTETS}*+(?:;[ \t]*+{_COOKIE_OCTETS}*+)*+)")
+_COOKIE_VALUE = re.compile(
+    rf"(?P<quoted>{_QUOTED})|(?P<bare>{_COOKIE_PAIR}(?:;[ \t]*+{_COOKIE_PAIR})*+|{_COOKIE_OCTETS}++)"
+)
 _LINE_LEAD = re.compile(r"""[ \t]{0,64}+(?:[-#*][ \t]{1,8}+|export[ \t]{1,8}+)?["']?""")
 _EMPTY_VALUES = frozenset({"", "null", "none", "true", "false", "undefined", '""', "''"})
 # 5. A credential scheme followed by a credential, anywhere (RFC 6750 Bearer, RFC 7617 Basic, Okta SSWS ...).
