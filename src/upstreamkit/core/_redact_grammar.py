@@ -30,7 +30,9 @@ def fingerprint(secret: str | bytes) -> str:
 
 def is_redacted(text: str) -> bool:
     """True for a fingerprint or a redacted JWT: redaction never redacts its own output again."""
-    return bool(FINGERPRINT.fullmatch(text) or _REDACTED_JWT.fullmatch(text))
+    if text.startswith("sha256:"):
+        return FINGERPRINT.fullmatch(text) is not None
+    return text.startswith("eyJ") and _REDACTED_JWT.fullmatch(text) is not None
 
 
 # --- names ------------------------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def splice(
     out: list[str] = []
     done = pos = 0
     while (match := pattern.search(haystack, pos)) is not None:
-        pos = max(match.end(), match.start() + 1)
+        pos = match.end() if match.end() > match.start() else match.start() + 1
         result = replace(text, match)
         if result is None or result[0] < done:
             continue
@@ -173,9 +175,11 @@ SCHEME_WORDS_RE = "|".join(sorted((re.escape(w) for w in SCHEME_WORDS), key=len,
 def redact_token(text: str) -> str:
     """The credential in ``text`` (surrounding whitespace kept) replaced by its fingerprint; JWTs keep claims."""
     core = text.strip()
-    if not core or is_redacted(core) or _REDACTED_PREFIX.match(core):
-        return text  # a value that starts with a fingerprint was redacted (its tail is what followed it)
-    jwt = JWT.fullmatch(core)
+    if not core or (core.startswith("sha256:") and _REDACTED_PREFIX.match(core)):
+        return text  # a fingerprint, or a value that starts with one: redacted already (the tail followed it)
+    jwt = JWT.fullmatch(core) if core.startswith("eyJ") else None
+    if jwt is None and is_redacted(core):
+        return text
     replaced = f"{jwt.group(1)}.{jwt.group(2)}.{fingerprint(core)}" if jwt else fingerprint(core)
     start = text.find(core)
     return f"{text[:start]}{replaced}{text[start + len(core) :]}"

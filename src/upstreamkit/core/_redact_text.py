@@ -27,6 +27,7 @@ from upstreamkit.core._redact_grammar import (
     name_kind,
     name_start,
     redact_field,
+    redact_quoted,
     redact_token,
     splice,
     unpercent,
@@ -197,6 +198,8 @@ def _field(text: str, match: re.Match[str]) -> Replacement:
             written = text[at:end]
         if written.strip("\\ \t\r").lower() in _EMPTY_VALUES:
             return None
+    if kind == SECRET:
+        return at, end, redact_quoted(written)
     return _changed(at, end, written, _inside_quotes(written, lambda inner: redact_field(name, inner)))
 
 
@@ -219,7 +222,7 @@ def _bracket_end(text: str, start: int) -> int:
 
 
 def _at_line_start(text: str, start: int) -> bool:
-    line = text.rfind("\n", max(0, start - 80), start) + 1
+    line = text.rfind("\n", start - 80 if start > 80 else 0, start) + 1
     if line == 0 and start > 80:
         return False
     return _LINE_LEAD.fullmatch(text, line, start) is not None
