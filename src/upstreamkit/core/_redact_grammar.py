@@ -185,15 +185,15 @@ def redact_token(text: str) -> str:
     return f"{text[:start]}{replaced}{text[start + len(core) :]}"
 
 
-def redact_quoted(value: str) -> str:
+def redact_quoted(value: str, redact: Callable[[str], str] = redact_token) -> str:
     """A value as written (``"x"``, ``'x'``, ``\\"x\\"``, ``x``; maybe unterminated), the inside redacted."""
     for quote in ('\\"', '"', "'"):
         if value.startswith(quote):
             inner = value[len(quote) :]
             closed = inner.endswith(quote) and len(inner) >= len(quote)
             inner = inner[: -len(quote)] if closed else inner
-            return f"{quote}{redact_token(inner)}{quote if closed else ''}"
-    return redact_token(value)
+            return f"{quote}{redact(inner)}{quote if closed else ''}"
+    return redact(value)
 
 
 _CRED_HEAD = re.compile(r"(\s*+)([A-Za-z][A-Za-z0-9-]{0,30}+)([ \t]++)", re.ASCII)

@@ -115,11 +115,6 @@ def _preceded_by_name(text: str, start: int, chars: str = "_-") -> bool:
     return start > 0 and (text[start - 1].isalnum() or text[start - 1] in chars)
 
 
-def _changed(start: int, end: int, old: str, new: str) -> Replacement:
-    # Unchanged text is handed back too: the search resumes after it, so nothing is scanned twice.
-    return start, end, new
-
-
 def _private_key(text: str, match: re.Match[str]) -> Replacement:
     if is_redacted(match.group(2).strip()):
         return None
@@ -131,7 +126,7 @@ def _multipart(text: str, match: re.Match[str]) -> Replacement:
     if value is None:
         return None
     name = text[match.start(2) : match.end(2)]
-    return _changed(match.end(), value.end(), value.group(0), redact_field(name, value.group(0)))
+    return (match.end(), value.end(), redact_field(name, value.group(0)))
 
 
 def _url(depth: int) -> Callable[[str, re.Match[str]], Replacement]:
@@ -200,7 +195,7 @@ def _field(text: str, match: re.Match[str]) -> Replacement:
             return None
     if kind == SECRET:
         return at, end, redact_quoted(written)
-    return _changed(at, end, written, _inside_quotes(written, lambda inner: redact_field(name, inner)))
+    return at, end, redact_quoted(written, lambda inner: redact_field(name, inner))
 
 
 def _bracket_end(text: str, start: int) -> int:
@@ -228,16 +223,6 @@ def _at_line_start(text: str, start: int) -> bool:
     return _LINE_LEAD.fullmatch(text, line, start) is not None
 
 
-def _inside_quotes(value: str, redact: Callable[[str], str]) -> str:
-    for quote_mark in ('\\"', '"', "'"):
-        if value.startswith(quote_mark):
-            inner = value[len(quote_mark) :]
-            closed = len(inner) >= len(quote_mark) and inner.endswith(quote_mark)
-            inner = inner[: -len(quote_mark)] if closed else inner
-            return f"{quote_mark}{redact(inner)}{quote_mark if closed else ''}"
-    return redact(value)
-
-
 def _scheme_credential(text: str, match: re.Match[str]) -> Replacement:
     if _preceded_by_name(text, match.start()):
         return None
@@ -250,7 +235,7 @@ def _scheme_credential(text: str, match: re.Match[str]) -> Replacement:
         return match.end(), end, value
     if len(value) < 6 or _PLAIN_WORD.fullmatch(value):  # "Bearer tokens expire", "Basic auth": prose
         return match.end(), end, value
-    return _changed(match.end(), end, value, redact_token(value))
+    return (match.end(), end, redact_token(value))
 
 
 def _jwt(text: str, match: re.Match[str]) -> Replacement:
@@ -271,7 +256,7 @@ def _xml(text: str, match: re.Match[str]) -> Replacement:
         new = f"{cdata.group(1)}{redact_field(name, cdata.group(2))}{cdata.group(3)}"
     else:
         new = redact_field(name, written)
-    return _changed(match.end(), end, written, new)
+    return (match.end(), end, new)
 
 
 def _named_value(text: str, match: re.Match[str]) -> Replacement:
@@ -281,7 +266,7 @@ def _named_value(text: str, match: re.Match[str]) -> Replacement:
     if value is None:
         return None
     name, written = text[match.start(2) : match.end(2)], value.group(0)
-    return _changed(match.end(), value.end(), written, _inside_quotes(written, lambda inner: redact_field(name, inner)))
+    return match.end(), value.end(), redact_quoted(written, lambda inner: redact_field(name, inner))
 
 
 _NAME_HINTS = tuple(HINT_WORDS.split("|"))
