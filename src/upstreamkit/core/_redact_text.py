@@ -126,7 +126,7 @@ def _multipart(text: str, match: re.Match[str]) -> Replacement:
     if value is None:
         return None
     name = text[match.start(2) : match.end(2)]
-    return (match.end(), value.end(), redact_field(name, value.group(0)))
+    return match.end(), value.end(), redact_field(name, value.group(0))
 
 
 def _url(depth: int) -> Callable[[str, re.Match[str]], Replacement]:
@@ -235,7 +235,7 @@ def _scheme_credential(text: str, match: re.Match[str]) -> Replacement:
         return match.end(), end, value
     if len(value) < 6 or _PLAIN_WORD.fullmatch(value):  # "Bearer tokens expire", "Basic auth": prose
         return match.end(), end, value
-    return (match.end(), end, redact_token(value))
+    return match.end(), end, redact_token(value)
 
 
 def _jwt(text: str, match: re.Match[str]) -> Replacement:
@@ -256,7 +256,7 @@ def _xml(text: str, match: re.Match[str]) -> Replacement:
         new = f"{cdata.group(1)}{redact_field(name, cdata.group(2))}{cdata.group(3)}"
     else:
         new = redact_field(name, written)
-    return (match.end(), end, new)
+    return match.end(), end, new
 
 
 def _named_value(text: str, match: re.Match[str]) -> Replacement:
