@@ -331,5 +331,7 @@ def test_redactors_never_raise(text: str, raw: bytes, content_type: str | None) 
 def test_redact_json_keeps_the_shape_of_harmless_documents(doc: Any) -> None:
     redacted = redact_json(doc)
     assert json.dumps(redacted) if redacted is not None else True
-    if not re.search(r"(?i)token|secret|pass|pwd|key|sig|session|cred|cookie|auth|otp|assert|bearer|saml", repr(doc)):
+    secret_words = r"(?i)token|secret|pass|pwd|key|sig|session|cred|cookie|auth|otp|pin|assert|bearer|saml"
+    userinfo = r":[^\s:@/]{0,256}@"  # "KEY:@host", "user:password@host": a credential by position
+    if not re.search(f"{secret_words}|{userinfo}", repr(doc)):
         assert redacted == doc or repr(redacted) == repr(doc)  # NaN-free floats compare; -0.0 == 0.0
