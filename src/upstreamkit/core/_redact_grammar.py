@@ -106,11 +106,12 @@ PLAIN, SECRET, AUTH, COOKIE = range(4)
 @lru_cache(maxsize=4096)
 def name_kind(name: str) -> int:
     """What a field's name says its value is: PLAIN, SECRET, AUTH (``<scheme> <credentials>``) or COOKIE."""
-    if is_auth_name(name):
+    plain = _plain_name(name)
+    if _AUTH_NAME.search(plain):
         return AUTH
-    if is_cookie_name(name):
+    if _COOKIE_NAME.search(plain):
         return COOKIE
-    return SECRET if is_secret_name(name) else PLAIN
+    return SECRET if _SECRET_NAME.search(plain) and not _NOT_SECRET.search(plain) else PLAIN
 
 
 def name_start(text: str, end: int, chars: str = "_.%-", limit: int = 64) -> int:

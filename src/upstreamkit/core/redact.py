@@ -53,11 +53,13 @@ from functools import lru_cache
 from typing import Any
 
 from upstreamkit.core._redact_grammar import (
+    PLAIN,
     fingerprint,
     is_auth_name,
     is_cookie_name,
     is_secret_name,
     known_tokens,
+    name_kind,
     redact_field,
     redact_token,
 )
@@ -190,13 +192,13 @@ class _JsonWalk:
             # {"name": "Authorization", "value": "..."}: the value is the named field's.
             label = next((v for k, v in value.items() if str(k).lower() in ("name", "key") and isinstance(v, str)), "")
             for item_key, item in value.items():
-                skey = redact_text(_as_text(item_key))
+                skey = redact_text(item_key if isinstance(item_key, str) else _as_text(item_key))
                 field = label if label and skey.lower() == "value" else skey
                 if not secret and isinstance(item, str | bytes):
                     out[skey] = _json_field(field, _as_text(item))
                     continue
                 out[skey] = None
-                under_secret = secret or (is_secret_name(field) and item is not None and not isinstance(item, bool))
+                under_secret = secret or (name_kind(field) != PLAIN and item is not None and not isinstance(item, bool))
                 self.pending.append((item, out, skey, under_secret))
         else:
             out = [None] * len(value)
@@ -207,7 +209,7 @@ class _JsonWalk:
 
 
 def _json_field(name: str, value: str) -> str:
-    if is_secret_name(name) or is_auth_name(name) or is_cookie_name(name):
+    if name_kind(name) != PLAIN:
         return known_tokens(redact_field(name, value))
     return redact_text(value)
 
