@@ -67,6 +67,7 @@ _AUTH_NAME = re.compile(rf"(?:{AUTH_NAME})(?:[-_.]header)?$", re.IGNORECASE)
 _COOKIE_NAME = re.compile(rf"(?:{COOKIE_NAME})(?:[-_.]header)?$", re.IGNORECASE)
 _PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})++")
 _MAX_NAME = 256
+_LONG_NAME = 1024
 
 
 def unpercent(text: str) -> str:
@@ -77,6 +78,8 @@ def unpercent(text: str) -> str:
 
 
 def _plain_name(name: str) -> str:
+    if len(name) > _LONG_NAME:  # not a name: its ends decide (a megabyte of "-" is read once, not per rule)
+        name = f"{name[: _LONG_NAME // 2]} {name[-_LONG_NAME // 2 :]}"
     name = name.strip().strip("\"'").strip()
     return unpercent(name) if len(name) <= _MAX_NAME else name
 
