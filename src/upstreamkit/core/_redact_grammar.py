@@ -243,12 +243,15 @@ def redact_credentials(value: str) -> str:
     return prefix + redact_token(rest)
 
 
+_COOKIE_PART = re.compile(r"[^;\s][^;]*+")  # a pair between semicolons (empty ones cost nothing)
+
+
 def redact_cookies(value: str, *, set_cookie: bool = False) -> str:
     """``a=b; c=d``: names kept, every value fingerprinted. ``Set-Cookie``: its attributes are kept too."""
     if set_cookie:
         first, sep, attributes = value.partition(";")
         return f"{_redact_cookie_pair(first)}{sep}{attributes}"
-    return ";".join(_redact_cookie_pair(part) for part in value.split(";"))
+    return _COOKIE_PART.sub(lambda part: _redact_cookie_pair(part.group(0)), value)
 
 
 def _redact_cookie_pair(part: str) -> str:
