@@ -6,7 +6,8 @@ for it (a Cookie header, a deep JSON body, a pasted curl command, a HAR file). E
 of ``--repeat`` calls, in CPU time and wall time (on a shared machine wall time also counts the other tenants;
 the best of several is the least disturbed). The table shows the slowest input per function (by CPU time)
 and how the call ended: ``ok`` (returned), the project's documented input error, or any
-other exception (a totality bug: listed after the table and the exit code is 1).
+other exception (a totality bug: listed after the table and the exit code is 1); a call still running after
+10 s is stopped and reported as such.
 
     .venv/bin/python bench/hostile.py              # every function
     .venv/bin/python bench/hostile.py --only redact --size 262144
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -29,6 +31,8 @@ from upstreamkit.core import redact as r
 from upstreamkit.diagnose.inputs import InputError, parse_curl, parse_har
 
 MB = 1024 * 1024
+CALL_LIMIT_S = 10
+"""A call still running after this many seconds is stopped (SIGALRM) and reported as such."""
 BAR_MS = 50.0
 """The issue's bar: no megabyte may take longer (CPU ms); the table counts the inputs over it."""
 
@@ -136,15 +140,30 @@ def measure(call: Callable[[], object], repeat: int) -> tuple[float, float, str]
     outcome = "ok"
     for _ in range(repeat):
         began, began_cpu = time.perf_counter(), time.process_time()
+        signal.alarm(CALL_LIMIT_S)
         try:
             call()
         except InputError:
             outcome = "InputError"
+        except _TimedOut:
+            outcome = f"stopped after {CALL_LIMIT_S} s"
         except Exception as exc:  # noqa: BLE001 - a totality bug is a finding, not a crash of the bench
             outcome = f"RAISED {type(exc).__name__}"
+        finally:
+            signal.alarm(0)
         wall = min(wall, time.perf_counter() - began)
         cpu = min(cpu, time.process_time() - began_cpu)
+        if outcome.startswith("stopped"):
+            break
     return wall, cpu, outcome
+
+
+class _TimedOut(Exception):  # noqa: N818 - raised by the alarm, caught right here
+    pass
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise _TimedOut
 
 
 def functions(size: int, workdir: Path) -> list[tuple[str, str, dict[str, Callable[[], object]]]]:
@@ -211,6 +230,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="calls per input; the best counts")
     parser.add_argument("--only", help="measure only functions whose group or name contains this")
     args = parser.parse_args()
+    signal.signal(signal.SIGALRM, _alarm)
     failures: list[str] = []
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
