@@ -335,3 +335,18 @@ def test_redact_json_keeps_the_shape_of_harmless_documents(doc: Any) -> None:
     userinfo = r":[^\s:@/]{0,256}@"  # "KEY:@host", "user:password@host": a credential by position
     if not re.search(f"{secret_words}|{userinfo}", repr(doc)):
         assert redacted == doc or repr(redacted) == repr(doc)  # NaN-free floats compare; -0.0 == 0.0
+
+
+def test_a_text_too_dense_in_secrets_is_withheld_past_the_limit_and_leaks_nothing() -> None:
+    """Linear and fast whatever the input: past MAX_MATCHES rule heads the rest of the text is withheld
+    whole instead of being read one value at a time."""
+    from upstreamkit.core._redact_grammar import MAX_MATCHES  # noqa: PLC0415 - the limit under test
+
+    secret = "s3cr3t-Planted-Value-0123456789"
+    text = "".join(f"password={secret}{n}&" for n in range(MAX_MATCHES * 3))
+    out = redact_text(text)
+    assert secret not in out
+    assert "characters withheld" in out
+    assert len(out) < len(text)
+    few = "".join(f"password={secret}{n}&" for n in range(10))
+    assert "withheld" not in redact_text(few)  # an ordinary text is redacted value by value

@@ -128,6 +128,15 @@ def name_start(text: str, end: int, chars: str = "_.%-", limit: int = 64) -> int
 # --- scanning ---------------------------------------------------------------------------------------------
 
 _ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+MAX_MATCHES = 4096
+"""Rule heads one rule reads in one text; past them the rest of the text is withheld (see :func:`splice`)."""
+
+
+def withheld(size: int) -> str:
+    """What stands for the part of a text too dense in secrets to redact value by value."""
+    return f"[{size} characters withheld: more than {MAX_MATCHES} secrets in one text]"
+
+
 Replacement = tuple[int, int, str] | None
 
 
@@ -149,8 +158,14 @@ def splice(
     """
     haystack = ascii_lower(text) if fold else text
     out: list[str] = []
-    done = pos = 0
+    done = pos = seen = 0
     while (match := pattern.search(haystack, pos)) is not None:
+        seen += 1
+        if seen > MAX_MATCHES:
+            # A text this dense in secrets is not read one value at a time (a few µs each): the rest is
+            # withheld whole, which keeps every input linear and fast, and leaks nothing.
+            out += (text[done : match.start()], withheld(len(text) - match.start()))
+            return "".join(out)
         pos = match.end() if match.end() > match.start() else match.start() + 1
         result = replace(text, match)
         if result is None or result[0] < done:
