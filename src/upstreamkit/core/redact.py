@@ -35,7 +35,8 @@ a case-insensitive pattern) and reads the value after it with possessive quantif
 scanned twice by a rule; the cost is a C-speed scan per rule plus one Python call per match, so text dense
 with secret-named pairs costs the most per megabyte. A rule reads at most 4,096 matches in one text
 (``_redact_grammar.MAX_MATCHES``): the rest of a text denser in secrets than that is withheld whole, as
-``[N characters withheld: ...]``, so no megabyte costs more than about 50 ms and nothing leaks. Names are at most 64 characters (256 in queries);
+``[N characters withheld: ...]``, so no megabyte costs more than about 50 ms and nothing leaks. Names are
+at most 64 characters (256 in queries);
 URLs inside query values inside URLs are followed 3 levels deep; an object after a secret name in text is
 read for at most 64 KiB. :func:`redact_json` walks iteratively and replaces containers nested deeper than
 :data:`MAX_JSON_DEPTH` by a marker; :func:`redact_body` decodes the JSON the standard library can (about
