@@ -364,3 +364,12 @@ def chrome_escape_win(text: str) -> str:
 def test_any_body_survives_chrome_cmd_quoting(body: str) -> None:
     command = f'curl ^"https://e.test/^" ^\n  --data-raw {chrome_escape_win(body)} ^\n  --compressed'
     assert parse_curl(command).request.body == body.encode()
+
+
+def test_a_command_of_too_many_words_is_refused_with_the_documented_error() -> None:
+    from upstreamkit.diagnose.inputs.curl import MAX_WORDS  # noqa: PLC0415 - the limit under test
+
+    command = "curl https://api.example.com/ " + " ".join(["-H 'X-A: b'"] * (MAX_WORDS // 2 + 1))
+    with pytest.raises(InputError, match="more than"):
+        parse_curl(command)
+    assert parse_curl("curl https://api.example.com/ " + " ".join(["-H 'X-A: b'"] * 100)).request is not None

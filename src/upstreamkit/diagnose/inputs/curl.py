@@ -65,6 +65,11 @@ MAX_COMMAND_LENGTH = 1024 * 1024 + MAX_URL_LENGTH
 a file (``--data-binary @body.json``)."""
 
 
+MAX_WORDS = 10_000
+"""The most words a curl command may have (a browser's "Copy as cURL" has a few dozen); more is refused, so a
+hostile paste of 100,000 options costs milliseconds, not a third of a second."""
+
+
 def parse_curl(command: str, *, style: Style = "auto", base_dir: Path | None = None) -> ParsedInput:
     """Parse a pasted curl command line (bash or Windows cmd style; see the module docstring).
 
@@ -79,6 +84,8 @@ def parse_curl(command: str, *, style: Style = "auto", base_dir: Path | None = N
     except UnicodeEncodeError:
         raise InputError("the curl command is not valid UTF-8 text") from None
     args = split_command(command.strip(), style)
+    if len(args) > MAX_WORDS:
+        raise InputError(f"the curl command has more than {MAX_WORDS} words: no request needs that many options")
     if args and (args[0].lower() in ("curl", "curl.exe") or args[0].endswith(("/curl", "\\curl.exe"))):
         args = args[1:]
     if not args:
