@@ -350,3 +350,18 @@ def test_a_text_too_dense_in_secrets_is_withheld_past_the_limit_and_leaks_nothin
     assert len(out) < len(text)
     few = "".join(f"password={secret}{n}&" for n in range(10))
     assert "withheld" not in redact_text(few)  # an ordinary text is redacted value by value
+
+
+def test_a_json_document_too_large_to_read_value_by_value_is_withheld_past_the_limit() -> None:
+    from upstreamkit.core.redact import MAX_JSON_ITEMS  # noqa: PLC0415 - the limit under test
+
+    secret = "s3cr3t-Planted-Value-0123456789"
+    wide = {f"k{n}": f"v{n}" for n in range(MAX_JSON_ITEMS * 5)} | {"password": secret}
+    rows = [{"password": f"{secret}{n}", "id": n} for n in range(MAX_JSON_ITEMS * 2)]
+    for document in (wide, rows):
+        out = redact_json(document)
+        assert secret not in repr(out)
+        assert "withheld" in repr(out)
+    small = {"a": [1, 2, {"token": secret}], "password": secret, "name": "Authorization", "value": f"Bearer {secret}"}
+    assert "withheld" not in repr(redact_json(small))  # an ordinary document is read in full
+    assert secret not in repr(redact_json(small))

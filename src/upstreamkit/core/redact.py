@@ -38,8 +38,9 @@ with secret-named pairs costs the most per megabyte. A rule reads at most 4,096 
 ``[N characters withheld: ...]``, so no megabyte costs more than about 50 ms and nothing leaks. Names are
 at most 64 characters (256 in queries);
 URLs inside query values inside URLs are followed 3 levels deep; an object after a secret name in text is
-read for at most 64 KiB. :func:`redact_json` walks iteratively and replaces containers nested deeper than
-:data:`MAX_JSON_DEPTH` by a marker; :func:`redact_body` decodes the JSON the standard library can (about
+read for at most 64 KiB. :func:`redact_json` walks iteratively, replaces containers nested deeper than
+:data:`MAX_JSON_DEPTH` by a marker and reads at most :data:`MAX_JSON_ITEMS` values of one document (the rest
+are withheld behind a marker); :func:`redact_body` decodes the JSON the standard library can (about
 1,000 levels) and reads anything else as free text. bench/hostile.py measures the slowest adversarial
 megabyte of every redactor (bench/RESULTS.md, "Hostile inputs").
 
@@ -80,6 +81,9 @@ __all__ = [
     "redact_url",
 ]
 
+MAX_JSON_ITEMS = 2048
+"""Entries and elements :func:`redact_json` reads in one document; the rest are withheld (a marker stands for
+them), so a megabyte of 100,000 keys costs tens of milliseconds, not hundreds, and leaks nothing."""
 MAX_JSON_DEPTH = 100
 """Containers nested deeper than this in :func:`redact_json` are replaced by :data:`_TOO_DEEP`."""
 _TOO_DEEP = f"[redacted: nested deeper than {MAX_JSON_DEPTH} levels]"
@@ -168,6 +172,7 @@ class _JsonWalk:
     """An iterative walk: a work list of (source, parent container, slot, under a secret key)."""
 
     def __init__(self) -> None:
+        self.left = MAX_JSON_ITEMS  # entries and elements still to read; the rest is withheld
         self.pending: list[tuple[Any, Any, Any, bool]] = []
         self.seen: dict[tuple[int, bool], Any] = {}  # shared and cyclic containers are visited once
         self.depth_of: dict[int, int] = {}
@@ -178,6 +183,10 @@ class _JsonWalk:
         self.pending.append((value, root, 0, False))
         while self.pending:
             source, parent, slot, secret = self.pending.pop()
+            if self.left <= 0:  # the document's budget is spent: what is left is withheld, not read
+                parent[slot] = _WITHHELD
+                continue
+            self.left -= 1
             parent[slot] = self.node(source, depth=self.depth_of[id(parent)] + 1, secret=secret)
         return root[0]
 
@@ -193,22 +202,48 @@ class _JsonWalk:
         if isinstance(value, Mapping):
             out = {}
             # {"name": "Authorization", "value": "..."}: the value is the named field's.
-            label = next((v for k, v in value.items() if str(k).lower() in ("name", "key") and isinstance(v, str)), "")
-            for item_key, item in value.items():
+            label = _label(value)
+            for n, (item_key, item) in enumerate(value.items()):
+                if self.left <= 0:  # the document's budget is spent: the rest of this mapping is withheld
+                    out["…"] = _withheld_items(len(value) - n)
+                    break
+                self.left -= 1
                 skey = redact_text(item_key if isinstance(item_key, str) else _as_text(item_key))
                 field = label if label and skey.lower() == "value" else skey
                 if not secret and isinstance(item, str | bytes):
                     out[skey] = _json_field(field, _as_text(item))
                     continue
                 out[skey] = None
+                self.left += 1  # counted again when the work list reaches it
                 under_secret = secret or (name_kind(field) != PLAIN and item is not None and not isinstance(item, bool))
                 self.pending.append((item, out, skey, under_secret))
         else:
-            out = [None] * len(value)
-            self.pending.extend((item, out, index, secret) for index, item in enumerate(value))
+            count = min(len(value), max(self.left, 0))
+            out = [None] * count
+            self.pending.extend((value[index], out, index, secret) for index in range(count))
+            if count < len(value):
+                out.append(_withheld_items(len(value) - count))
         self.seen[key] = out
         self.depth_of[id(out)] = depth
         return out
+
+
+_WITHHELD = "[withheld]"
+_LABELS = ("name", "Name", "NAME", "key", "Key", "KEY")
+
+
+def _label(value: Mapping[Any, Any]) -> str:
+    """The field a ``{"name": ..., "value": ...}`` pair names, if it is one. A pair has few keys: a large
+    mapping is asked only for the usual spellings, so a 100,000-key document is not scanned for them."""
+    if len(value) <= 16:
+        found = next((v for k, v in value.items() if str(k).lower() in ("name", "key") and isinstance(v, str)), "")
+    else:
+        found = next((v for k in _LABELS if isinstance(v := value.get(k), str)), "")
+    return str(found)
+
+
+def _withheld_items(count: int) -> str:
+    return f"[{count} more values withheld: over {MAX_JSON_ITEMS} in one document]"
 
 
 def _json_field(name: str, value: str) -> str:
