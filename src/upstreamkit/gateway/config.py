@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from upstreamkit.gateway.envelope import StatusMode
+from upstreamkit.gateway.policy import RoutePolicy
 from upstreamkit.gateway.routes import Route
 from upstreamkit.gateway.server import Limits
 
@@ -34,7 +35,10 @@ class GatewaySettings:
     region: str | None = None
     connect_timeout: float = 5.0
     timeout: float = 30.0
-    """Seconds from the request written upstream to the complete response."""
+    """A cap on one attempt, from the request written upstream to the complete response, beside the policy's
+    ``min(per_try_timeout, remaining deadline)``."""
+    policy: RoutePolicy = field(default_factory=RoutePolicy)
+    """The routes' retry, budget, breaker and rate policy (a route may carry its own); the client's defaults."""
     limits: Limits = field(default_factory=Limits)
     max_response_bytes: int = 32 * 1024 * 1024
     drain_timeout: float = 10.0

@@ -1,0 +1,260 @@
+"""Per-route policies in the request path: the client's retry policy, retry budget, circuit breaker, rate limiter
+and deadline, sequenced on the gateway's event loop.
+
+The policies are the client's own values and functions (:mod:`upstreamkit.core.retry`, the breaker, the budget,
+the limiter, and the gate of :mod:`upstreamkit.adapters._gate` that the httpx engine and the decorator share);
+this module only does what the engine's drivers do: ask them, and wait on the loop. One logical request:
+
+1. the gate: the breaker (every attempt) and the budget (retries only). An open breaker is waited for (its next
+   probe, jittered) when the request's deadline reaches it, else the request is answered at once with
+   ``circuit_open`` and the probe's wait as ``retry_after``; a spent budget is final (``budget_exhausted``);
+2. the limiter: a slot within the deadline is waited for, else ``rate_limited`` with the slot's time (an
+   upstream's 429 Retry-After blocks the limiter, so every caller honours it, not only the one that got it);
+3. the attempt, its timeout ``min(per_try, remaining)``; what it showed is taught to the limiter, breaker and
+   budget (:func:`~upstreamkit.adapters._gate.learn`);
+4. :meth:`RetryPolicy.decide <upstreamkit.core.retry.RetryPolicy.decide>`: retry after a delay (idempotent
+   methods; POST and PATCH only with an ``Idempotency-Key`` or when the request never left), or give up.
+
+Every step is an event of :mod:`upstreamkit.core.events` handed to one observer (the gateway's metrics), so
+the gateway's Prometheus series are the client's, counted by the same hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from upstreamkit.adapters._gate import gate, is_health_failure, learn, wait_for_gate
+from upstreamkit.clock import Clock
+from upstreamkit.core.backoff import RandomSource
+from upstreamkit.core.breaker import BreakerConfig, BreakerTransition, CircuitBreaker
+from upstreamkit.core.budget import BudgetConfig
+from upstreamkit.core.classify import classify_exception
+from upstreamkit.core.events import (
+    AttemptFailed,
+    AttemptSucceeded,
+    BreakerStateChanged,
+    Event,
+    GaveUp,
+    RetryScheduled,
+    Throttled,
+)
+from upstreamkit.core.outcome import Outcome
+from upstreamkit.core.retry import GiveUp, RetryPolicy
+from upstreamkit.errors import ErrorKind
+from upstreamkit.gateway.upstream import UpstreamResponse
+from upstreamkit.state.memory import MemoryStateStore, UpstreamState
+
+__all__ = ["Failure", "Policies", "Result", "RoutePolicy"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    """What protects one route's upstream; the defaults are the client's (3 attempts, 10 s per try, 30 s
+    deadline, the default breaker and budget, no rate of its own: the limiter learns the upstream's)."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker: BreakerConfig | None = field(default_factory=BreakerConfig)
+    """None: no circuit breaker."""
+    budget: BudgetConfig | None = field(default_factory=BudgetConfig)
+    """None: no retry budget."""
+    rate: float | None = None
+    """Requests per second this gateway sends the upstream at most (None: only what the upstream teaches)."""
+    burst: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How a logical request failed: the envelope's kind, its wait, and the last attempt's outcome."""
+
+    kind: ErrorKind
+    retry_after: float | None
+    last: Outcome | None
+    """The last failed attempt (None when no attempt was made)."""
+    reason: str
+    """The gateway's own decision when it refused (circuit open, budget, limiter, deadline), else empty."""
+
+
+@dataclass(slots=True)
+class Result:
+    """A logical request's end: the response to pass through, or the failure to answer with."""
+
+    response: UpstreamResponse | None = None
+    """The last attempt's upstream response (passed through when ``failure`` is None)."""
+    failure: Failure | None = None
+    breaker: str | None = None
+    """The upstream's breaker state when the request ended (None without a breaker)."""
+
+
+Send = Callable[[float | None], Awaitable[UpstreamResponse]]
+"""Make one attempt within the time limit (None: no limit of the policy's); returns the upstream's response."""
+Assess = Callable[[UpstreamResponse], tuple[Outcome, bool]]
+"""What a response shows (taught to the policies), and whether it is a failure for the caller (else passed on)."""
+
+
+class Policies:
+    """The policies and live per-upstream state of every route; :meth:`call` runs one logical request."""
+
+    def __init__(
+        self,
+        policies: Iterable[RoutePolicy],
+        *,
+        clock: Clock,
+        rng: RandomSource | None = None,
+        observe: Callable[[Event], None] | None = None,
+    ) -> None:
+        """One state store per distinct policy (state per upstream name); ``observe`` hears every event."""
+        self.clock = clock
+        self.rng: RandomSource = rng if rng is not None else random.Random()
+        self._observe = observe
+        self._stores: dict[RoutePolicy, MemoryStateStore] = {}
+        for policy in policies:
+            if policy not in self._stores:
+                self._stores[policy] = MemoryStateStore(
+                    breaker=policy.breaker,
+                    budget=policy.budget,
+                    rate=policy.rate,
+                    burst=policy.burst,
+                    on_transition=self._transition,
+                    max_upstreams=4096,
+                    idle_for=1e12,  # the gateway's upstreams are configured, never forgotten
+                )
+
+    def _transition(self, transition: BreakerTransition) -> None:
+        if self._observe is not None:
+            new, old = transition.new, transition.old
+            self._observe(BreakerStateChanged(transition.name, old, new, transition.reason, transition.at))
+
+    def state(self, policy: RoutePolicy, upstream: str) -> UpstreamState:
+        """The live state (breaker, budget, limiter) of ``upstream`` under ``policy``."""
+        return self._stores[policy].get(upstream, self.clock.monotonic())
+
+    def breakers(self) -> dict[str, str | None]:
+        """Each upstream's breaker state now (None without a breaker); the worst when policies differ."""
+        now = self.clock.monotonic()
+        order = {None: -1, "closed": 0, "half_open": 1, "open": 2}
+        states: dict[str, str | None] = {}
+        for store in self._stores.values():
+            for name in store.upstreams():
+                breaker = store.get(name, now).breaker
+                value = breaker.state(now).value if breaker is not None else None
+                if name not in states or order[value] > order[states[name]]:
+                    states[name] = value
+        return states
+
+    async def call(  # noqa: PLR0915 - the request's timeline, top to bottom, as the engine's
+        self, policy: RoutePolicy, upstream: str, method: str, request_id: str, *, idempotency_key: bool,
+        send: Send, assess: Assess,
+    ) -> Result:  # fmt: skip
+        """One logical request: attempts, waits and refusals, as the module docstring says."""
+        clock, rng, observe, retry = self.clock, self.rng, self._observe, policy.retry
+        start = clock.monotonic()
+        state = self._stores[policy].get(upstream, start)
+        breaker, budget, limiter = state.breaker, state.budget, state.limiter
+        deadline = retry.start(start)
+        if budget is not None:
+            budget.record_request(start)
+        result = Result()
+        attempt = probes_failed = 0
+        previous_delay: float | None = None
+        last: Outcome | None = None
+
+        def refuse(kind: ErrorKind, retry_after: float | None, reason: str) -> Result:
+            if observe is not None:
+                observe(GaveUp(upstream, request_id, attempt - 1, kind, retry_after, reason, clock.monotonic()))
+            result.failure = Failure(kind, retry_after, last, reason)
+            return self._end(result, breaker)
+
+        while True:
+            attempt += 1
+            waited = False
+            while True:  # the gate: go, wait for the breaker's probe within the deadline, or give up
+                now = clock.monotonic()
+                refusal = gate(breaker, budget, now, retry=attempt > 1, waited=waited, upstream=upstream)
+                if refusal is None:
+                    break
+                wait = wait_for_gate(
+                    refusal, breaker=breaker, deadline=deadline, policy=retry, fail_fast=retry.fail_fast, now=now,
+                    rng=rng,
+                )  # fmt: skip
+                if wait is None:
+                    return refuse(refusal.kind, refusal.retry_after(last), refusal.why)
+                if observe is not None:
+                    observe(Throttled(upstream, request_id, wait, f"{refusal.why}: waiting for it", now))
+                waited = True
+                await clock.asleep(wait)
+            probe = breaker is not None and breaker.probing(now)
+            hold = limiter.reserve(now)
+            if hold > 0:
+                if observe is not None:
+                    observe(Throttled(upstream, request_id, hold, limiter.describe(now), now))
+                if not deadline.fits(hold, now, reserve=retry.min_attempt_time):
+                    if breaker is not None:
+                        breaker.release(now)
+                    return refuse(ErrorKind.RATE_LIMITED, hold, f"rate limit: next slot in {hold:.3g}s")
+                await clock.asleep(hold)
+                now = clock.monotonic()
+            limit = deadline.attempt_timeout(retry.per_try_timeout, now)
+            if limit is not None and limit <= 0:
+                if breaker is not None:
+                    breaker.release(now)
+                return refuse(ErrorKind.DEADLINE_EXCEEDED, None, "the deadline passed before the attempt")
+            response: UpstreamResponse | None
+            try:
+                response = await send(limit)
+            except asyncio.CancelledError:  # the gateway is stopping: free a half-open probe slot
+                if breaker is not None:
+                    breaker.release(clock.monotonic(), now)
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure is classified
+                response, outcome, failed = None, classify_exception(exc), True
+            else:
+                outcome, failed = assess(response)
+            done = clock.monotonic()
+            if observe is not None:
+                observe(
+                    self._attempt_event(
+                        upstream=upstream, request_id=request_id, method=method, attempt=attempt, outcome=outcome,
+                        started=now, done=done,
+                    )
+                )  # fmt: skip
+            learn(limiter, breaker, budget, outcome, started=now, done=done)
+            result.response = response
+            if not failed:
+                return self._end(result, breaker)
+            last = outcome
+            if probe and is_health_failure(outcome):
+                probes_failed += 1  # the breaker's attempt, not the caller's: it uses up none of them
+            decision = retry.decide(
+                outcome, attempt=max(attempt - probes_failed, 1), method=method, deadline=deadline, now=done,
+                rng=rng, idempotency_key=idempotency_key, previous_delay=previous_delay, upstream=upstream,
+            )  # fmt: skip
+            if isinstance(decision, GiveUp):
+                error = decision.error
+                if observe is not None:
+                    observe(GaveUp(upstream, request_id, attempt, error.kind, error.retry_after, decision.reason, done))
+                reason = decision.reason if error.kind is not outcome.kind else ""
+                result.failure = Failure(error.kind, error.retry_after, outcome, reason)
+                return self._end(result, breaker)
+            if observe is not None:
+                observe(RetryScheduled(upstream, request_id, attempt, decision.delay, decision.reason, done))
+            previous_delay = decision.delay
+            await clock.asleep(decision.delay)
+
+    def _end(self, result: Result, breaker: CircuitBreaker | None) -> Result:
+        if breaker is not None:
+            result.breaker = breaker.state(self.clock.monotonic()).value
+        return result
+
+    @staticmethod
+    def _attempt_event(
+        *, upstream: str, request_id: str, method: str, attempt: int, outcome: Outcome, started: float, done: float
+    ) -> Event:
+        if outcome.kind is None:
+            return AttemptSucceeded(upstream, request_id, method, attempt, outcome.status or 0, done - started, done)
+        return AttemptFailed(
+            upstream, request_id, method, attempt, outcome.kind, outcome.status, outcome.is_600, done - started,
+            outcome.explanation, done,
+        )  # fmt: skip
