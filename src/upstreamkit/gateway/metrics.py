@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from upstreamkit.adapters._gate import NOT_HEALTH
 from upstreamkit.clock import Clock
-from upstreamkit.core.events import Event
+from upstreamkit.core.events import AttemptFailed, AttemptSucceeded, Event
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import rfc3339_ms
-from upstreamkit.telemetry._shared import DURATION_BUCKETS
+from upstreamkit.telemetry._shared import DURATION_BUCKETS, RECOVERY_BUCKETS, method_label, upstream_label
 from upstreamkit.telemetry.recovery import RecoveryTracker
 
 if TYPE_CHECKING:
@@ -59,14 +59,19 @@ class GatewayMetrics:
         self._requests: Counter | None = None
         self._duration: Histogram | None = None
         self._children: dict[tuple[str, ...], Any] = {}
+        self._client: Any = None
+        self._ratio: dict[str, float] = {}
         try:
             from prometheus_client import CollectorRegistry, Counter, Histogram  # noqa: PLC0415 - optional extra
         except ImportError:
             return
-        from upstreamkit.telemetry.prometheus import PrometheusHook  # noqa: PLC0415 - needs the extra
+        from upstreamkit.telemetry.prometheus import PrometheusHook, _metrics  # noqa: PLC0415 - needs the extra
 
         self.registry = registry = CollectorRegistry()
-        self._observe = PrometheusHook(registry, namespace, tracker=self.tracker)
+        hook = PrometheusHook(registry, namespace, tracker=self.tracker)
+        self._observe = hook
+        # The hook's own series (registered once per registry and namespace), for the success fast path below.
+        self._client = _metrics(registry, namespace, DURATION_BUCKETS, RECOVERY_BUCKETS)
         self._requests = Counter(
             "gateway_requests_total",
             "Requests the gateway answered, by route, upstream, status class and the envelope's kind (none: passed).",
@@ -84,8 +89,38 @@ class GatewayMetrics:
         )
 
     def observe(self, event: Event) -> None:
-        """One event of the policies (attempts, retries, give-ups, breaker transitions)."""
-        self._observe(event)
+        """One event of the policies (attempts, retries, give-ups, breaker transitions).
+
+        A successful attempt, nearly every event, is counted here into the hook's own series with their label
+        children cached (the hook looks them up per event: most of its cost); everything else goes to the hook.
+        """
+        client = self._client
+        if client is None or type(event) is not AttemptSucceeded:
+            self._observe(event)
+            if type(event) is AttemptFailed and client is not None:
+                upstream = upstream_label(event.upstream)
+                self._ratio[upstream] = self.tracker.rate_600(upstream) or 0.0
+            return
+        key = (event.upstream, event.method)
+        children = self._children.get(key)
+        if children is None:
+            upstream, method = upstream_label(event.upstream), method_label(event.method)
+            children = self._children[key] = (
+                client.attempts.labels(upstream, method, "ok"),
+                client.duration.labels(upstream, method),
+                client.ratio_600.labels(upstream),
+                upstream,
+            )
+        attempts, duration, ratio, upstream = children
+        attempts.inc()
+        duration.observe(event.duration)
+        tracker = self.tracker
+        recovery = tracker.success(upstream, event.at)
+        if recovery is not None:
+            client.time_to_recover.labels(upstream).observe(recovery.seconds)
+        if self._ratio.get(upstream, 0.0) > 0.0:  # a success only lowers the ratio: nothing to do at 0
+            value = self._ratio[upstream] = tracker.rate_600(upstream) or 0.0
+            ratio.set(value)
 
     def request(self, route: str, upstream: str, status: int, kind: str | None, seconds: float) -> None:
         """One request answered (``kind``: the envelope's, None when the upstream's answer was passed on)."""

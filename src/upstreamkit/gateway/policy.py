@@ -42,7 +42,7 @@ from upstreamkit.core.events import (
     Throttled,
 )
 from upstreamkit.core.outcome import Outcome
-from upstreamkit.core.retry import GiveUp, RetryPolicy
+from upstreamkit.core.retry import Deadline, GiveUp, RetryPolicy
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.upstream import UpstreamResponse
 from upstreamkit.state.memory import MemoryStateStore, UpstreamState
@@ -110,6 +110,7 @@ class Policies:
         self.rng: RandomSource = rng if rng is not None else random.Random()
         self._observe = observe
         self._stores: dict[RoutePolicy, MemoryStateStore] = {}
+        self._entries: dict[int, tuple[MemoryStateStore, float | None]] = {}
         for policy in policies:
             if policy not in self._stores:
                 self._stores[policy] = MemoryStateStore(
@@ -129,7 +130,7 @@ class Policies:
 
     def state(self, policy: RoutePolicy, upstream: str) -> UpstreamState:
         """The live state (breaker, budget, limiter) of ``upstream`` under ``policy``."""
-        return self._stores[policy].get(upstream, self.clock.monotonic())
+        return self._entry(policy)[0].get(upstream, self.clock.monotonic())
 
     def breakers(self) -> dict[str, str | None]:
         """Each upstream's breaker state now (None without a breaker); the worst when policies differ."""
@@ -144,74 +145,101 @@ class Policies:
                     states[name] = value
         return states
 
-    async def call(  # noqa: PLR0915 - the request's timeline, top to bottom, as the engine's
+    def _entry(self, policy: RoutePolicy) -> tuple[MemoryStateStore, float | None]:
+        # Keyed by identity: hashing a policy (nested dataclasses) on every request costs microseconds.
+        entry = self._entries.get(id(policy))
+        if entry is None:
+            store = self._stores.get(policy)
+            if store is None:
+                raise KeyError("a policy the gateway was not configured with")
+            entry = self._entries[id(policy)] = (
+                store,
+                policy.retry.start(0.0).attempt_timeout(policy.retry.per_try_timeout, 0.0),
+            )
+        return entry
+
+    async def call(
         self, policy: RoutePolicy, upstream: str, method: str, request_id: str, *, idempotency_key: bool,
         send: Send, assess: Assess,
     ) -> Result:  # fmt: skip
-        """One logical request: attempts, waits and refusals, as the module docstring says."""
-        clock, rng, observe, retry = self.clock, self.rng, self._observe, policy.retry
+        """One logical request: attempts, waits and refusals, as the module docstring says.
+
+        The first attempt of a request that nothing holds back (breaker closed, limiter idle), the common case,
+        goes in the fewest steps (the engine's quick path); anything else it shows goes on in :meth:`_call`.
+        """
+        clock = self.clock
+        store, first_limit = self._entry(policy)
         start = clock.monotonic()
-        state = self._stores[policy].get(upstream, start)
+        state = store.get(upstream, start)
         breaker, budget, limiter = state.breaker, state.budget, state.limiter
-        deadline = retry.start(start)
+        if (breaker is not None and not breaker.is_closed) or not limiter.idle(start):
+            return await self._call(policy, state, upstream, method, request_id, idempotency_key, send, assess)
         if budget is not None:
             budget.record_request(start)
+        try:
+            response: UpstreamResponse | None = await send(first_limit)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified
+            response, outcome, failed = None, classify_exception(exc), True
+        else:
+            outcome, failed = assess(response)  # type: ignore[arg-type]  # set just above
+            if outcome.kind is None:
+                done = clock.monotonic()
+                learn(limiter, breaker, budget, outcome, started=start, done=done)
+                if self._observe is not None:
+                    self._observe(
+                        AttemptSucceeded(upstream, request_id, method, 1, outcome.status or 0, done - start, done)
+                    )
+                return Result(response, None, None if breaker is None else "closed")
+        first = (start, response, outcome, failed)
+        return await self._call(policy, state, upstream, method, request_id, idempotency_key, send, assess, first=first)
+
+    async def _call(  # noqa: PLR0915, PLR0917 - the timeline top to bottom; call()'s arguments, passed on
+        self, policy: RoutePolicy, state: UpstreamState, upstream: str, method: str, request_id: str,
+        idempotency_key: bool, send: Send, assess: Assess, *,
+        first: tuple[float, UpstreamResponse | None, Outcome, bool] | None = None,
+    ) -> Result:  # fmt: skip
+        """The request's timeline, top to bottom, as the engine's; ``first``: the quick path's attempt."""
+        clock, rng, observe, retry = self.clock, self.rng, self._observe, policy.retry
+        breaker, budget, limiter = state.breaker, state.budget, state.limiter
+        if first is None:
+            start = clock.monotonic()
+            if budget is not None:
+                budget.record_request(start)
+        else:
+            start = first[0]
+        deadline = retry.start(start)
         result = Result()
         attempt = probes_failed = 0
         previous_delay: float | None = None
         last: Outcome | None = None
-
-        def refuse(kind: ErrorKind, retry_after: float | None, reason: str) -> Result:
-            if observe is not None:
-                observe(GaveUp(upstream, request_id, attempt - 1, kind, retry_after, reason, clock.monotonic()))
-            result.failure = Failure(kind, retry_after, last, reason)
-            return self._end(result, breaker)
-
         while True:
             attempt += 1
-            waited = False
-            while True:  # the gate: go, wait for the breaker's probe within the deadline, or give up
-                now = clock.monotonic()
-                refusal = gate(breaker, budget, now, retry=attempt > 1, waited=waited, upstream=upstream)
-                if refusal is None:
-                    break
-                wait = wait_for_gate(
-                    refusal, breaker=breaker, deadline=deadline, policy=retry, fail_fast=retry.fail_fast, now=now,
-                    rng=rng,
-                )  # fmt: skip
-                if wait is None:
-                    return refuse(refusal.kind, refusal.retry_after(last), refusal.why)
-                if observe is not None:
-                    observe(Throttled(upstream, request_id, wait, f"{refusal.why}: waiting for it", now))
-                waited = True
-                await clock.asleep(wait)
-            probe = breaker is not None and breaker.probing(now)
-            hold = limiter.reserve(now)
-            if hold > 0:
-                if observe is not None:
-                    observe(Throttled(upstream, request_id, hold, limiter.describe(now), now))
-                if not deadline.fits(hold, now, reserve=retry.min_attempt_time):
-                    if breaker is not None:
-                        breaker.release(now)
-                    return refuse(ErrorKind.RATE_LIMITED, hold, f"rate limit: next slot in {hold:.3g}s")
-                await clock.asleep(hold)
-                now = clock.monotonic()
-            limit = deadline.attempt_timeout(retry.per_try_timeout, now)
-            if limit is not None and limit <= 0:
-                if breaker is not None:
-                    breaker.release(now)
-                return refuse(ErrorKind.DEADLINE_EXCEEDED, None, "the deadline passed before the attempt")
-            response: UpstreamResponse | None
-            try:
-                response = await send(limit)
-            except asyncio.CancelledError:  # the gateway is stopping: free a half-open probe slot
-                if breaker is not None:
-                    breaker.release(clock.monotonic(), now)
-                raise
-            except Exception as exc:  # noqa: BLE001 - every failure is classified
-                response, outcome, failed = None, classify_exception(exc), True
+            if first is not None:
+                now, response, outcome, failed = first
+                first, probe = None, False
             else:
-                outcome, failed = assess(response)
+                ready = await self._ready(
+                    policy, state, upstream=upstream, request_id=request_id, attempt=attempt, deadline=deadline,
+                    last=last,
+                )  # fmt: skip
+                if isinstance(ready, Failure):
+                    if observe is not None:
+                        kind, wait = ready.kind, ready.retry_after
+                        observe(GaveUp(upstream, request_id, attempt - 1, kind, wait, ready.reason, clock.monotonic()))
+                    result.failure = ready
+                    return self._end(result, breaker)
+                now, limit = ready
+                probe = breaker is not None and breaker.probing(now)
+                try:
+                    response = await send(limit)
+                except asyncio.CancelledError:  # the gateway is stopping: free a half-open probe slot
+                    if breaker is not None:
+                        breaker.release(clock.monotonic(), now)
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every failure is classified
+                    response, outcome, failed = None, classify_exception(exc), True
+                else:
+                    outcome, failed = assess(response)
             done = clock.monotonic()
             if observe is not None:
                 observe(
@@ -242,6 +270,47 @@ class Policies:
                 observe(RetryScheduled(upstream, request_id, attempt, decision.delay, decision.reason, done))
             previous_delay = decision.delay
             await clock.asleep(decision.delay)
+
+    async def _ready(
+        self, policy: RoutePolicy, state: UpstreamState, *, upstream: str, request_id: str, attempt: int,
+        deadline: Deadline, last: Outcome | None,
+    ) -> tuple[float, float | None] | Failure:  # fmt: skip
+        """Before an attempt: the gate (breaker, budget), then the limiter. The attempt's start and time limit
+        (``min(per_try, remaining)``), or the refusal; ``last`` is the last failed attempt."""
+        clock, observe, retry = self.clock, self._observe, policy.retry
+        breaker, budget, limiter = state.breaker, state.budget, state.limiter
+        waited = False
+        while True:  # the gate: go, wait for the breaker's probe within the deadline, or give up
+            now = clock.monotonic()
+            refusal = gate(breaker, budget, now, retry=attempt > 1, waited=waited, upstream=upstream)
+            if refusal is None:
+                break
+            wait = wait_for_gate(
+                refusal, breaker=breaker, deadline=deadline, policy=retry, fail_fast=retry.fail_fast, now=now,
+                rng=self.rng,
+            )  # fmt: skip
+            if wait is None:
+                return Failure(refusal.kind, refusal.retry_after(last), last, refusal.why)
+            if observe is not None:
+                observe(Throttled(upstream, request_id, wait, f"{refusal.why}: waiting for it", now))
+            waited = True
+            await clock.asleep(wait)
+        hold = limiter.reserve(now)
+        if hold > 0:
+            if observe is not None:
+                observe(Throttled(upstream, request_id, hold, limiter.describe(now), now))
+            if not deadline.fits(hold, now, reserve=retry.min_attempt_time):
+                if breaker is not None:
+                    breaker.release(now)
+                return Failure(ErrorKind.RATE_LIMITED, hold, last, f"rate limit: next slot in {hold:.3g}s")
+            await clock.asleep(hold)
+            now = clock.monotonic()
+        limit = deadline.attempt_timeout(retry.per_try_timeout, now)
+        if limit is not None and limit <= 0:
+            if breaker is not None:
+                breaker.release(now)
+            return Failure(ErrorKind.DEADLINE_EXCEEDED, None, last, "the deadline passed before the attempt")
+        return now, limit
 
     def _end(self, result: Result, breaker: CircuitBreaker | None) -> Result:
         if breaker is not None:
