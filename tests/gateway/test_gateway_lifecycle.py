@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -100,6 +102,27 @@ def test_command_stops_gracefully_on_signal(simulator_factory: Any, signum: sign
             process.wait(10)
         assert process.stderr is not None
         process.stderr.close()
+
+
+def test_command_policy_flags(simulator_factory: Any, tmp_path: Path) -> None:
+    sim: Simulator = simulator_factory(fault_scenario('{ kind = "outage", status = 502 }'))
+    log = tmp_path / "access.jsonl"
+    route = f"/pay={sim.base_url}/v1"
+    process, port = _start("--route", route, "--attempts", "1", "--no-breaker", "--access-log", str(log))
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/pay/orders", timeout=10)
+        assert response.json()["kind"] == "upstream_outage"
+        assert len(sim.ledger) == 1  # --attempts 1: no retry
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        assert process.stderr is not None
+        process.stderr.close()
+    (line,) = [json.loads(text) for text in log.read_text().splitlines()]
+    assert (line["attempts"], line["breaker"]) == (1, None)  # --no-breaker
 
 
 @pytest.mark.parametrize(
