@@ -71,6 +71,14 @@ def test_drain_is_bounded(gateway_factory: Callable[..., RunningGateway], simula
             hung.result(20)
 
 
+def _reap(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(10)
+    assert process.stderr is not None
+    process.stderr.close()
+
+
 def _start(*args: str) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
         [sys.executable, "-m", "upstreamkit", "gateway", "--port", "0", "--admin-port", "0", *args],
@@ -97,11 +105,7 @@ def test_command_stops_gracefully_on_signal(simulator_factory: Any, signum: sign
             assert slow.result(10).status_code == 200
         assert process.wait(10) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        assert process.stderr is not None
-        process.stderr.close()
+        _reap(process)
 
 
 def test_command_policy_flags(simulator_factory: Any, tmp_path: Path) -> None:
@@ -116,11 +120,7 @@ def test_command_policy_flags(simulator_factory: Any, tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        assert process.stderr is not None
-        process.stderr.close()
+        _reap(process)
     (line,) = [json.loads(text) for text in log.read_text().splitlines()]
     assert (line["attempts"], line["breaker"]) == (1, None)  # --no-breaker
 

@@ -45,6 +45,18 @@ start = {until}
 """
 
 
+def _blip(
+    gateway_factory: GatewayFactory, simulator_factory: Any, tmp_path: Path, fault: str, policy: RoutePolicy
+) -> tuple[Simulator, RunningGateway, Path]:
+    """A simulator failing with ``fault`` for its first second, then healthy, and a gateway logging to a file,
+    on one FakeClock."""
+    clock = FakeClock()
+    sim: Simulator = simulator_factory(parse_scenario(_outage_then_healthy(fault, until=1)), clock=clock.monotonic)
+    log = tmp_path / "access.jsonl"
+    gw = gateway_factory(f"/pay={sim.base_url}/v1", clock=clock, policy=policy, access_log=str(log))
+    return sim, gw, log
+
+
 def _log_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -60,11 +72,13 @@ def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 def test_get_retried_through_a_transient_503_reaches_the_caller_as_200(
     gateway_factory: GatewayFactory, simulator_factory: Any, tmp_path: Path
 ) -> None:
-    clock = FakeClock()
-    scenario = parse_scenario(_outage_then_healthy('{ kind = "outage", status = 503, retry_after = 1 }', until=1))
-    sim: Simulator = simulator_factory(scenario, clock=clock.monotonic)
-    log = tmp_path / "access.jsonl"
-    gw = gateway_factory(f"/pay={sim.base_url}/v1", clock=clock, access_log=str(log))
+    sim, gw, log = _blip(
+        gateway_factory,
+        simulator_factory,
+        tmp_path,
+        '{ kind = "outage", status = 503, retry_after = 1 }',
+        RoutePolicy(),
+    )
 
     response = httpx.get(gw.url("/pay/orders"), headers={"X-Request-Id": "blip-1"})
 
@@ -150,12 +164,8 @@ def test_open_breaker_answers_circuit_open_at_once_when_the_deadline_cannot_reac
 def test_open_breaker_is_waited_for_within_the_deadline(
     gateway_factory: GatewayFactory, simulator_factory: Any, tmp_path: Path
 ) -> None:
-    clock = FakeClock()
-    scenario = parse_scenario(_outage_then_healthy('{ kind = "outage", status = 503 }', until=1))
-    sim: Simulator = simulator_factory(scenario, clock=clock.monotonic)
-    log = tmp_path / "access.jsonl"
     policy = RoutePolicy(breaker=BreakerConfig(consecutive_failures=1))
-    gw = gateway_factory(f"/pay={sim.base_url}/v1", clock=clock, policy=policy, access_log=str(log))
+    sim, gw, log = _blip(gateway_factory, simulator_factory, tmp_path, '{ kind = "outage", status = 503 }', policy)
 
     response = httpx.get(gw.url("/pay/orders"))
 

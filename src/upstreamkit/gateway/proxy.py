@@ -8,12 +8,15 @@ The steps, in order:
 3. rewrite the request: hop-by-hop fields (and those ``Connection`` names) dropped, ``Host`` set to the
    upstream's, ``X-Forwarded-For`` and ``Forwarded`` appended, ``X-Request-Id`` set, the body re-framed
    with ``Content-Length``;
-4. exchange it over a pooled connection; a reused connection that dies before any response byte is
-   retried once on a fresh one for idempotent methods (the upstream closed an idle connection as we wrote);
-5. judge the answer with the core's classifier: a 4xx other than 429 and a success pass through untouched
-   (a 2xx only once it is known not to carry a 600 envelope); a 429, 5xx, 600 or a 2xx with a 600
-   envelope, and every exception, become the one envelope (:mod:`.envelope`);
-6. write one access-log line (:mod:`.accesslog`).
+4. exchange it under the route's policies (:mod:`.policy`: breaker, budget, limiter, retries, one deadline),
+   each attempt over a pooled connection; a reused connection that dies before any response byte is
+   replaced once, within the attempt, for idempotent methods (the upstream closed an idle connection as we
+   wrote);
+5. each answer is judged with the core's classifier (:func:`~.policy.assess_response`): a 4xx other than 429
+   and a success pass through untouched (a 2xx only once it is known not to carry a 600 envelope); a 429,
+   5xx, 600 or a 2xx with a 600 envelope, every exception, and every refusal of the policies (circuit open,
+   budget, rate limit, deadline) become the one envelope (:mod:`.envelope`);
+6. count it (:mod:`.metrics`) and write one access-log line (:mod:`.accesslog`).
 """
 
 from __future__ import annotations
@@ -23,15 +26,13 @@ import re
 import time
 from typing import Any
 
-from upstreamkit.core.classify import classify, is_plain_success
-from upstreamkit.core.outcome import Outcome
 from upstreamkit.core.redact import fingerprint
-from upstreamkit.errors import ErrorKind, Hop
+from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog, rfc3339_ms
 from upstreamkit.gateway.config import GatewaySettings
 from upstreamkit.gateway.envelope import Envelope, error_word
 from upstreamkit.gateway.metrics import GatewayMetrics
-from upstreamkit.gateway.policy import Failure, Policies
+from upstreamkit.gateway.policy import Failure, Policies, assess_response
 from upstreamkit.gateway.routes import RouteTable, Target
 from upstreamkit.gateway.server import Request, Response
 from upstreamkit.gateway.upstream import RemoteProtocolError, UpstreamConnection, UpstreamPool, UpstreamResponse
@@ -170,7 +171,7 @@ class Proxy:
             request_id,
             idempotency_key=_has_key(request.headers),
             send=send,
-            assess=_assess,
+            assess=assess_response,
         )
         log["breaker"] = result.breaker
         upstream = result.response
@@ -384,38 +385,6 @@ class Proxy:
 
 def _has_key(headers: list[tuple[bytes, bytes]]) -> bool:
     return any(name.lower() == b"idempotency-key" for name, _ in headers)
-
-
-def _assess(upstream: UpstreamResponse) -> tuple[Outcome, bool]:
-    """What a response teaches the policies, and whether the caller gets the envelope instead of it.
-
-    A success passes through (a 2xx or 3xx only once it is known not to carry a 600 envelope), and so does a
-    4xx other than 429: the caller's problem, which neither trips nor heals a breaker. A 429, 5xx, 600 or a
-    success carrying a 600 envelope is a failure.
-    """
-    status = upstream.status
-    if 200 <= status < 400:
-        names = [name.lower().decode("latin-1") for name, _ in upstream.headers]
-        if not is_plain_success(status, names, upstream.body):
-            outcome = classify(status, upstream.headers, upstream.body)
-            if outcome.is_600:
-                return outcome, True
-        return _success(status), False
-    outcome = classify(status, upstream.headers, upstream.body)
-    return outcome, not (400 <= status < 500) or status == 429
-
-
-_SUCCESSES: dict[int, Outcome] = {}
-
-
-def _success(status: int) -> Outcome:
-    outcome = _SUCCESSES.get(status)
-    if outcome is None:
-        outcome = _SUCCESSES[status] = Outcome(
-            ok=True, kind=None, retryable=False, request_sent=True, explanation=f"HTTP {status}: not a failure.",
-            status=status, hop=Hop.UPSTREAM,
-        )  # fmt: skip
-    return outcome
 
 
 def _ms(value: float | None) -> float | None:
