@@ -93,6 +93,9 @@ def test_get_retried_through_a_transient_503_reaches_the_caller_as_200(
     assert status["last_incident"]["failed_attempts"] == 1
     assert status["recent"]["requests"] == 1
     assert status["recent"]["error_rate"] == 0
+    samples = _samples(httpx.get(gw.admin_url("/metrics")).text)
+    assert samples[("upstreamkit_upstream_time_to_recover_seconds_count", frozenset({("upstream", "pay")}))] == 1
+    assert samples[("upstreamkit_upstream_breaker_state", frozenset({("upstream", "pay")}))] == 0  # closed again
     gw.stop()
     (line,) = _log_lines(log)
     assert (line["status"], line["attempts"], line["breaker"], line["kind"]) == (200, 2, "closed", None)
@@ -155,7 +158,11 @@ def test_open_breaker_answers_circuit_open_at_once_when_the_deadline_cannot_reac
     assert (body["kind"], body["error"], body["upstream"]) == ("circuit_open", "upstream_unavailable", "pay")
     assert response.headers["retry-after"] == "1"  # the probe's wait (0.5 s), rounded up
     assert body["retry_after"] == 1
-    assert httpx.get(gw.admin_url("/status")).json()["upstreams"]["pay"]["breaker"] == "open"
+    status = httpx.get(gw.admin_url("/status")).json()["upstreams"]["pay"]
+    assert status["breaker"] == "open"
+    assert status["recent"]["error_rate_by_kind"] == {"upstream_outage": 0.6667, "circuit_open": 0.3333}
+    assert status["incident"]["ongoing_s"] >= 0
+    assert status["last_incident"] is None  # not recovered yet
     ready = httpx.get(gw.admin_url("/readyz"))
     assert ready.status_code == 200  # an open breaker is reported, not fatal
     assert ready.json()["upstreams"]["pay"]["breaker"] == "open"

@@ -86,6 +86,7 @@ class Gateway:
         )
         self._access_log = AccessLog(settings.access_log) if settings.access_log else None
         proxy = self.proxy = Proxy(settings, self._pool, self._access_log, self.policies, self.metrics)
+        self.metrics.breakers(self.policies.breakers())
         limits = settings.limits
         public_state = self._public_state
         self._public = await loop.create_server(

@@ -31,7 +31,13 @@ from upstreamkit.clock import Clock
 from upstreamkit.core.events import AttemptFailed, AttemptSucceeded, Event
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import rfc3339_ms
-from upstreamkit.telemetry._shared import DURATION_BUCKETS, RECOVERY_BUCKETS, method_label, upstream_label
+from upstreamkit.telemetry._shared import (
+    BREAKER_STATE_VALUES,
+    DURATION_BUCKETS,
+    RECOVERY_BUCKETS,
+    method_label,
+    upstream_label,
+)
 from upstreamkit.telemetry.recovery import RecoveryTracker
 
 if TYPE_CHECKING:
@@ -121,6 +127,14 @@ class GatewayMetrics:
         if self._ratio.get(upstream, 0.0) > 0.0:  # a success only lowers the ratio: nothing to do at 0
             value = self._ratio[upstream] = tracker.rate_600(upstream) or 0.0
             ratio.set(value)
+
+    def breakers(self, states: dict[str, str | None]) -> None:
+        """Set the breaker-state gauge of each upstream with a breaker (at start: the hook sets it on changes)."""
+        if self._client is None:
+            return
+        for name, state in states.items():
+            if state in BREAKER_STATE_VALUES:
+                self._client.breaker_state.labels(upstream_label(name)).set(BREAKER_STATE_VALUES[state])
 
     def request(self, route: str, upstream: str, status: int, kind: str | None, seconds: float) -> None:
         """One request answered (``kind``: the envelope's, None when the upstream's answer was passed on)."""
