@@ -136,12 +136,16 @@ class GatewayMetrics:
             if state in BREAKER_STATE_VALUES:
                 self._client.breaker_state.labels(upstream_label(name)).set(BREAKER_STATE_VALUES[state])
 
-    def request(self, route: str, upstream: str, status: int, kind: str | None, seconds: float) -> None:
-        """One request answered (``kind``: the envelope's, None when the upstream's answer was passed on)."""
-        recent = self._recent.get(upstream)
-        if recent is None:
-            recent = self._recent[upstream] = deque(maxlen=_WINDOW_MAX)
-        recent.append((self._clock.monotonic(), kind))
+    def request(self, route: str | None, upstream: str | None, status: int, kind: str | None, seconds: float) -> None:
+        """One request answered (``kind``: the envelope's, None when the upstream's answer was passed on; route
+        and upstream None when no route took it: labelled ``none``)."""
+        if upstream is not None:
+            recent = self._recent.get(upstream)
+            if recent is None:
+                recent = self._recent[upstream] = deque(maxlen=_WINDOW_MAX)
+            recent.append((self._clock.monotonic(), kind))
+        route = route or "none"
+        upstream = upstream or "none"
         if self._requests is None or self._duration is None:
             return
         key = (route, upstream, _CLASSES.get(status // 100, "other"), kind or "none")

@@ -120,8 +120,8 @@ class Proxy:
         if self.metrics is not None:
             route = routed.route if routed is not None else None
             self.metrics.request(
-                route.prefix if route is not None else "none",
-                route.upstream if route is not None else "none",
+                route.prefix if route is not None else None,
+                route.upstream if route is not None else None,
                 response.status,
                 str(envelope.kind) if envelope is not None else None,
                 time.perf_counter() - started,
@@ -324,6 +324,8 @@ class Proxy:
         path = request.target.partition(b"?")[0].decode("latin-1")
         envelope = Envelope(kind, detail, request_id, path if path.startswith("/") else "", refusal_status=status)
         response = self._envelope_response(envelope)
+        if self.metrics is not None:
+            self.metrics.request(None, None, status, str(kind), time.perf_counter() - started)
         self._log(
             request=request,
             response=response,
