@@ -60,6 +60,7 @@ class Gateway:
             clock=self.clock,
             rng=rng,
             observe=self.metrics.observe,
+            on_success=self.metrics.success,
         )
         self._resolver = resolver
         self._ssl_context = ssl_context

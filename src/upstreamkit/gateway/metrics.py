@@ -9,8 +9,10 @@ what only it sees, one sample per request answered:
 
 - ``upstreamkit_gateway_requests_total{route, upstream, status_class, kind}``: counter; ``status_class`` is
   ``2xx`` ... ``5xx`` or ``600``, ``kind`` the envelope's kind or ``none``. The 600 rate of the gateway is
-  ``sum(rate(..{kind!="none"}[5m])) / sum(rate(..[5m]))``;
-- ``upstreamkit_gateway_request_duration_seconds{route}``: histogram, arrival to answer.
+  ``sum(rate(..{kind!="none"}[5m])) / sum(rate(..[5m]))``.
+
+Latency is the client's ``..._upstream_request_duration_seconds`` histogram (one sample per attempt); a histogram
+of the gateway's own answer time per route was left out: one more observation per request on the hot path.
 
 Incidents and time-to-recover come from the client's :class:`~upstreamkit.telemetry.recovery.RecoveryTracker`
 (the hook feeds it, so the histogram and ``/status`` agree). Failures that say nothing of the upstream's health
@@ -41,7 +43,7 @@ from upstreamkit.telemetry._shared import (
 from upstreamkit.telemetry.recovery import RecoveryTracker
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client import CollectorRegistry, Counter
 
 __all__ = ["GatewayMetrics"]
 
@@ -63,12 +65,11 @@ class GatewayMetrics:
         self.registry: CollectorRegistry | None = None
         self._observe: Callable[[Event], None] = self.tracker
         self._requests: Counter | None = None
-        self._duration: Histogram | None = None
         self._children: dict[tuple[str, ...], Any] = {}
         self._client: Any = None
         self._ratio: dict[str, float] = {}
         try:
-            from prometheus_client import CollectorRegistry, Counter, Histogram  # noqa: PLC0415 - optional extra
+            from prometheus_client import CollectorRegistry, Counter  # noqa: PLC0415 - optional extra
         except ImportError:
             return
         from upstreamkit.telemetry.prometheus import PrometheusHook, _metrics  # noqa: PLC0415 - needs the extra
@@ -85,14 +86,6 @@ class GatewayMetrics:
             namespace=namespace,
             registry=registry,
         )
-        self._duration = Histogram(
-            "gateway_request_duration_seconds",
-            "From a request's arrival to its answer, retries and waits included.",
-            ("route",),
-            buckets=DURATION_BUCKETS,
-            namespace=namespace,
-            registry=registry,
-        )
 
     def observe(self, event: Event) -> None:
         """One event of the policies (attempts, retries, give-ups, breaker transitions).
@@ -101,31 +94,39 @@ class GatewayMetrics:
         children cached (the hook looks them up per event: most of its cost); everything else goes to the hook.
         """
         client = self._client
-        if client is None or type(event) is not AttemptSucceeded:
-            self._observe(event)
-            if type(event) is AttemptFailed and client is not None:
-                upstream = upstream_label(event.upstream)
-                self._ratio[upstream] = self.tracker.rate_600(upstream) or 0.0
+        if client is not None and type(event) is AttemptSucceeded:
+            self.success(event.upstream, event.method, event.duration, event.at)
             return
-        key = (event.upstream, event.method)
+        self._observe(event)
+        if client is not None and type(event) is AttemptFailed:
+            upstream = upstream_label(event.upstream)
+            self._ratio[upstream] = self.tracker.rate_600(upstream) or 0.0
+
+    def success(self, upstream: str, method: str, duration: float, at: float) -> None:
+        """A successful attempt (what the hook does with an ``AttemptSucceeded``, without the event)."""
+        client = self._client
+        if client is None:
+            self.tracker.success(upstream, at)
+            return
+        key = (upstream, method)
         children = self._children.get(key)
         if children is None:
-            upstream, method = upstream_label(event.upstream), method_label(event.method)
+            label = upstream_label(upstream)
             children = self._children[key] = (
-                client.attempts.labels(upstream, method, "ok"),
-                client.duration.labels(upstream, method),
-                client.ratio_600.labels(upstream),
-                upstream,
+                client.attempts.labels(label, method_label(method), "ok"),
+                client.duration.labels(label, method_label(method)),
+                client.ratio_600.labels(label),
+                label,
             )
-        attempts, duration, ratio, upstream = children
+        attempts, latency, ratio, label = children
         attempts.inc()
-        duration.observe(event.duration)
+        latency.observe(duration)
         tracker = self.tracker
-        recovery = tracker.success(upstream, event.at)
+        recovery = tracker.success(label, at)
         if recovery is not None:
-            client.time_to_recover.labels(upstream).observe(recovery.seconds)
-        if self._ratio.get(upstream, 0.0) > 0.0:  # a success only lowers the ratio: nothing to do at 0
-            value = self._ratio[upstream] = tracker.rate_600(upstream) or 0.0
+            client.time_to_recover.labels(label).observe(recovery.seconds)
+        if self._ratio.get(label, 0.0) > 0.0:  # a success only lowers the ratio: nothing to do at 0
+            value = self._ratio[label] = tracker.rate_600(label) or 0.0
             ratio.set(value)
 
     def breakers(self, states: dict[str, str | None]) -> None:
@@ -136,7 +137,7 @@ class GatewayMetrics:
             if state in BREAKER_STATE_VALUES:
                 self._client.breaker_state.labels(upstream_label(name)).set(BREAKER_STATE_VALUES[state])
 
-    def request(self, route: str | None, upstream: str | None, status: int, kind: str | None, seconds: float) -> None:
+    def request(self, route: str | None, upstream: str | None, status: int, kind: str | None) -> None:
         """One request answered (``kind``: the envelope's, None when the upstream's answer was passed on; route
         and upstream None when no route took it: labelled ``none``)."""
         if upstream is not None:
@@ -146,17 +147,13 @@ class GatewayMetrics:
             recent.append((self._clock.monotonic(), kind))
         route = route or "none"
         upstream = upstream or "none"
-        if self._requests is None or self._duration is None:
+        if self._requests is None:
             return
         key = (route, upstream, _CLASSES.get(status // 100, "other"), kind or "none")
         child = self._children.get(key)
         if child is None:  # label lookups cost more than the increment: one per distinct key
             child = self._children[key] = self._requests.labels(*key)
         child.inc()
-        timer = self._children.get((route,))
-        if timer is None:
-            timer = self._children[(route,)] = self._duration.labels(route)
-        timer.observe(seconds)
 
     def render(self) -> bytes | None:
         """The Prometheus text exposition; None without prometheus-client."""

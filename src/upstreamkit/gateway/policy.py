@@ -104,11 +104,15 @@ class Policies:
         clock: Clock,
         rng: RandomSource | None = None,
         observe: Callable[[Event], None] | None = None,
+        on_success: Callable[[str, str, float, float], None] | None = None,
     ) -> None:
-        """One state store per distinct policy (state per upstream name); ``observe`` hears every event."""
+        """One state store per distinct policy (state per upstream name); ``observe`` hears every event, except
+        the quick path's successful attempts when ``on_success(upstream, method, duration, at)`` is given (the
+        same facts without making an event: the one thing nearly every request does)."""
         self.clock = clock
         self.rng: RandomSource = rng if rng is not None else random.Random()
         self._observe = observe
+        self._on_success = on_success
         self._stores: dict[RoutePolicy, MemoryStateStore] = {}
         self._entries: dict[int, tuple[MemoryStateStore, float | None]] = {}
         for policy in policies:
@@ -185,7 +189,9 @@ class Policies:
             if outcome.kind is None:
                 done = clock.monotonic()
                 learn(limiter, breaker, budget, outcome, started=start, done=done)
-                if self._observe is not None:
+                if self._on_success is not None:
+                    self._on_success(upstream, method, done - start, done)
+                elif self._observe is not None:
                     self._observe(
                         AttemptSucceeded(upstream, request_id, method, 1, outcome.status or 0, done - start, done)
                     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from functools import partial
 from typing import Any
 
 from upstreamkit.core.redact import fingerprint
@@ -124,7 +125,6 @@ class Proxy:
                 route.upstream if route is not None else None,
                 response.status,
                 str(envelope.kind) if envelope is not None else None,
-                time.perf_counter() - started,
             )
         self._log(
             request=request,
@@ -161,16 +161,13 @@ class Proxy:
         head = self._upstream_head(request, routed, request_id)
         method = request.method
 
-        async def send(limit: float | None) -> UpstreamResponse:
-            return await self._send(route.origin, head, request, log, limit)
-
         result = await self.policies.call(
             route.policy or self._policy,
             route.upstream,
             method,
             request_id,
             idempotency_key=_has_key(request.headers),
-            send=send,
+            send=partial(self._send, route.origin, head, request, log),  # no coroutine of its own per request
             assess=assess_response,
         )
         log["breaker"] = result.breaker
@@ -325,7 +322,7 @@ class Proxy:
         envelope = Envelope(kind, detail, request_id, path if path.startswith("/") else "", refusal_status=status)
         response = self._envelope_response(envelope)
         if self.metrics is not None:
-            self.metrics.request(None, None, status, str(kind), time.perf_counter() - started)
+            self.metrics.request(None, None, status, str(kind))
         self._log(
             request=request,
             response=response,
