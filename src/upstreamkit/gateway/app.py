@@ -56,7 +56,7 @@ class Gateway:
         self.clock = clock if clock is not None else get_clock()
         self.metrics = GatewayMetrics(self.clock)
         self.policies = Policies(
-            [settings.policy, *(r.policy for r in settings.routes if r.policy is not None)],
+            settings.route_policies(),
             clock=self.clock,
             rng=rng,
             observe=self.metrics.observe,

@@ -46,6 +46,10 @@ class GatewaySettings:
     loop: LoopName = "auto"
     """``auto`` uses uvloop when it is installed (the ``gateway`` extra), else asyncio's own loop."""
 
+    def route_policies(self) -> list[RoutePolicy]:
+        """The default policy and every route's own."""
+        return [self.policy, *(route.policy for route in self.routes if route.policy is not None)]
+
     def __post_init__(self) -> None:
         # Accept the mode as its text ("5xx", "200", "600"), as the command line and a config file give it.
         object.__setattr__(self, "status_mode", StatusMode(self.status_mode))

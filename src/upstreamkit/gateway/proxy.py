@@ -27,6 +27,7 @@ import time
 from functools import partial
 from typing import Any
 
+from upstreamkit.clock import get_clock
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog, rfc3339_ms
@@ -92,12 +93,14 @@ class Proxy:
         settings: GatewaySettings,
         pool: UpstreamPool,
         access_log: AccessLog | None,
-        policies: Policies,
+        policies: Policies | None = None,
         metrics: GatewayMetrics | None = None,
     ) -> None:
-        """Forward to ``settings.routes`` through ``pool`` under ``policies``; log to ``access_log`` and count
-        into ``metrics`` when given."""
+        """Forward to ``settings.routes`` through ``pool`` under ``policies`` (by default the settings' on
+        upstreamkit's clock); log to ``access_log`` and count into ``metrics`` when given."""
         self.settings = settings
+        if policies is None:
+            policies = Policies(settings.route_policies(), clock=get_clock())
         self.policies = policies
         self.metrics = metrics
         self._policy = settings.policy
