@@ -37,7 +37,7 @@ def _call(
         return answer
 
     call = policies.call(
-        policy, "pay", method, "rid", idempotency_key=False, send=send, assess=assess_response
+        policy, "pay", method, "rid", idempotency_key=lambda: False, send=send, assess=assess_response
     )  # fmt: skip
     return asyncio.run(call)
 

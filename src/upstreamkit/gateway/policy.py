@@ -163,10 +163,14 @@ class Policies:
         return entry
 
     async def call(
-        self, policy: RoutePolicy, upstream: str, method: str, request_id: str, *, idempotency_key: bool,
+        self, policy: RoutePolicy, upstream: str, method: str, request_id: str, *,
+        idempotency_key: Callable[[], bool],
         send: Send, assess: Assess,
     ) -> Result:  # fmt: skip
         """One logical request: attempts, waits and refusals, as the module docstring says.
+
+        ``idempotency_key()`` says whether the request carries an ``Idempotency-Key``; asked only when a failed
+        attempt is weighed for a retry (most requests never need the answer).
 
         The first attempt of a request that nothing holds back (breaker closed, limiter idle), the common case,
         goes in the fewest steps (the engine's quick path); anything else it shows goes on in :meth:`_call`.
@@ -201,7 +205,7 @@ class Policies:
 
     async def _call(  # noqa: PLR0915, PLR0917 - the timeline top to bottom; call()'s arguments, passed on
         self, policy: RoutePolicy, state: UpstreamState, upstream: str, method: str, request_id: str,
-        idempotency_key: bool, send: Send, assess: Assess, *,
+        idempotency_key: Callable[[], bool], send: Send, assess: Assess, *,
         first: tuple[float, UpstreamResponse | None, Outcome, bool] | None = None,
     ) -> Result:  # fmt: skip
         """The request's timeline, top to bottom, as the engine's; ``first``: the quick path's attempt."""
@@ -263,7 +267,7 @@ class Policies:
                 probes_failed += 1  # the breaker's attempt, not the caller's: it uses up none of them
             decision = retry.decide(
                 outcome, attempt=max(attempt - probes_failed, 1), method=method, deadline=deadline, now=done,
-                rng=rng, idempotency_key=idempotency_key, previous_delay=previous_delay, upstream=upstream,
+                rng=rng, idempotency_key=idempotency_key(), previous_delay=previous_delay, upstream=upstream,
             )  # fmt: skip
             if isinstance(decision, GiveUp):
                 error = decision.error

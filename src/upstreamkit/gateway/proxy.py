@@ -169,7 +169,7 @@ class Proxy:
             route.upstream,
             method,
             request_id,
-            idempotency_key=_has_key(request.headers),
+            idempotency_key=partial(_has_key, request.headers),
             send=partial(self._send, route.origin, head, request, log),  # no coroutine of its own per request
             assess=assess_response,
         )
