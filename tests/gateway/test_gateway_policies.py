@@ -232,3 +232,22 @@ def test_metrics_expose_counters_after_traffic(gateway_factory: GatewayFactory, 
     assert value("upstreamkit_upstream_request_duration_seconds_count", upstream="pay", method="GET") == 3
     assert value("upstreamkit_upstream_breaker_state", upstream="pay") == 2  # open
     assert set(httpx.get(gw.admin_url("/status")).json()["upstreams"]) == {"pay"}  # refusals name no upstream
+
+
+def test_builtin_outage_opens_the_breaker_and_callers_get_circuit_open(
+    gateway_factory: GatewayFactory, simulator_factory: Any
+) -> None:
+    sim: Simulator = simulator_factory("outage", seed=7)  # 503 with Retry-After: 5 (70%), or 502
+    gw = gateway_factory(f"/pay={sim.base_url}/v1", policy=RoutePolicy(retry=RetryPolicy(deadline=1.0)))
+    answers = []
+    for _ in range(8):  # bounded: the breaker opens on the first 503 with Retry-After, or after 5 failures
+        response = httpx.get(gw.url("/pay/orders"))
+        answers.append((response, len(sim.ledger)))
+        if response.json()["kind"] == "circuit_open":
+            break
+    response, sent = answers[-1]
+    assert response.json()["kind"] == "circuit_open", [a.json()["kind"] for a, _ in answers]
+    assert sent == answers[-2][1]  # the open breaker spared the upstream
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    assert httpx.get(gw.admin_url("/readyz")).json()["upstreams"]["pay"]["breaker"] == "open"
