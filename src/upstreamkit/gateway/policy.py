@@ -114,7 +114,7 @@ class Policies:
         self._observe = observe
         self._on_success = on_success
         self._stores: dict[RoutePolicy, MemoryStateStore] = {}
-        self._entries: dict[int, tuple[MemoryStateStore, float | None]] = {}
+        self._entries: dict[int, tuple[RoutePolicy, MemoryStateStore, float | None]] = {}
         for policy in policies:
             if policy not in self._stores:
                 self._stores[policy] = MemoryStateStore(
@@ -134,7 +134,7 @@ class Policies:
 
     def state(self, policy: RoutePolicy, upstream: str) -> UpstreamState:
         """The live state (breaker, budget, limiter) of ``upstream`` under ``policy``."""
-        return self._entry(policy)[0].get(upstream, self.clock.monotonic())
+        return self._entry(policy)[1].get(upstream, self.clock.monotonic())
 
     def breakers(self) -> dict[str, str | None]:
         """Each upstream's breaker state now (None without a breaker); the worst when policies differ."""
@@ -149,14 +149,16 @@ class Policies:
                     states[name] = value
         return states
 
-    def _entry(self, policy: RoutePolicy) -> tuple[MemoryStateStore, float | None]:
-        # Keyed by identity: hashing a policy (nested dataclasses) on every request costs microseconds.
+    def _entry(self, policy: RoutePolicy) -> tuple[RoutePolicy, MemoryStateStore, float | None]:
+        # Keyed by identity: hashing a policy (nested dataclasses) on every request costs microseconds. The entry
+        # holds the policy, so its id cannot be reused by another object while the entry exists.
         entry = self._entries.get(id(policy))
         if entry is None:
             store = self._stores.get(policy)
             if store is None:
                 raise KeyError("a policy the gateway was not configured with")
             entry = self._entries[id(policy)] = (
+                policy,
                 store,
                 policy.retry.start(0.0).attempt_timeout(policy.retry.per_try_timeout, 0.0),
             )
@@ -176,7 +178,7 @@ class Policies:
         goes in the fewest steps (the engine's quick path); anything else it shows goes on in :meth:`_call`.
         """
         clock = self.clock
-        store, first_limit = self._entry(policy)
+        _, store, first_limit = self._entry(policy)
         start = clock.monotonic()
         state = store.get(upstream, start)
         breaker, budget, limiter = state.breaker, state.budget, state.limiter
