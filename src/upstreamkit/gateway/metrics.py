@@ -65,7 +65,9 @@ class GatewayMetrics:
         self.registry: CollectorRegistry | None = None
         self._observe: Callable[[Event], None] = self.tracker
         self._requests: Counter | None = None
-        self._children: dict[tuple[str, ...], Any] = {}
+        # Label children, looked up once per distinct label set: a lookup costs more than the increment.
+        self._request_children: dict[tuple[str, str, str, str], Any] = {}
+        self._success_children: dict[tuple[str, str], tuple[Any, Any, Any, str]] = {}
         self._client: Any = None
         self._ratio: dict[str, float] = {}
         try:
@@ -109,10 +111,10 @@ class GatewayMetrics:
             self.tracker.success(upstream, at)
             return
         key = (upstream, method)
-        children = self._children.get(key)
+        children = self._success_children.get(key)
         if children is None:
             label = upstream_label(upstream)
-            children = self._children[key] = (
+            children = self._success_children[key] = (
                 client.attempts.labels(label, method_label(method), "ok"),
                 client.duration.labels(label, method_label(method)),
                 client.ratio_600.labels(label),
@@ -150,9 +152,9 @@ class GatewayMetrics:
         if self._requests is None:
             return
         key = (route, upstream, _CLASSES.get(status // 100, "other"), kind or "none")
-        child = self._children.get(key)
-        if child is None:  # label lookups cost more than the increment: one per distinct key
-            child = self._children[key] = self._requests.labels(*key)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self._requests.labels(*key)
         child.inc()
 
     def render(self) -> bytes | None:
