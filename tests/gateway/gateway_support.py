@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 
+from upstreamkit.clock import Clock
 from upstreamkit.gateway import Gateway, GatewaySettings
 from upstreamkit.gateway.upstream import Resolver
 from upstreamkit.simulator.scenario import Scenario, parse_scenario
@@ -17,8 +19,11 @@ _TIMEOUT = 10.0
 class RunningGateway:
     """A :class:`Gateway` served by its own event loop in a daemon thread (the tests call it with httpx)."""
 
-    def __init__(self, settings: GatewaySettings, resolver: Resolver | None = None) -> None:
-        self.gateway = Gateway(settings, resolver=resolver)
+    def __init__(
+        self, settings: GatewaySettings, resolver: Resolver | None = None, *, clock: Clock | None = None
+    ) -> None:
+        self.gateway = Gateway(settings, resolver=resolver, clock=clock, rng=random.Random(1))
+        self.clock = self.gateway.clock
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="gateway-under-test", daemon=True)
         self._thread.start()

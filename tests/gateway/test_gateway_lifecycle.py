@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -69,6 +71,14 @@ def test_drain_is_bounded(gateway_factory: Callable[..., RunningGateway], simula
             hung.result(20)
 
 
+def _reap(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(10)
+    assert process.stderr is not None
+    process.stderr.close()
+
+
 def _start(*args: str) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
         [sys.executable, "-m", "upstreamkit", "gateway", "--port", "0", "--admin-port", "0", *args],
@@ -95,11 +105,24 @@ def test_command_stops_gracefully_on_signal(simulator_factory: Any, signum: sign
             assert slow.result(10).status_code == 200
         assert process.wait(10) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        assert process.stderr is not None
-        process.stderr.close()
+        _reap(process)
+
+
+def test_command_policy_flags(simulator_factory: Any, tmp_path: Path) -> None:
+    sim: Simulator = simulator_factory(fault_scenario('{ kind = "outage", status = 502 }'))
+    log = tmp_path / "access.jsonl"
+    route = f"/pay={sim.base_url}/v1"
+    process, port = _start("--route", route, "--attempts", "1", "--no-breaker", "--access-log", str(log))
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/pay/orders", timeout=10)
+        assert response.json()["kind"] == "upstream_outage"
+        assert len(sim.ledger) == 1  # --attempts 1: no retry
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        _reap(process)
+    (line,) = [json.loads(text) for text in log.read_text().splitlines()]
+    assert (line["attempts"], line["breaker"]) == (1, None)  # --no-breaker
 
 
 @pytest.mark.parametrize(

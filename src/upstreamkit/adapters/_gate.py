@@ -19,10 +19,11 @@ from upstreamkit.core.backoff import RandomSource
 from upstreamkit.core.breaker import CircuitBreaker
 from upstreamkit.core.budget import RetryBudget
 from upstreamkit.core.outcome import Outcome
+from upstreamkit.core.ratelimit import RateLimiter
 from upstreamkit.core.retry import Deadline, RetryPolicy
 from upstreamkit.errors import ErrorKind
 
-__all__ = ["NOT_HEALTH", "Refusal", "gate", "is_health_failure", "settle", "wait_for_gate"]
+__all__ = ["NOT_HEALTH", "Refusal", "gate", "is_health_failure", "learn", "settle", "wait_for_gate"]
 
 NOT_HEALTH = frozenset(
     {
@@ -131,3 +132,23 @@ def settle(
             breaker.record_failure(now, duration, hold=hold)
         if budget is not None:
             budget.record_failure()
+
+
+def learn(
+    limiter: RateLimiter, breaker: CircuitBreaker | None, budget: RetryBudget | None, outcome: Outcome, *,
+    started: float, done: float,
+) -> None:  # fmt: skip
+    """Everything a permitted attempt teaches: the limiter (rate-limit headers, a 429's wait), then :func:`settle`.
+
+    A 429's Retry-After is the limiter's to keep; a 503's opened the breaker (settle) for that long, so the
+    limiter holds it only when there is no breaker to.
+    """
+    limit = outcome.rate_limit
+    if limit is not None:
+        limiter.observe(done, remaining=limit.remaining, reset_after=limit.reset_after, limit=limit.limit)
+    settle(breaker, budget, outcome, done, done - started)
+    if (
+        outcome.kind is ErrorKind.RATE_LIMITED and outcome.retry_after is not None
+        and (breaker is None or (outcome.status or 0) < 500)
+    ):  # fmt: skip
+        limiter.block_until(done + outcome.retry_after)

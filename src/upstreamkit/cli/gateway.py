@@ -1,8 +1,10 @@
 """``upstreamkit gateway``: the reverse proxy in the foreground until Ctrl-C or SIGTERM.
 
-Quick mode: ``--route /PREFIX=URL`` (repeatable). Prints where it listens and the routes, then serves; on
-Ctrl-C or SIGTERM it stops accepting, finishes the requests in flight (bounded by ``--drain-timeout``) and
-exits 0. A bad route or a port that cannot be bound is one ``error:`` line on stderr and exit code 2.
+Quick mode: ``--route /PREFIX=URL`` (repeatable), and the main policy knobs (``--attempts``, ``--deadline``,
+``--per-try-timeout``, ``--no-breaker``, ``--no-budget``; the client's defaults otherwise). Prints where it
+listens and the routes, then serves; on Ctrl-C or SIGTERM it stops accepting, finishes the requests in flight
+(bounded by ``--drain-timeout``) and exits 0. A bad route or a port that cannot be bound is one ``error:`` line
+on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def gateway(
         "--admin-port",
         parser=integer(0, 65535),
         metavar="PORT",
-        help="Admin port (/healthz, /readyz), on loopback; 0 picks one.",
+        help="Admin port (/healthz, /readyz, /metrics, /status), on loopback; 0 picks one.",
     ),
     status_mode: str = typer.Option(
         "5xx", "--status-mode", help="Status of the error envelope: 5xx (502/503/504/429), 200, or 600."
@@ -50,8 +52,31 @@ def gateway(
         "--timeout",
         parser=number(0.001, MAX_SECONDS),
         metavar="SECONDS",
-        help="Seconds for an upstream's complete response.",
+        help="Cap on one attempt's complete response (beside --per-try-timeout).",
     ),
+    attempts: int = typer.Option(
+        3,
+        "--attempts",
+        parser=integer(1, 100),
+        metavar="N",
+        help="Attempts per request, the first included (1: no retries).",
+    ),
+    deadline: float = typer.Option(
+        30.0,
+        "--deadline",
+        parser=number(0.001, MAX_SECONDS),
+        metavar="SECONDS",
+        help="Seconds per request, retries and waits included.",
+    ),
+    per_try_timeout: float = typer.Option(
+        10.0,
+        "--per-try-timeout",
+        parser=number(0.001, MAX_SECONDS),
+        metavar="SECONDS",
+        help="Seconds per attempt (shortened to what the deadline leaves).",
+    ),
+    no_breaker: bool = typer.Option(False, "--no-breaker", help="No circuit breaker per upstream."),
+    no_budget: bool = typer.Option(False, "--no-budget", help="No retry budget per upstream."),
     connect_timeout: float = typer.Option(
         5.0,
         "--connect-timeout",
@@ -71,7 +96,8 @@ def gateway(
 ) -> None:
     """Run the gateway: forward configured routes, answer every upstream failure with one envelope."""
     # Loaded here, not at the top: other commands need none of the gateway.
-    from upstreamkit.gateway import GatewaySettings, RouteError, StatusMode, parse_route, run  # noqa: PLC0415
+    from upstreamkit.core.retry import RetryPolicy  # noqa: PLC0415
+    from upstreamkit.gateway import GatewaySettings, RouteError, RoutePolicy, StatusMode, parse_route, run  # noqa: PLC0415
 
     if not route:
         raise _fail("give at least one --route /PREFIX=URL")
@@ -91,6 +117,12 @@ def gateway(
         raise _fail(f"--status-mode must be 5xx, 200 or 600, not {status_mode!r}") from None
     if loop not in ("auto", "asyncio", "uvloop"):
         raise _fail(f"--loop must be auto, asyncio or uvloop, not {loop!r}")
+    default = RoutePolicy()
+    policy = RoutePolicy(
+        retry=RetryPolicy(attempts=attempts, deadline=deadline, per_try_timeout=per_try_timeout),
+        breaker=None if no_breaker else default.breaker,
+        budget=None if no_budget else default.budget,
+    )
     if not _is_loopback(host):
         typer.echo(f"warning: listening on {host}, not loopback: anyone who can reach it can use it", err=True)
     settings = GatewaySettings(
@@ -104,6 +136,7 @@ def gateway(
         timeout=timeout,
         connect_timeout=connect_timeout,
         drain_timeout=drain_timeout,
+        policy=policy,
         loop=loop,  # type: ignore[arg-type]  # checked just above
     )
 

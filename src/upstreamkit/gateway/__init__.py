@@ -7,6 +7,8 @@ Start it with ``upstreamkit gateway --route /PREFIX=URL``, or in code with :clas
 - :mod:`.upstream` — the upstream side: pooled keep-alive connections, responses parsed by httptools;
 - :mod:`.routes` — prefix routes (longest wins, prefix stripped); nothing else is forwarded;
 - :mod:`.proxy` — one request: route, rewrite headers, exchange, judge with the core's classifier;
+- :mod:`.policy` — per-route policies (the client's retry, budget, breaker, limiter, deadline) on the loop;
+- :mod:`.metrics` — ``/metrics`` (the client's Prometheus series and the gateway's) and ``/status``;
 - :mod:`.envelope` — the RFC 9457 + ``code: 600`` envelope, ``Proxy-Status``, the status modes;
 - :mod:`.accesslog` — the JSON access log and its field contract;
 - :mod:`.admin` — the admin listener's endpoints;
@@ -18,6 +20,7 @@ from __future__ import annotations
 from upstreamkit.gateway.app import Gateway, run
 from upstreamkit.gateway.config import GatewaySettings
 from upstreamkit.gateway.envelope import StatusMode
+from upstreamkit.gateway.policy import RoutePolicy
 from upstreamkit.gateway.routes import Route, RouteError, parse_route
 
-__all__ = ["Gateway", "GatewaySettings", "Route", "RouteError", "StatusMode", "parse_route", "run"]
+__all__ = ["Gateway", "GatewaySettings", "Route", "RouteError", "RoutePolicy", "StatusMode", "parse_route", "run"]

@@ -13,15 +13,17 @@ Fields (every line has every field; ``null`` where a value does not apply):
 ``upstream_status``          the status the upstream answered; null when it gave no response
 ``kind``                     the taxonomy's kind (``connection_refused``, ``rate_limited`` ...); null on success
 ``error``                    the envelope's ``error`` word (``gateway_timeout`` ...); null on success
-``attempts``                 requests sent upstream for this one (0 when refused before any was sent)
+``attempts``                 requests sent upstream for this one, retries included (0 when refused before any)
 ``duration_ms``              from the request's arrival (complete) to its answer
-``upstream_ms``              time spent on the upstream exchange (connect included); null when none was made
-``upstream_connect_ms``      time to open the upstream connection; null when a pooled one was reused
-``upstream_ttfb_ms``         from the request written upstream to the first response byte; null without one
+``upstream_ms``              time spent on upstream exchanges (connects included, waits between retries not);
+                             null when none was made
+``upstream_connect_ms``      time to open the connection of the last response; null when a pooled one was reused
+``upstream_ttfb_ms``         from the request written upstream to the last response's first byte; null
+                             without one
 ``bytes_in``                 request body bytes
 ``bytes_out``                response body bytes sent to the caller
-``breaker``                  the upstream's circuit breaker state (``closed``, ``open``, ``half_open``); null
-                             while the route has no breaker
+``breaker``                  the upstream's circuit breaker state when the answer was given (``closed``,
+                             ``open``, ``half_open``); null when the route has no breaker or matched no route
 ``client``                   the caller's address (the TCP peer; ``X-Forwarded-For`` is not trusted here)
 ``credential``               ``sha256:`` fingerprint of the credential the caller sent (Authorization,
                              Proxy-Authorization, X-Api-Key, Api-Key), never the credential; null without one

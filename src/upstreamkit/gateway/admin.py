@@ -1,8 +1,13 @@
 """The admin listener's endpoints, on their own port (loopback by default), never on the public one.
 
-This step serves ``/healthz`` (the process answers) and ``/readyz`` (listening and not draining: a load
-balancer stops sending new requests as soon as a stop begins). ``/metrics``, ``/status``, ``/dashboard`` and
-the bypass API come in later steps, on this same listener.
+- ``/healthz``: the process answers;
+- ``/readyz``: listening and not draining (a load balancer stops sending new requests as soon as a stop
+  begins); each upstream's breaker state is reported, never fatal to readiness;
+- ``/metrics``: Prometheus text (:mod:`.metrics`: the client's series and the gateway's request counters);
+- ``/status``: JSON, per upstream: breaker state, recent error rate by kind, the current and the last incident
+  with its time to recover.
+
+``/dashboard`` and the bypass API come in later steps, on this same listener.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from upstreamkit.gateway.metrics import GatewayMetrics
 from upstreamkit.gateway.server import Request, Response
 
 __all__ = ["AdminHandler"]
 
 _JSON = (b"content-type", b"application/json")
+_PROMETHEUS = (b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
+_ENDPOINTS = ["/healthz", "/readyz", "/metrics", "/status"]
 
 
 def _json(status: int, document: dict[str, Any]) -> Response:
@@ -25,10 +33,14 @@ def _json(status: int, document: dict[str, Any]) -> Response:
 class AdminHandler:
     """Answers the admin endpoints from the gateway's live state."""
 
-    def __init__(self, *, ready: Callable[[], bool], upstreams: Callable[[], list[str]]) -> None:
-        """``ready()`` says whether the public listener takes requests; ``upstreams()`` names the upstreams."""
+    def __init__(
+        self, *, ready: Callable[[], bool], breakers: Callable[[], dict[str, str | None]], metrics: GatewayMetrics
+    ) -> None:
+        """``ready()`` says whether the public listener takes requests; ``breakers()`` gives each upstream's
+        breaker state; ``metrics`` renders ``/metrics`` and ``/status``."""
         self._ready = ready
-        self._upstreams = upstreams
+        self._breakers = breakers
+        self._metrics = metrics
 
     async def handle(self, request: Request) -> Response:
         """One admin request."""
@@ -39,7 +51,15 @@ class AdminHandler:
             return _json(200, {"status": "ok"})
         if path == b"/readyz":
             ready = self._ready()
-            # An upstream's trouble (later: an open breaker) is reported here, never fatal to readiness.
-            document = {"ready": ready, "upstreams": {name: {"breaker": None} for name in self._upstreams()}}
-            return _json(200 if ready else 503, document)
-        return _json(404, {"error": "not_found", "endpoints": ["/healthz", "/readyz"]})
+            # An open breaker is the upstream's trouble, reported here; the gateway itself is ready.
+            upstreams = {name: {"breaker": state} for name, state in sorted(self._breakers().items())}
+            return _json(200 if ready else 503, {"ready": ready, "upstreams": upstreams})
+        if path == b"/metrics":
+            text = self._metrics.render()
+            if text is None:
+                detail = b"prometheus-client is not installed: pip install 'upstreamkit[prometheus]'\n"
+                return Response(501, [(b"content-type", b"text/plain")], detail)
+            return Response(200, [_PROMETHEUS, (b"cache-control", b"no-store")], text)
+        if path == b"/status":
+            return _json(200, self._metrics.status(self._breakers()))
+        return _json(404, {"error": "not_found", "endpoints": _ENDPOINTS})

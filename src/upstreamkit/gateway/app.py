@@ -19,10 +19,14 @@ import signal
 import ssl
 from collections.abc import Callable
 
+from upstreamkit.clock import Clock, get_clock
+from upstreamkit.core.backoff import RandomSource
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog
 from upstreamkit.gateway.admin import AdminHandler
 from upstreamkit.gateway.config import GatewaySettings, LoopName
+from upstreamkit.gateway.metrics import GatewayMetrics
+from upstreamkit.gateway.policy import Policies
 from upstreamkit.gateway.proxy import Proxy
 from upstreamkit.gateway.server import HTTPProtocol, Request, Response, ServerState
 from upstreamkit.gateway.upstream import Resolver, UpstreamPool
@@ -42,10 +46,22 @@ class Gateway:
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
         on_ready: Callable[[Gateway], None] | None = None,
+        clock: Clock | None = None,
+        rng: RandomSource | None = None,
     ) -> None:
         """Configure (nothing listens until :meth:`start`); ``resolver`` and ``ssl_context`` are for the
-        upstream connections (tests point them at loopback DNS and a local CA)."""
+        upstream connections (tests point them at loopback DNS and a local CA); ``clock`` is the policies'
+        (upstreamkit's current clock by default: a FakeClock under ``upstreamkit.testing.testing()``)."""
         self.settings = settings
+        self.clock = clock if clock is not None else get_clock()
+        self.metrics = GatewayMetrics(self.clock)
+        self.policies = Policies(
+            settings.route_policies(),
+            clock=self.clock,
+            rng=rng,
+            observe=self.metrics.observe,
+            on_success=self.metrics.success,
+        )
         self._resolver = resolver
         self._ssl_context = ssl_context
         self._on_ready = on_ready
@@ -70,7 +86,8 @@ class Gateway:
             max_body=settings.max_response_bytes, ssl_context=self._ssl_context, resolver=self._resolver
         )
         self._access_log = AccessLog(settings.access_log) if settings.access_log else None
-        proxy = self.proxy = Proxy(settings, self._pool, self._access_log)
+        proxy = self.proxy = Proxy(settings, self._pool, self._access_log, self.policies, self.metrics)
+        self.metrics.breakers(self.policies.breakers())
         limits = settings.limits
         public_state = self._public_state
         self._public = await loop.create_server(
@@ -80,7 +97,7 @@ class Gateway:
             backlog=2048,
         )
         if settings.admin_port is not None:
-            admin = AdminHandler(ready=lambda: self._accepting, upstreams=self._upstream_names)
+            admin = AdminHandler(ready=lambda: self._accepting, breakers=self.policies.breakers, metrics=self.metrics)
             admin_state = self._admin_state
             self._admin = await loop.create_server(
                 lambda: HTTPProtocol(admin.handle, _admin_refuse, limits, admin_state),
@@ -92,9 +109,6 @@ class Gateway:
             self._flush_handle = loop.call_later(_FLUSH_EVERY, self._flush)
         if self._on_ready is not None:
             self._on_ready(self)
-
-    def _upstream_names(self) -> list[str]:
-        return sorted({route.upstream for route in self.settings.routes})
 
     def _flush(self) -> None:
         if self._access_log is not None:

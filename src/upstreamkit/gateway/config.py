@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from upstreamkit.gateway.envelope import StatusMode
+from upstreamkit.gateway.policy import RoutePolicy
 from upstreamkit.gateway.routes import Route
 from upstreamkit.gateway.server import Limits
 
@@ -34,13 +35,20 @@ class GatewaySettings:
     region: str | None = None
     connect_timeout: float = 5.0
     timeout: float = 30.0
-    """Seconds from the request written upstream to the complete response."""
+    """A cap on one attempt, from the request written upstream to the complete response, beside the policy's
+    ``min(per_try_timeout, remaining deadline)``."""
+    policy: RoutePolicy = field(default_factory=RoutePolicy)
+    """The routes' retry, budget, breaker and rate policy (a route may carry its own); the client's defaults."""
     limits: Limits = field(default_factory=Limits)
     max_response_bytes: int = 32 * 1024 * 1024
     drain_timeout: float = 10.0
     """On stop, how long requests in flight may take to finish before their connections are dropped."""
     loop: LoopName = "auto"
     """``auto`` uses uvloop when it is installed (the ``gateway`` extra), else asyncio's own loop."""
+
+    def route_policies(self) -> list[RoutePolicy]:
+        """The default policy and every route's own."""
+        return [self.policy, *(route.policy for route in self.routes if route.policy is not None)]
 
     def __post_init__(self) -> None:
         # Accept the mode as its text ("5xx", "200", "600"), as the command line and a config file give it.

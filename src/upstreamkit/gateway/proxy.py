@@ -8,12 +8,15 @@ The steps, in order:
 3. rewrite the request: hop-by-hop fields (and those ``Connection`` names) dropped, ``Host`` set to the
    upstream's, ``X-Forwarded-For`` and ``Forwarded`` appended, ``X-Request-Id`` set, the body re-framed
    with ``Content-Length``;
-4. exchange it over a pooled connection; a reused connection that dies before any response byte is
-   retried once on a fresh one for idempotent methods (the upstream closed an idle connection as we wrote);
-5. judge the answer with the core's classifier: a 4xx other than 429 and a success pass through untouched
-   (a 2xx only once it is known not to carry a 600 envelope); a 429, 5xx, 600 or a 2xx with a 600
-   envelope, and every exception, become the one envelope (:mod:`.envelope`);
-6. write one access-log line (:mod:`.accesslog`).
+4. exchange it under the route's policies (:mod:`.policy`: breaker, budget, limiter, retries, one deadline),
+   each attempt over a pooled connection; a reused connection that dies before any response byte is
+   replaced once, within the attempt, for idempotent methods (the upstream closed an idle connection as we
+   wrote);
+5. each answer is judged with the core's classifier (:func:`~.policy.assess_response`): a 4xx other than 429
+   and a success pass through untouched (a 2xx only once it is known not to carry a 600 envelope); a 429,
+   5xx, 600 or a 2xx with a 600 envelope, every exception, and every refusal of the policies (circuit open,
+   budget, rate limit, deadline) become the one envelope (:mod:`.envelope`);
+6. count it (:mod:`.metrics`) and write one access-log line (:mod:`.accesslog`).
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from __future__ import annotations
 import os
 import re
 import time
+from functools import partial
 from typing import Any
 
-from upstreamkit.core.classify import classify, classify_exception, is_plain_success
-from upstreamkit.core.outcome import Outcome
+from upstreamkit.clock import get_clock
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog, rfc3339_ms
 from upstreamkit.gateway.config import GatewaySettings
 from upstreamkit.gateway.envelope import Envelope, error_word
+from upstreamkit.gateway.metrics import GatewayMetrics
+from upstreamkit.gateway.policy import Failure, Policies, assess_response
 from upstreamkit.gateway.routes import RouteTable, Target
 from upstreamkit.gateway.server import Request, Response
 from upstreamkit.gateway.upstream import RemoteProtocolError, UpstreamConnection, UpstreamPool, UpstreamResponse
@@ -83,9 +88,24 @@ def _forwarded_for(client: str) -> bytes:
 class Proxy:
     """The gateway's request handler: ``await proxy.handle(request)`` gives the response to write."""
 
-    def __init__(self, settings: GatewaySettings, pool: UpstreamPool, access_log: AccessLog | None) -> None:
-        """Forward to ``settings.routes`` through ``pool``; log to ``access_log`` when given."""
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        pool: UpstreamPool,
+        access_log: AccessLog | None,
+        policies: Policies | None = None,
+        metrics: GatewayMetrics | None = None,
+    ) -> None:
+        """Forward to ``settings.routes`` through ``pool`` under ``policies`` (by default the settings' on
+        upstreamkit's clock); log to ``access_log`` and count into ``metrics`` when given."""
         self.settings = settings
+        if policies is None:
+            policies = Policies(settings.route_policies(), clock=get_clock())
+        self.policies = policies
+        self.metrics = metrics
+        self._policy = settings.policy
+        for route in settings.routes:  # every upstream's state exists from the start (/status, /readyz)
+            policies.state(route.policy or settings.policy, route.upstream)
         self.routes = RouteTable(list(settings.routes))
         self.pool = pool
         self.access_log = access_log
@@ -101,6 +121,14 @@ class Proxy:
         request_id = self._request_id(request.headers)
         log: dict[str, Any] = {"attempts": 0}
         routed, response, envelope = await self._answer(request, request_id, log)
+        if self.metrics is not None:
+            route = routed.route if routed is not None else None
+            self.metrics.request(
+                route.prefix if route is not None else None,
+                route.upstream if route is not None else None,
+                response.status,
+                str(envelope.kind) if envelope is not None else None,
+            )
         self._log(
             request=request,
             response=response,
@@ -134,21 +162,27 @@ class Proxy:
             return None, self._envelope_response(envelope), envelope
         route = routed.route
         head = self._upstream_head(request, routed, request_id)
-        try:
-            upstream = await self._exchange(route.origin, head, request, log)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes the envelope
-            outcome = classify_exception(exc)
-            envelope = self._from_outcome(outcome, request_id, path_text, route.upstream, None, from_exception=True)
-            return routed, self._envelope_response(envelope), envelope
-        response, judged = self._judge(
-            upstream=upstream,
-            request_id=request_id,
-            path=path_text,
-            upstream_name=route.upstream,
-            method=request.method,
-            log=log,
+        method = request.method
+
+        result = await self.policies.call(
+            route.policy or self._policy,
+            route.upstream,
+            method,
+            request_id,
+            idempotency_key=partial(_has_key, request.headers),
+            send=partial(self._send, route.origin, head, request, log),  # no coroutine of its own per request
+            assess=assess_response,
         )
-        return routed, response, judged
+        log["breaker"] = result.breaker
+        upstream = result.response
+        if upstream is not None:
+            log["upstream_status"] = upstream.status
+        failure = result.failure
+        if failure is None:
+            assert upstream is not None  # noqa: S101 - a success has a response
+            return routed, self._pass_through(upstream, request_id, method, log), None
+        envelope = self._from_failure(failure, upstream, request_id, path_text, route.upstream)
+        return routed, self._envelope_response(envelope), envelope
 
     # --- request ids and the upstream request --------------------------------------------------------
 
@@ -197,76 +231,49 @@ class Proxy:
         parts.append(b"\r\n")
         return b"".join(parts)
 
-    async def _exchange(
-        self, origin: tuple[str, str, int], head: bytes, request: Request, log: dict[str, Any]
+    async def _send(
+        self, origin: tuple[str, str, int], head: bytes, request: Request, log: dict[str, Any], limit: float | None
     ) -> UpstreamResponse:
-        started = time.perf_counter()
-        try:
-            return await self._attempts(origin, head, request, log)
-        finally:
-            log["upstream_ms"] = (time.perf_counter() - started) * 1000.0
+        """One attempt of the policy's, within ``limit`` seconds (connect included) and the settings' caps.
 
-    async def _attempts(
-        self, origin: tuple[str, str, int], head: bytes, request: Request, log: dict[str, Any]
-    ) -> UpstreamResponse:
+        A pooled connection that dies before any response byte is replaced once, within the same attempt, for
+        idempotent methods: the upstream closed an idle connection as we wrote, the request reached no handler.
+        """
         settings = self.settings
         pool = self.pool
         head_only = request.method == "HEAD"
+        started = time.perf_counter()
         connection: UpstreamConnection | None = pool.checkout(origin)
         reused = connection is not None
-        while True:
-            log["attempts"] += 1
-            connect_ms = None
-            if connection is None:
-                opening = time.perf_counter()
-                connection = await pool.connect(origin, settings.connect_timeout)
-                connect_ms = (time.perf_counter() - opening) * 1000.0
-            try:
-                response = await connection.request(
-                    head, request.body, head_only=head_only, timeout=settings.timeout, connect_ms=connect_ms
-                )
-            except RemoteProtocolError as exc:
-                pool.discard(connection)
-                # A pooled connection the upstream closed while idle: the request never reached a handler.
-                if reused and exc.before_response and request.method in _IDEMPOTENT:
-                    connection, reused = None, False
-                    continue
-                raise
-            except BaseException:
-                pool.discard(connection)
-                raise
-            pool.checkin(origin, connection, reusable=response.keep_alive)
-            log["upstream_connect_ms"] = response.connect_ms
-            log["upstream_ttfb_ms"] = response.ttfb_ms
-            return response
-
-    # --- judging the answer --------------------------------------------------------------------------
-
-    def _judge(
-        self,
-        *,
-        upstream: UpstreamResponse,
-        request_id: str,
-        path: str,
-        upstream_name: str,
-        method: str,
-        log: dict[str, Any],
-    ) -> tuple[Response, Envelope | None]:
-        status = upstream.status
-        log["upstream_status"] = status
-        failed: Outcome | None = None
-        if 200 <= status < 400:
-            names = [name.lower().decode("latin-1") for name, _ in upstream.headers]
-            if not is_plain_success(status, names, upstream.body):
-                outcome = classify(status, upstream.headers, upstream.body)
-                if outcome.is_600:
-                    failed = outcome
-        elif not (400 <= status < 500) or status == 429:
-            failed = classify(status, upstream.headers, upstream.body)
-        if failed is None:
-            return self._pass_through(upstream, request_id, method, log), None
-        envelope = self._from_outcome(failed, request_id, path, upstream_name, status)
-        return self._envelope_response(envelope), envelope
+        try:
+            while True:
+                log["attempts"] += 1
+                connect_ms = None
+                left = settings.timeout if limit is None else min(settings.timeout, limit)
+                if connection is None:
+                    opening = time.perf_counter()
+                    connection = await pool.connect(origin, min(settings.connect_timeout, left))
+                    connect_ms = (time.perf_counter() - opening) * 1000.0
+                    left = max(left - connect_ms / 1000.0, 0.001)
+                try:
+                    response = await connection.request(
+                        head, request.body, head_only=head_only, timeout=left, connect_ms=connect_ms
+                    )
+                except RemoteProtocolError as exc:
+                    pool.discard(connection)
+                    if reused and exc.before_response and request.method in _IDEMPOTENT:
+                        connection, reused = None, False
+                        continue
+                    raise
+                except BaseException:
+                    pool.discard(connection)
+                    raise
+                pool.checkin(origin, connection, reusable=response.keep_alive)
+                log["upstream_connect_ms"] = response.connect_ms
+                log["upstream_ttfb_ms"] = response.ttfb_ms
+                return response
+        finally:
+            log["upstream_ms"] = log.get("upstream_ms", 0.0) + (time.perf_counter() - started) * 1000.0
 
     def _pass_through(self, upstream: UpstreamResponse, request_id: str, method: str, log: dict[str, Any]) -> Response:
         drop = _connection_tokens(upstream.headers)
@@ -285,27 +292,26 @@ class Proxy:
         headers.append((b"x-request-id", request_id.encode()))
         return Response(upstream.status, headers, upstream.body)
 
-    def _from_outcome(
-        self,
-        outcome: Outcome,
-        request_id: str,
-        path: str,
-        upstream_name: str,
-        upstream_status: int | None,
-        *,
-        from_exception: bool = False,
+    @staticmethod
+    def _from_failure(
+        failure: Failure, upstream: UpstreamResponse | None, request_id: str, path: str, upstream_name: str
     ) -> Envelope:
-        kind = outcome.kind if outcome.kind is not None else ErrorKind.UPSTREAM_OUTAGE
-        # An exception's text names internal addresses; the caller gets the knowledge base's words instead.
-        detail = kind_info(kind).meaning if from_exception else outcome.explanation
+        kind, last = failure.kind, failure.last
+        if failure.reason:  # the gateway's own decision (breaker, budget, limiter, deadline)
+            detail = failure.reason if last is None else f"{failure.reason}; last failure: {last.kind}"
+        elif upstream is not None and last is not None:
+            detail = last.explanation
+        else:
+            # An exception's text names internal addresses; the caller gets the knowledge base's words instead.
+            detail = kind_info(kind).meaning
         return Envelope(
             kind,
             detail,
             request_id,
             path,
             upstream=upstream_name,
-            upstream_status=upstream_status,
-            retry_after=outcome.retry_after,
+            upstream_status=upstream.status if upstream is not None else None,
+            retry_after=failure.retry_after,
         )
 
     def _envelope_response(self, envelope: Envelope) -> Response:
@@ -318,6 +324,8 @@ class Proxy:
         path = request.target.partition(b"?")[0].decode("latin-1")
         envelope = Envelope(kind, detail, request_id, path if path.startswith("/") else "", refusal_status=status)
         response = self._envelope_response(envelope)
+        if self.metrics is not None:
+            self.metrics.request(None, None, status, str(kind))
         self._log(
             request=request,
             response=response,
@@ -367,7 +375,7 @@ class Proxy:
                 "upstream_ttfb_ms": _ms(log.get("upstream_ttfb_ms")),
                 "bytes_in": len(request.body),
                 "bytes_out": len(response.body),
-                "breaker": None,
+                "breaker": log.get("breaker"),
                 "client": request.client,
                 "credential": _credential(request.headers),
                 "upstream_request_id": log.get("upstream_request_id"),
@@ -375,6 +383,10 @@ class Proxy:
                 "region": self.settings.region,
             }
         )
+
+
+def _has_key(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name.lower() == b"idempotency-key" for name, _ in headers)
 
 
 def _ms(value: float | None) -> float | None:

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from upstreamkit.gateway.policy import RoutePolicy
 
 __all__ = ["Route", "RouteError", "RouteTable", "Target", "parse_route"]
 
@@ -36,6 +40,8 @@ class Route:
     url: str
     upstream: str
     """The upstream's name: in the envelope's ``upstream`` field, the access log and metrics."""
+    policy: RoutePolicy | None = None
+    """This route's retry, breaker, budget and rate policy; None: the gateway's default policy."""
     scheme: str = field(init=False)
     host: str = field(init=False)
     port: int = field(init=False)

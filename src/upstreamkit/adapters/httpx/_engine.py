@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from upstreamkit.adapters._gate import gate, is_health_failure, settle, wait_for_gate
+from upstreamkit.adapters._gate import gate, is_health_failure, learn, wait_for_gate
 from upstreamkit.adapters._options import EXTENSION, CallOptions
 from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
@@ -353,31 +353,22 @@ class Engine:
 
     def _record(self, call: _Call, attempt: int, outcome: Outcome, started: float, done: float) -> None:
         """Teach the limiter, the breaker and the budget what the attempt showed; emit the attempt's event."""
-        state, breaker, budget, duration = call.state, call.breaker, call.budget, done - started
-        limit = outcome.rate_limit
-        if limit is not None:
-            state.limiter.observe(done, remaining=limit.remaining, reset_after=limit.reset_after, limit=limit.limit)
         kind = outcome.kind
         if kind is None:
-            settle(breaker, budget, outcome, done, duration)
+            learn(call.state.limiter, call.breaker, call.budget, outcome, started=started, done=done)
             if self.hooks:
                 status = outcome.status or 0
                 self.emit(
-                    AttemptSucceeded(call.upstream, call.request_id, call.method, attempt, status, duration, done)
-                )
+                    AttemptSucceeded(call.upstream, call.request_id, call.method, attempt, status, done - started,
+                                     done)
+                )  # fmt: skip
             return
         if self.hooks:
             self.emit(
                 AttemptFailed(call.upstream, call.request_id, call.method, attempt, kind, outcome.status,
-                              outcome.is_600, duration, outcome.explanation, done)
+                              outcome.is_600, done - started, outcome.explanation, done)
             )  # fmt: skip
-        settle(breaker, budget, outcome, done, duration)
-        # A 429's wait is the limiter's to keep; a 503's opened the breaker (settle) for that long.
-        if (
-            kind is ErrorKind.RATE_LIMITED and outcome.retry_after is not None
-            and (breaker is None or (outcome.status or 0) < 500)
-        ):  # fmt: skip
-            state.limiter.block_until(done + outcome.retry_after)
+        learn(call.state.limiter, call.breaker, call.budget, outcome, started=started, done=done)
 
     def _prepare(self, call: _Call, attempt: int, limit: float | None) -> None:
         """This attempt's timeouts (the caller's httpx timeout, part by part, capped by the policy's and the
