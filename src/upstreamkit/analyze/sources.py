@@ -1,0 +1,57 @@
+"""Where lines come from: plain or gzip files, or ``-`` for stdin, read as a stream of text lines.
+
+Bytes that are not UTF-8 become U+FFFD (a log line is never refused for its encoding); gzip is recognised
+by its magic bytes, not by the file name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+__all__ = ["SourceError", "open_lines"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class SourceError(Exception):
+    """A log file cannot be opened or read (missing, a directory, a broken gzip stream)."""
+
+
+def _binary(path: str) -> IO[bytes]:
+    if path == "-":
+        return io.BufferedReader(sys.stdin.buffer, buffer_size=1 << 16)  # type: ignore[arg-type]
+    candidate = Path(path)
+    if candidate.is_dir():
+        raise SourceError(f"{path}: is a directory, not a log file")
+    try:
+        return candidate.open("rb")
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def open_lines(path: str) -> Iterator[Iterator[str]]:
+    """The text lines of ``path`` (``-``: stdin), decompressed when it is gzip."""
+    raw = _binary(path)
+    try:
+        peek = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
+        stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if peek == _GZIP_MAGIC else raw
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+        yield _guarded(text, path)
+    finally:
+        if path != "-":
+            raw.close()
+
+
+def _guarded(text: io.TextIOWrapper, path: str) -> Iterator[str]:
+    try:
+        yield from text
+    except (OSError, EOFError, zlib.error) as exc:  # gzip raises BadGzipFile (an OSError) or EOFError
+        raise SourceError(f"{path}: the gzip stream is broken ({exc})") from None
