@@ -56,6 +56,7 @@ def _rows(
     lines: Iterator[str],
     fmt: LogFormat | None,
     steps: Any,
+    *,
     since: float | None,
     until: float | None,
 ) -> Iterator[tuple[Any, ...]]:
@@ -104,7 +105,7 @@ def load_events(
                     stats = FileStats(path=path, format=fmt.name if fmt else None)
                     all_stats.append(stats)
                     steps = chain(fmt, credential_field=credential_field, file_index=index) if fmt else ()
-                    rows = _rows(stats, itertools.chain(head, lines), fmt, steps, since, until)
+                    rows = _rows(stats, itertools.chain(head, lines), fmt, steps, since=since, until=until)
                     writer.writerows([_csv_value(value) for value in row] for row in rows)
         columns = {column: _TYPES.get(column, "VARCHAR") for column in COLUMNS}
         con.execute(

@@ -26,7 +26,8 @@ class SourceError(Exception):
 
 def _binary(path: str) -> IO[bytes]:
     if path == "-":
-        return io.BufferedReader(sys.stdin.buffer, buffer_size=1 << 16)  # type: ignore[arg-type]
+        stdin: IO[bytes] = sys.stdin.buffer
+        return stdin if isinstance(stdin, io.BufferedReader) else io.BufferedReader(stdin, buffer_size=1 << 16)  # type: ignore[type-var]
     candidate = Path(path)
     if candidate.is_dir():
         raise SourceError(f"{path}: is a directory, not a log file")
@@ -42,7 +43,9 @@ def open_lines(path: str) -> Iterator[Iterator[str]]:
     raw = _binary(path)
     try:
         peek = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if peek == _GZIP_MAGIC else raw
+        stream: IO[bytes] = raw
+        if peek == _GZIP_MAGIC:
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
         text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
         yield _guarded(text, path)
     finally:

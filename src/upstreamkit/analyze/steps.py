@@ -110,17 +110,18 @@ def _parse_time(text: object, time_format: str) -> float | None:
     if not isinstance(text, str) or len(text) > 64:
         return None
     try:
-        if time_format == "rfc3339":
-            moment = datetime.fromisoformat(text)
-        else:
-            moment = datetime.strptime(text, time_format)  # noqa: DTZ007 - a zoneless time is local (TZ)
+        moment = (
+            datetime.fromisoformat(text) if time_format == "rfc3339" else datetime.strptime(text, time_format)  # noqa: DTZ007 - a zoneless time is local (TZ)
+        )
         epoch = moment.timestamp()
     except (ValueError, OverflowError, OSError):
         return None
     return epoch if math.isfinite(epoch) else None
 
 
-def chain(fmt: LogFormat, *, credential_field: str | None = None, file_index: int = 0) -> tuple[Step, ...]:
+def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is small
+    fmt: LogFormat, *, credential_field: str | None = None, file_index: int = 0
+) -> tuple[Step, ...]:
     """The steps that turn one line of ``fmt`` (its fields, from :func:`~formats.parse_line`) into an event."""
     fields = dict(fmt.fields)
     if credential_field:
@@ -156,6 +157,10 @@ def chain(fmt: LogFormat, *, credential_field: str | None = None, file_index: in
             event[column] = _text(event.get(column))
         if event["endpoint"] is not None:
             event["endpoint"] = normalize_path(event["endpoint"])
+        upstream = event["upstream"]
+        if upstream is not None and "://" in upstream:  # nginx names the URL; the upstream is its origin
+            scheme, _, rest = upstream.partition("://")
+            event["upstream"] = f"{scheme}://{rest.split('/', 1)[0]}"
         event["status"] = _int(event.get("status"))
         event["upstream_status"] = _int(event.get("upstream_status"))
         for column in ("duration_ms", "upstream_ms"):
@@ -193,9 +198,10 @@ def chain(fmt: LogFormat, *, credential_field: str | None = None, file_index: in
 
 def run_chain(steps: tuple[Step, ...], raw: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """The event row for one line's fields, or None when a step dropped it."""
-    event: dict[str, Any] | None = dict(raw)
+    event = dict(raw)
     for step in steps:
-        event = step(event)
-        if event is None:
+        result = step(event)
+        if result is None:
             return None
+        event = result
     return tuple(event.get(column) for column in COLUMNS)

@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from upstreamkit._version import __version__
-from upstreamkit.cli import demo, diagnose, explain, gateway, simulate
+from upstreamkit.cli import analyze, demo, diagnose, explain, gateway, simulate
 from upstreamkit.cli.checks import fail
 from upstreamkit.diagnose.runner import describe_error
 
@@ -114,6 +114,8 @@ app.command("explain")(explain.explain)
 app.command("demo")(demo.demo)
 app.command("simulate")(simulate.simulate)
 app.command("gateway")(gateway.gateway)
+# DuckDB (the `analyze` extra) is imported only when the command runs.
+app.command("analyze")(analyze.analyze)
 
 
 def main() -> None:

@@ -1,0 +1,17 @@
+"""``analyze``: incidents, time to recover and the clusters behind them, from the logs people already have.
+
+The chain, top to bottom: :mod:`.sources` (plain, gzip, stdin) → :mod:`.formats` (log formats as data,
+detected per file) → :mod:`.steps` (one line's fields → one event row, kinds read from
+:mod:`.logsignatures`) → :mod:`.engine` (the events table in DuckDB) → :mod:`.analysis` (series, latency,
+kinds, :mod:`.incidents`, clusters, :mod:`.templates`) → ``--json`` or :mod:`.terminal`.
+
+DuckDB is the ``analyze`` extra; it is imported when an analysis runs, never at import time.
+"""
+
+from __future__ import annotations
+
+from upstreamkit.analyze.analysis import analyze as run
+from upstreamkit.analyze.options import AnalyzeOptions, AnalyzeUsageError
+from upstreamkit.analyze.sources import SourceError
+
+__all__ = ["AnalyzeOptions", "AnalyzeUsageError", "SourceError", "run"]

@@ -1,0 +1,104 @@
+"""``upstreamkit analyze``: incidents, time to recover and the clusters behind them, from existing logs.
+
+The analysis lives in :mod:`upstreamkit.analyze`; this module parses options, prints the JSON or the
+terminal summary, and turns every usage mistake into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+
+from upstreamkit.analyze import AnalyzeOptions, AnalyzeUsageError, SourceError, run
+from upstreamkit.analyze.formats import format_names
+from upstreamkit.analyze.options import parse_bucket, parse_moment, read_user_events
+from upstreamkit.analyze.terminal import summary
+from upstreamkit.cli.checks import fail
+
+# The contract's format names (issue 14); the later ones are named now so that scripts can rely on them.
+FORMATS = ("auto", "upstreamkit", "nginx", "nginx-error", "haproxy", "envoy", "alb", "caddy")
+
+
+def analyze(
+    paths: list[str] = typer.Argument(None, help="Log files (plain or gzip); '-' reads stdin.", show_default=False),
+    log_format: str = typer.Option("auto", "--format", "-f", help="auto, " + ", ".join(FORMATS[1:]) + "."),
+    nginx_log_format: str | None = typer.Option(
+        None, "--log-format", help="An nginx log_format string for the access log (a later step)."
+    ),
+    credential_field: str | None = typer.Option(
+        None, "--credential-field", help="The field holding the credential ($remote_user, $http_x_api_key_id...)."
+    ),
+    since: str | None = typer.Option(None, "--since", help="Only lines at or after this RFC 3339 time."),
+    until: str | None = typer.Option(None, "--until", help="Only lines before this RFC 3339 time."),
+    bucket: str = typer.Option("1m", "--bucket", help="Width of the series' buckets: 250ms, 10s, 1m, 1h."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the summary."),
+    html: str | None = typer.Option(None, "--html", help="Write a self-contained HTML report (a later step)."),
+    events: str | None = typer.Option(None, "--events", help="Deploys and changes: one 'RFC3339 text' per line."),
+) -> None:
+    """Read gateway, nginx access and nginx error logs; find incidents, time to recover and clusters.
+
+    Examples:
+
+      upstreamkit analyze access.jsonl --bucket 10s
+
+      upstreamkit analyze /var/log/nginx/access.log.1.gz /var/log/nginx/error.log --json
+
+      zcat gateway.log.gz | upstreamkit analyze - --events deploys.txt
+    """
+    try:
+        options = _options(paths, log_format, nginx_log_format, credential_field, since, until, bucket, html, events)
+        document = run(paths, options)
+    except (AnalyzeUsageError, SourceError) as exc:
+        raise fail(str(exc)) from None
+    except ModuleNotFoundError as exc:
+        if exc.name != "duckdb":
+            raise
+        raise fail("analyze needs DuckDB: pip install 'upstreamkit[analyze]'") from None
+    if as_json:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+        return
+    Console().print(summary(document))
+
+
+def _options(
+    paths: list[str] | None,
+    log_format: str,
+    nginx_log_format: str | None,
+    credential_field: str | None,
+    since: str | None,
+    until: str | None,
+    bucket: str,
+    html: str | None,
+    events: str | None,
+) -> AnalyzeOptions:
+    if not paths:
+        raise AnalyzeUsageError("give at least one log file ('-' for stdin); see --help")
+    if paths.count("-") > 1:
+        raise AnalyzeUsageError("stdin ('-') can be read once")
+    if log_format not in FORMATS:
+        raise AnalyzeUsageError(f"--format {log_format!r} is not one of {', '.join(FORMATS)}")
+    if log_format != "auto" and log_format not in format_names():
+        raise AnalyzeUsageError(
+            f"--format {log_format}: not supported yet (supported: auto, {', '.join(format_names())})"
+        )
+    if nginx_log_format is not None:
+        raise AnalyzeUsageError(
+            "--log-format: not supported yet; the predefined nginx 'combined' format is (--format nginx)"
+        )
+    if html is not None:
+        raise AnalyzeUsageError("--html: not supported yet; use --json")
+    start = parse_moment(since, "--since") if since is not None else None
+    end = parse_moment(until, "--until") if until is not None else None
+    if start is not None and end is not None and end <= start:
+        raise AnalyzeUsageError("--until must be later than --since")
+    return AnalyzeOptions(
+        format=log_format,
+        credential_field=credential_field or None,
+        since=start,
+        until=end,
+        bucket_s=parse_bucket(bucket),
+        user_events=read_user_events(events) if events is not None else (),
+    )
