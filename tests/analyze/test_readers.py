@@ -1,0 +1,218 @@
+"""Readers: real nginx error-log lines read to their cause, nginx combined and the gateway's JSON, per file
+format detection, gzip and stdin, zoneless times in the local zone, credentials only as fingerprints."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from upstreamkit.analyze.engine import load_events
+from upstreamkit.analyze.formats import detect_format, formats, parse_line
+from upstreamkit.analyze.logsignatures import kind_of_message, log_signatures
+from upstreamkit.analyze.steps import COLUMNS, chain, normalize_path, run_chain
+from upstreamkit.core.redact import fingerprint
+from upstreamkit.errors import ErrorKind
+from upstreamkit.gateway.accesslog import FIELDS
+
+FIXTURES = Path(__file__).parents[1] / "knowledge" / "fixtures" / "proxies"
+NGINX_CASES = sorted(
+    (sidecar.stem, line, json.loads(sidecar.read_text())["condition_kind"])
+    for sidecar in (FIXTURES / "nginx-1.22.1").glob("*.json")
+    for line in json.loads(sidecar.read_text())["error_log"]
+)
+COMBINED = (
+    '203.0.113.7 - alice [28/Nov/2026:14:00:01 +0000] "GET /v1/orders/123?token=abc HTTP/1.1" 502 157 "-" "curl/8.5.0"'
+)
+
+
+def _row(line: str, name: str, **options: object) -> dict[str, object]:
+    fmt = formats()[name]
+    fields = parse_line(line, fmt)
+    assert fields is not None, f"{name} did not parse {line!r}"
+    row = run_chain(chain(fmt, **options), fields)  # type: ignore[arg-type]
+    assert row is not None
+    return dict(zip(COLUMNS, row, strict=True))
+
+
+def test_the_captured_nginx_error_lines_are_all_here() -> None:
+    # the fixtures hold the lines nginx 1.22.1 wrote for 12 failure cases: a guard against an empty glob
+    assert len(NGINX_CASES) >= 12
+
+
+@pytest.mark.parametrize(("case", "line", "expected"), NGINX_CASES, ids=[case for case, _, _ in NGINX_CASES])
+def test_a_real_nginx_error_line_is_read_to_its_cause(case: str, line: str, expected: str) -> None:
+    row = _row(line, "nginx-error")
+    assert row["kind"] == expected, case
+    assert row["failed"] is True
+    assert row["is_request"] is False
+    assert row["client"] == "127.0.0.1"
+    assert str(row["endpoint"]).startswith("/")
+    assert ", client:" not in str(row["message"])  # the message proper, without nginx's context fields
+
+
+def test_an_nginx_error_line_names_the_upstream_origin_and_reads_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    line = next(line for case, line, _ in NGINX_CASES if case == "refused")
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        utc = _row(line, "nginx-error")
+        monkeypatch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        tokyo = _row(line, "nginx-error")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert utc["upstream"] == "http://127.0.0.1:59413"
+    assert utc["ts"] == 1795874800.0  # 2026-11-28 14:06:40 read as UTC
+    assert tokyo["ts"] == 1795874800.0 - 9 * 3600  # the same wall time in Tokyo is 9 hours earlier
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("no live upstreams while connecting to upstream", ErrorKind.DESTINATION_UNAVAILABLE),
+        ("upstream timed out (110: Connection timed out) while connecting to upstream", ErrorKind.CONNECTION_TIMEOUT),
+        ("api.example.com could not be resolved (110: Operation timed out)", ErrorKind.DNS_TIMEOUT),
+        ("connect() failed (113: No route to host) while connecting to upstream", ErrorKind.DESTINATION_IP_UNROUTABLE),
+        (
+            "upstream sent too big header while reading response header from upstream",
+            ErrorKind.HTTP_RESPONSE_HEADER_SECTION_SIZE,
+        ),
+        ('limiting connections by zone "addr"', ErrorKind.CONNECTION_LIMIT_REACHED),
+        ('open() "/usr/share/nginx/html/favicon.ico" failed (2: No such file or directory)', None),
+    ],
+)
+def test_log_signatures_read_phrases_to_kinds(message: str, kind: ErrorKind | None) -> None:
+    signature = kind_of_message(message)
+    assert (signature.kind if signature else None) == kind
+
+
+def test_every_log_signature_has_a_source_and_a_unique_id() -> None:
+    ids = [signature.id for signature in log_signatures()]
+    assert len(ids) == len(set(ids))
+    assert all(signature.source.startswith("https://") for signature in log_signatures())
+
+
+def test_nginx_combined_line() -> None:
+    row = _row(COMBINED, "nginx", credential_field="$remote_user")
+    assert row["endpoint"] == "/v1/orders/{id}"  # query dropped, id masked
+    assert row["method"] == "GET"
+    assert row["status"] == 502
+    assert row["kind"] == "upstream_outage"
+    assert row["client"] == "203.0.113.7"
+    assert row["credential"] == fingerprint("alice")  # never the value itself
+    assert row["ts"] == 1795874401.0
+    ok = _row(COMBINED.replace('" 502 ', '" 200 '), "nginx")
+    assert ok["failed"] is False
+    assert ok["kind"] is None
+    assert ok["credential"] is None  # no --credential-field: no credential
+
+
+def test_gateway_json_line_reads_every_contract_field() -> None:
+    record = dict.fromkeys(FIELDS)
+    record.update(
+        ts="2026-11-28T14:00:00.250Z",
+        path="/pay/v1/charges/ch_3NqLx8aBcDeFgHiJkLmNoPqR",
+        upstream="pay",
+        status=504,
+        upstream_status=None,
+        kind="http_response_timeout",
+        error="gateway_timeout",
+        duration_ms=3001.5,
+        upstream_ms=3000.25,
+        client="10.0.0.9",
+        credential="sha256:0123abcd",
+        gateway="gw-1",
+        region="eu-west-1",
+        request_id="r1",
+    )
+    row = _row(json.dumps(record), "upstreamkit")
+    assert row["ts"] == 1795874400.25
+    assert row["endpoint"] == "/pay/v1/charges/{id}"
+    assert (row["status"], row["upstream_status"], row["kind"]) == (504, None, "http_response_timeout")
+    assert (row["duration_ms"], row["upstream_ms"]) == (3001.5, 3000.25)
+    assert row["credential"] == "sha256:0123abcd"  # already a fingerprint: kept
+    assert row["gateway"] == "gw-1/eu-west-1"
+    assert row["message"] == "gateway_timeout"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/v1/users/42/orders/7", "/v1/users/{id}/orders/{id}"),
+        ("/v1/items/3f2b8c1e-9a4d-4c7e-8f00-1234567890ab", "/v1/items/{id}"),
+        ("/v1/blobs/deadbeefdeadbeef00", "/v1/blobs/{id}"),
+        ("/v1/health", "/v1/health"),
+        ("/v2/x?id=1#frag", "/v2/x"),
+    ],
+)
+def test_normalize_path(path: str, expected: str) -> None:
+    assert normalize_path(path) == expected
+
+
+def _nginx_error_lines() -> list[str]:
+    return [line for _, line, _ in NGINX_CASES]
+
+
+def test_auto_detects_each_file_of_a_mixed_run(tmp_path: Path) -> None:
+    access = tmp_path / "access.log.gz"
+    with gzip.open(access, "wt") as out:
+        out.write(COMBINED + "\nnot a log line\n" + COMBINED.replace("502", "200") + "\n")
+    error = tmp_path / "error.log"
+    error.write_text("\n".join(_nginx_error_lines()) + "\n")
+    con = duckdb.connect()
+    stats = load_events(con, [str(access), str(error)])
+    assert [(item.format, item.lines, item.parsed, item.unparsed) for item in stats] == [
+        ("nginx", 3, 2, 1),
+        ("nginx-error", len(NGINX_CASES), len(NGINX_CASES), 0),
+    ]
+    counts = dict(con.execute("SELECT file, count(*) FROM events GROUP BY 1").fetchall())
+    assert counts == {0: 2, 1: len(NGINX_CASES)}
+
+
+def test_stdin_is_read_as_a_stream(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    source = tmp_path / "in.log"
+    source.write_bytes(gzip.compress((COMBINED + "\n").encode() * 3))
+    with source.open("rb") as handle:
+        monkeypatch.setattr("sys.stdin", _Stdin(handle))
+        con = duckdb.connect()
+        stats = load_events(con, ["-"])
+    assert (stats[0].format, stats[0].parsed) == ("nginx", 3)
+
+
+class _Stdin:
+    """sys.stdin's shape: a text stream whose ``buffer`` is the bytes."""
+
+    def __init__(self, buffer: object) -> None:
+        self.buffer = buffer
+
+
+def test_detection_finds_no_format_in_prose() -> None:
+    assert detect_format(["hello world", "", "nothing to see"]) is None
+
+
+def test_an_unknown_file_counts_every_line_unparsed(tmp_path: Path) -> None:
+    prose = tmp_path / "notes.txt"
+    prose.write_text("one\ntwo\n\nthree\n")
+    stats = load_events(duckdb.connect(), [str(prose)])
+    assert (stats[0].format, stats[0].lines, stats[0].unparsed) == (None, 3, 3)
+
+
+def _lines(count: int) -> Iterator[str]:
+    for second in range(count):
+        yield COMBINED.replace("14:00:01", f"14:00:{second:02d}")
+
+
+def test_since_and_until_keep_the_window(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("\n".join(_lines(10)) + "\n")
+    con = duckdb.connect()
+    stats = load_events(con, [str(log)], since=1795874402.0, until=1795874405.0)
+    assert stats[0].outside == 7
+    assert con.execute("SELECT min(ts), max(ts) FROM events").fetchone() == (1795874402.0, 1795874404.0)
