@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -15,6 +16,10 @@ _SHOWN = 3
 
 def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.1%}"
+
+
+def _seconds(start: str, end: str) -> float:
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
 
 
 def summary(document: dict[str, Any]) -> RenderableType:
@@ -34,13 +39,14 @@ def summary(document: dict[str, Any]) -> RenderableType:
     parts: list[RenderableType] = [head]
 
     incidents = Table(title=f"Incidents ({len(document['incidents'])})", title_justify="left")
-    for column in ("start", "end", "failures", "peak", "recovered after", "kinds", "top endpoint / upstream"):
+    incidents.add_column("start", no_wrap=True)
+    for column in ("lasted", "failures", "peak", "recovered after", "kinds", "top endpoint / upstream"):
         incidents.add_column(column)
     for incident in document["incidents"]:
         ttr = incident["time_to_recover_s"]
         incidents.add_row(
             incident["start"],
-            incident["end"],
+            f"{_seconds(incident['start'], incident['end']):g} s",
             str(incident["failures"]),
             _percent(incident["peak_rate"]),
             "not recovered" if ttr is None else f"{ttr:g} s",

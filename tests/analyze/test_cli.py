@@ -1,0 +1,129 @@
+"""``upstreamkit analyze`` on the command line: the JSON contract's keys, the summary, and usage errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from upstreamkit.cli.app import app
+
+COMBINED = '203.0.113.7 - - [28/Nov/2026:14:{minute:02d}:01 +0000] "GET /v1/orders/{n} HTTP/1.1" {status} 157 "-" "c"'
+CONTRACT_KEYS = {
+    "lines",
+    "parsed",
+    "unparsed",
+    "formats",
+    "window",
+    "series",
+    "latency",
+    "kinds",
+    "incidents",
+    "clusters",
+    "templates",
+}
+
+
+@pytest.fixture
+def access_log(tmp_path: Path) -> Path:
+    """Twenty minutes of nginx traffic with a five-minute outage (14:08-14:12) and one unparsable line."""
+    lines = []
+    for minute in range(20):
+        for n in range(20):
+            status = 502 if 8 <= minute <= 12 else 200
+            lines.append(COMBINED.format(minute=minute, n=n, status=status))
+    lines.append("garbage")
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["analyze", *args], input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_json_holds_the_contract(access_log: Path, tmp_path: Path) -> None:
+    events = tmp_path / "events.txt"
+    events.write_text(
+        "# deploys\n2026-11-28T14:07:30Z deploy api v42 token=sk_live_abcdefghijklmnop\n"
+        "2026-11-28T10:00:00Z an old change\n"
+    )
+    code, out, _ = _run(str(access_log), "--json", "--events", str(events))
+    assert code == 0
+    document = json.loads(out)
+    assert set(document) >= CONTRACT_KEYS
+    assert (document["lines"], document["parsed"], document["unparsed"]) == (401, 400, 1)
+    assert document["window"] == {"start": "2026-11-28T14:00:01.000Z", "end": "2026-11-28T14:19:01.000Z"}
+    assert len(document["series"]) == 20
+    assert set(document["series"][0]) >= {"t", "requests", "failures", "rate_600"}
+    assert set(document["latency"]) == {"p50", "p95", "p99"}
+    assert document["kinds"] == {"upstream_outage": 100}
+    [incident] = document["incidents"]
+    assert set(incident) >= {"start", "end", "peak_rate", "failures", "kinds", "time_to_recover_s", "top", "events"}
+    assert (incident["start"], incident["end"]) == ("2026-11-28T14:08:01.000Z", "2026-11-28T14:12:01.000Z")
+    assert incident["time_to_recover_s"] == 300.0  # first 502 at 14:08:01, first 200 after at 14:13:01
+    assert set(incident["top"]) == {"endpoint", "upstream", "credential", "gateway", "client"}
+    assert incident["top"]["endpoint"] == "/v1/orders/{id}"
+    [near] = incident["events"]
+    assert near["t"] == "2026-11-28T14:07:30.000Z"
+    assert "sk_live_abcdefghijklmnop" not in near["text"]
+    assert set(document["clusters"]) == {"by_endpoint", "by_upstream", "by_credential", "by_gateway", "by_client"}
+    [client] = document["clusters"]["by_client"]
+    assert set(client) >= {"key", "failures", "rate", "kinds"}
+    assert (client["key"], client["failures"], client["rate"]) == ("203.0.113.7", 100, 0.25)
+
+
+def test_the_summary_names_the_incident(access_log: Path) -> None:
+    code, out, _ = _run(str(access_log), "--bucket", "1m")
+    assert code == 0
+    assert "Incidents (1)" in out
+    assert "2026-11-28T14:08:01.000Z" in out
+
+
+def test_stdin(access_log: Path) -> None:
+    code, out, _ = _run("-", "--json", stdin=access_log.read_text())
+    assert code == 0
+    assert json.loads(out)["formats"][0] == {"path": "-", "format": "nginx", "lines": 401, "parsed": 400, "unparsed": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give at least one log file"),
+        (["{log}", "--bucket", "0s"], "--bucket '0s'"),
+        (["{log}", "--bucket", "fast"], "--bucket 'fast'"),
+        (["{log}", "--format", "syslog"], "--format 'syslog' is not one of"),
+        (["{log}", "--format", "haproxy"], "not supported yet"),
+        (["{log}", "--since", "yesterday"], "--since 'yesterday'"),
+        (["{log}", "--since", "2026-11-28T15:00:00Z", "--until", "2026-11-28T14:00:00Z"], "--until must be later"),
+        (["{log}", "--events", "{missing}"], "cannot be read"),
+        (["{log}", "--events", "{bad_events}"], "line 1"),
+        (["{missing}"], "cannot be read"),
+        (["{dir}"], "is a directory"),
+        (["{bad_gzip}"], "gzip stream is broken"),
+        (["-", "-"], "stdin ('-') can be read once"),
+        (["{log}", "--bucket", "1ms"], "use a wider one"),
+        (["{log}", "--html", "{dir}/r.html"], "--html: not supported yet"),
+    ],
+)
+def test_usage_errors_exit_2_in_one_line(access_log: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    bad_events = tmp_path / "events.txt"
+    bad_events.write_text("not-a-time deploy\n")
+    bad_gzip = tmp_path / "broken.gz"
+    bad_gzip.write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 6 + b"not deflate at all" * 4)
+    names = {
+        "log": access_log,
+        "missing": tmp_path / "nope.log",
+        "dir": tmp_path,
+        "bad_events": bad_events,
+        "bad_gzip": bad_gzip,
+    }
+    code, out, err = _run(*(arg.format(**names) for arg in args))
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
