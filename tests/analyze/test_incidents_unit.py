@@ -18,6 +18,14 @@ def test_one_outage_in_quiet_traffic_is_one_incident() -> None:
     assert (span.first, span.last, span.failures, span.peak_rate) == (5, 7, 250, 1.0)
 
 
+def test_the_edge_buckets_of_an_outage_belong_to_it() -> None:
+    # the outage began a moment before 05:00's end and ended a moment after 08:00 began
+    series = _series([(100, 0)] * 4 + [(100, 1), (100, 100), (100, 100), (100, 100), (100, 1)] + [(100, 0)] * 5)
+    [span] = failing_spans(series)
+    assert (span.first, span.last, span.failures) == (4, 8, 302)
+    assert failing_spans(_series([(100, 1)] * 4 + [(100, 100)] * 3 + [(100, 1)] * 4))[0].failures == 300
+
+
 def test_a_gap_of_one_normal_bucket_joins_a_flapping_upstream_into_one_incident() -> None:
     series = _series([(100, 0)] * 5 + [(100, 80), (100, 2), (100, 80)] + [(100, 0)] * 5)
     [span] = failing_spans(series)

@@ -5,7 +5,8 @@ The normal rate is the median bucket's; a bucket is failing when its rate is at 
 that and at least twice it, with ``min_failures`` failures or more (one failed call in a quiet bucket is not an
 incident). Failing buckets separated by at most ``max_gap`` buckets without traffic, or with a normal rate,
 are one incident (a flapping upstream is one incident, not ten). An incident needs ``min_size`` failures
-in all. The precise start and end, and the time to recover, are read from the events afterwards.
+in all, and takes the bucket on either side when it fails above the normal rate (an outage's first or last
+moments). The precise start and end, and the time to recover, are read from the events afterwards.
 """
 
 from __future__ import annotations
@@ -74,7 +75,22 @@ def failing_spans(
         first = last = index
     if first >= 0:
         spans.append(_span(series, first, last))
-    return [span for span in spans if span.failures >= min_size]
+    return [_edges(series, span, baseline) for span in spans if span.failures >= min_size]
+
+
+def _edges(series: Sequence[Bucket], span: Span, baseline: float) -> Span:
+    """The span with the bucket just before and just after it when they fail above the normal rate: an
+    outage that starts or ends a moment before a bucket's end leaves a few failures there, and they are its."""
+
+    def above(index: int) -> bool:
+        if not 0 <= index < len(series):
+            return False
+        bucket = series[index]
+        return bucket.failures > 0 and (bucket.rate or 0.0) > baseline
+
+    first = span.first - 1 if above(span.first - 1) else span.first
+    last = span.last + 1 if above(span.last + 1) else span.last
+    return _span(series, first, last) if (first, last) != (span.first, span.last) else span
 
 
 def _span(series: Sequence[Bucket], first: int, last: int) -> Span:
