@@ -216,3 +216,61 @@ def test_since_and_until_keep_the_window(tmp_path: Path) -> None:
     stats = load_events(con, [str(log)], since=1795874402.0, until=1795874405.0)
     assert stats[0].outside == 7
     assert con.execute("SELECT min(ts), max(ts) FROM events").fetchone() == (1795874402.0, 1795874404.0)
+
+
+# What each captured HAProxy 2.6.12 httplog line says, read from its termination state and status. Where the
+# line is less precise than the condition that caused it, the table says what the line gives: HAProxy logs a
+# failed TLS handshake and a name that did not resolve as SC, a reset before headers as SH, and a 200 when it
+# did not verify the certificate.
+HAPROXY_EXPECTED = {
+    "close-before-headers": "http_response_incomplete",
+    "dns-nxdomain": "connection_refused",
+    "garbage-response": "http_protocol_error",
+    "limit-req": "rate_limited",
+    "refused": "connection_refused",
+    "reset-before-headers": "http_response_incomplete",
+    "reset-mid-body": "http_response_incomplete",
+    "timeout": "http_response_timeout",
+    "tls-expired": "connection_refused",
+    "tls-hostname-mismatch": None,
+    "tls-plain-port": "connection_refused",
+    "tls-untrusted": "connection_refused",
+    "truncated-body": "http_response_incomplete",
+    "upstream-502": "upstream_outage",
+    "upstream-600": "upstream_600",
+}
+HAPROXY_CASES = sorted(
+    (sidecar.stem, json.loads(sidecar.read_text())["error_log"][-1])  # "refused" first logs the probe's BADREQ
+    for sidecar in (FIXTURES / "haproxy-2.6.12").glob("*.json")
+)
+
+
+def test_every_captured_haproxy_case_has_an_expectation() -> None:
+    assert {case for case, _ in HAPROXY_CASES} == set(HAPROXY_EXPECTED)
+
+
+@pytest.mark.parametrize(("case", "line"), HAPROXY_CASES, ids=[case for case, _ in HAPROXY_CASES])
+def test_a_real_haproxy_line_is_read_from_its_termination_state(case: str, line: str) -> None:
+    assert detect_format([line]) is formats()["haproxy"]
+    row = _row(line, "haproxy")
+    assert row["kind"] == HAPROXY_EXPECTED[case]
+    assert row["failed"] is (HAPROXY_EXPECTED[case] is not None)
+    assert row["is_request"] is True
+    assert row["client"] == "127.0.0.1"
+    assert str(row["endpoint"]).startswith("/")
+
+
+def test_haproxy_timers_and_syslog_prefix() -> None:
+    line = (
+        "Nov 28 14:07:47 edge-1 haproxy[4242]: 10.1.2.3:47092 [28/Nov/2026:14:07:47.365] fe api/s1 "
+        '0/0/1/-1/1002 504 198 - - sH-- 1/1/0/0/0 0/0 {api.example.com} "GET /v1/orders/9 HTTP/1.1"'
+    )
+    row = _row(line, "haproxy")
+    assert (row["kind"], row["status"], row["upstream"], row["client"]) == (
+        "http_response_timeout",
+        504,
+        "api",
+        "10.1.2.3",
+    )
+    assert (row["upstream_ms"], row["duration_ms"]) == (None, 1002.0)  # -1: no response came
+    assert row["endpoint"] == "/v1/orders/{id}"

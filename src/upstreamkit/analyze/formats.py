@@ -36,6 +36,7 @@ class LogFormat:
     detect: tuple[str, ...] = ()
     submatch: tuple[tuple[str, re.Pattern[str]], ...] = ()
     message_cut: str | None = None
+    flags: str | None = None
     scale: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -54,6 +55,7 @@ def _format(name: str, entry: Mapping[str, Any]) -> LogFormat:
         detect=tuple(entry.get("detect", ())),
         submatch=tuple((key, re.compile(pattern)) for key, pattern in entry.get("submatch", {}).items()),
         message_cut=entry.get("message_cut"),
+        flags=entry.get("flags"),
         scale={key: float(value) for key, value in entry.get("scale", {}).items()},
     )
 

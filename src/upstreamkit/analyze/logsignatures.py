@@ -1,8 +1,9 @@
 """The knowledge base's log-line signatures (``knowledge/log_signatures.toml``): a proxy's log phrase → a kind.
 
 ``nginx: upstream timed out`` is ``http_response_timeout``, ``connect() failed (111: Connection refused)`` is
-``connection_refused``: a log that names the cause is read to the cause. First match wins (the file orders
-specific phrases before generic ones).
+``connection_refused``; HAProxy's termination state ``SC`` is ``connection_refused``, ``sH``
+``http_response_timeout``: a log that names the cause is read to the cause. First match wins (the file orders
+specific entries before generic ones).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from importlib.resources import files
 
 from upstreamkit.errors import ErrorKind
 
-__all__ = ["LogSignature", "kind_of_message", "log_signatures"]
+__all__ = ["LogSignature", "kind_of_flags", "kind_of_message", "log_signatures"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +26,11 @@ class LogSignature:
     id: str
     producer: str
     log: str
-    pattern: re.Pattern[str]
     kind: ErrorKind
     source: str
+    pattern: re.Pattern[str] | None = None
+    flags: str | None = None
+    statuses: frozenset[int] = frozenset()
 
 
 @cache
@@ -39,9 +42,11 @@ def log_signatures() -> tuple[LogSignature, ...]:
             id=entry["id"],
             producer=entry["producer"],
             log=entry["log"],
-            pattern=re.compile(entry["pattern"]),
             kind=ErrorKind(entry["kind"]),
             source=entry["source"],
+            pattern=re.compile(entry["pattern"]) if "pattern" in entry else None,
+            flags=entry.get("flags"),
+            statuses=frozenset(entry.get("status", ())),
         )
         for entry in tomllib.loads(text)["signature"]
     )
@@ -50,6 +55,18 @@ def log_signatures() -> tuple[LogSignature, ...]:
 def kind_of_message(message: str) -> LogSignature | None:
     """The first signature whose phrase is in ``message``, or None."""
     for signature in log_signatures():
-        if signature.pattern.search(message) is not None:
+        if signature.pattern is not None and signature.pattern.search(message) is not None:
+            return signature
+    return None
+
+
+def kind_of_flags(flags: str, status: int | None) -> LogSignature | None:
+    """The first signature for a termination state's first two characters (``SC``, ``sH`` ...) at ``status``."""
+    for signature in log_signatures():
+        if (
+            signature.flags is not None
+            and flags.startswith(signature.flags)
+            and (not signature.statuses or status in signature.statuses)
+        ):
             return signature
     return None

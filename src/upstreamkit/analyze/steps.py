@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from upstreamkit.analyze.formats import LogFormat
-from upstreamkit.analyze.logsignatures import kind_of_message
+from upstreamkit.analyze.logsignatures import kind_of_flags, kind_of_message
 from upstreamkit.core.classify import classify
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
@@ -131,6 +131,7 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
     def columns(raw: dict[str, Any]) -> dict[str, Any] | None:
         event = {column: raw.get(name) for column, name in fields.items()}
         event["_time"] = raw.get(fmt.time_field)
+        event["_flags"] = raw.get(fmt.flags) if fmt.flags else None
         return event
 
     def timestamp(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -179,10 +180,13 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
 
     def kind(event: dict[str, Any]) -> dict[str, Any]:
         given = event.get("kind")
+        flags = event.pop("_flags", None)
         if given not in _KINDS:
             given = None
             message = event.get("message")
             signature = kind_of_message(message) if message else None
+            if signature is None and isinstance(flags, str):
+                signature = kind_of_flags(flags, event["status"])
             if signature is not None:
                 given = signature.kind.value
             elif event["status"] is not None:
