@@ -57,6 +57,8 @@ def _text(value: object) -> str | None:
     text = str(value)[:_TEXT_LIMIT]
     if text in {"", "-"}:
         return None
+    if text.isprintable():  # the common case, checked in C; the character loop only for the rare line
+        return text
     return "".join(char if char.isprintable() else "?" for char in text)
 
 
