@@ -274,3 +274,45 @@ def test_haproxy_timers_and_syslog_prefix() -> None:
     )
     assert (row["upstream_ms"], row["duration_ms"]) == (None, 1002.0)  # -1: no response came
     assert row["endpoint"] == "/v1/orders/{id}"
+
+
+CADDY_CASES = sorted(
+    (sidecar.stem, tuple(sidecar_data["error_log"]), sidecar_data["condition_kind"])
+    for sidecar in (FIXTURES / "caddy-2.6.2").glob("*.json")
+    if (sidecar_data := json.loads(sidecar.read_text()))["error_log"]
+)
+
+
+def test_the_captured_caddy_cases_are_all_here() -> None:
+    assert len(CADDY_CASES) >= 12
+
+
+@pytest.mark.parametrize(("case", "lines", "expected"), CADDY_CASES, ids=[case for case, _, _ in CADDY_CASES])
+def test_a_real_caddy_error_log_is_read_to_its_cause(case: str, lines: tuple[str, ...], expected: str) -> None:
+    assert detect_format(lines) is formats()["caddy"]
+    rows = [_row(line, "caddy") for line in lines]
+    # Caddy writes one line per failure, or two (reverse_proxy's own, then the error): the cause is among them
+    assert expected in {row["kind"] for row in rows}, case
+    assert all(row["is_request"] is False for row in rows)  # error-log lines are events, not traffic
+
+
+def test_a_caddy_access_line_is_a_request() -> None:
+    line = json.dumps(
+        {
+            "level": "error",
+            "ts": 1795874840.5,
+            "logger": "http.log.access.log0",
+            "msg": "handled request",
+            "request": {"remote_ip": "10.0.0.5", "method": "POST", "uri": "/v1/pay/42?x=1"},
+            "duration": 0.25,
+            "status": 502,
+        }
+    )
+    row = _row(line, "caddy")
+    assert (row["is_request"], row["ts"], row["duration_ms"], row["status"]) == (True, 1795874840.5, 250.0, 502)
+    assert (row["endpoint"], row["method"], row["client"], row["kind"]) == (
+        "/v1/pay/{id}",
+        "POST",
+        "10.0.0.5",
+        "upstream_outage",
+    )

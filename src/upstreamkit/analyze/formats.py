@@ -16,7 +16,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, Literal
 
-__all__ = ["LogFormat", "detect_format", "format_names", "formats", "parse_line"]
+__all__ = ["LogFormat", "detect_format", "format_names", "formats", "is_request", "lookup", "parse_line"]
 
 MAX_LINE = 64 * 1024
 """Characters of a line a reader looks at; a longer line is cut there (a log line is not a document)."""
@@ -37,6 +37,7 @@ class LogFormat:
     submatch: tuple[tuple[str, re.Pattern[str]], ...] = ()
     message_cut: str | None = None
     flags: str | None = None
+    request_when: tuple[str, str] | None = None
     scale: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -56,6 +57,7 @@ def _format(name: str, entry: Mapping[str, Any]) -> LogFormat:
         submatch=tuple((key, re.compile(pattern)) for key, pattern in entry.get("submatch", {}).items()),
         message_cut=entry.get("message_cut"),
         flags=entry.get("flags"),
+        request_when=tuple(entry["request_when"]) if "request_when" in entry else None,
         scale={key: float(value) for key, value in entry.get("scale", {}).items()},
     )
 
@@ -70,6 +72,27 @@ def formats() -> dict[str, LogFormat]:
 def format_names() -> tuple[str, ...]:
     """The names ``--format`` accepts besides ``auto``."""
     return tuple(formats())
+
+
+def lookup(fields: Mapping[str, Any], name: str) -> Any:
+    """``fields[name]``, where a dotted name walks nested objects (``request.uri``); None when absent."""
+    if name in fields or "." not in name:
+        return fields.get(name)
+    value: Any = fields
+    for part in name.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def is_request(fields: Mapping[str, Any], fmt: LogFormat) -> bool:
+    """Whether this line of ``fmt`` is one request (an access-log line) rather than an error-log event."""
+    if fmt.request_when is None:
+        return fmt.request
+    field_name, prefix = fmt.request_when
+    value = lookup(fields, field_name)
+    return isinstance(value, str) and value.startswith(prefix)
 
 
 def _json_fields(line: str, fmt: LogFormat) -> dict[str, Any] | None:

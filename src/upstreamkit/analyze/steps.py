@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from upstreamkit.analyze.formats import LogFormat
+from upstreamkit.analyze.formats import LogFormat, is_request, lookup
 from upstreamkit.analyze.logsignatures import kind_of_flags, kind_of_message
 from upstreamkit.core.classify import classify
 from upstreamkit.core.redact import fingerprint
@@ -109,6 +109,9 @@ def normalize_path(path: str) -> str:
 
 
 def _parse_time(text: object, time_format: str) -> float | None:
+    if time_format == "epoch":
+        epoch = _float(text)
+        return epoch if epoch is not None and epoch < 1e11 else None  # seconds; later than year 5000 is not
     if not isinstance(text, str) or len(text) > 64:
         return None
     try:
@@ -131,13 +134,16 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
     last_time: list[tuple[str, float | None]] = [("", None)]
 
     def columns(raw: dict[str, Any]) -> dict[str, Any] | None:
-        event = {column: raw.get(name) for column, name in fields.items()}
+        event = {column: lookup(raw, name) for column, name in fields.items()}
         event["_time"] = raw.get(fmt.time_field)
+        event["is_request"] = is_request(raw, fmt)
         event["_flags"] = raw.get(fmt.flags) if fmt.flags else None
         return event
 
     def timestamp(event: dict[str, Any]) -> dict[str, Any] | None:
         text = event.pop("_time")
+        if not isinstance(text, str):  # an epoch number: nothing to cache
+            text = repr(text) if isinstance(text, (int, float)) and not isinstance(text, bool) else None
         cached_text, cached = last_time[0]
         if text != cached_text:  # many lines share a second: parse each distinct text once
             cached = _parse_time(text, fmt.time_format)
@@ -195,7 +201,6 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
                 given = _status_kind(event["status"])
         event["kind"] = given
         event["failed"] = given is not None
-        event["is_request"] = fmt.request
         event["file"] = file_index
         return event
 
