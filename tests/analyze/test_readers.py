@@ -316,3 +316,41 @@ def test_a_caddy_access_line_is_a_request() -> None:
         "10.0.0.5",
         "upstream_outage",
     )
+
+
+# Envoy lines in the default format, before 1.19 and after (with RESPONSE_CODE_DETAILS and the transport failure
+# reason, and more fields at the end). Written from Envoy's documentation, not captured from a running Envoy.
+ENVOY_OLD = (
+    '[2026-11-28T14:00:00.123Z] "GET /v1/orders/7 HTTP/1.1" {status} {flags} 0 91 3001 - "10.0.0.1" "curl/8" '
+    '"abc-123" "api.example.com" "10.1.2.3:8080"'
+)
+ENVOY_NEW = (
+    '[2026-11-28T14:00:00.123Z] "GET /v1/orders/7 HTTP/1.1" {status} {flags} upstream_reset_before_response_started'
+    '{{connection_failure}} - "delayed_connect_error:_111" 0 91 3001 - "-" "curl/8" "abc" "api" "10.1.2.3:8080" '
+    "outbound|80||api 10.0.0.2:41234 10.0.0.2:80 10.0.0.9:5555 - default"
+)
+
+
+@pytest.mark.parametrize("template", [ENVOY_OLD, ENVOY_NEW])
+@pytest.mark.parametrize(
+    ("status", "flags", "kind"),
+    [
+        (503, "UF,URX", "connection_refused"),
+        (503, "URX", "upstream_outage"),
+        (503, "UH", "destination_unavailable"),
+        (504, "UT", "http_response_timeout"),
+        (503, "UO", "connection_limit_reached"),
+        (404, "NR", "proxy_configuration_error"),
+        (429, "RL", "rate_limited"),
+        (503, "UC", "connection_terminated"),
+        (502, "-", "upstream_outage"),  # no flag: the upstream's own 502
+        (200, "-", None),
+        (0, "DC", None),  # the client went away: not an upstream failure
+    ],
+)
+def test_envoy_response_flags(template: str, status: int, flags: str, kind: str | None) -> None:
+    line = template.format(status=status, flags=flags)
+    assert detect_format([line]) is formats()["envoy"]
+    row = _row(line, "envoy")
+    assert (row["kind"], row["status"], row["upstream"]) == (kind, status, "10.1.2.3:8080")
+    assert (row["ts"], row["duration_ms"], row["endpoint"]) == (1795874400.123, 3001.0, "/v1/orders/{id}")

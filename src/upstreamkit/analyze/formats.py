@@ -36,7 +36,8 @@ class LogFormat:
     detect: tuple[str, ...] = ()
     submatch: tuple[tuple[str, re.Pattern[str]], ...] = ()
     message_cut: str | None = None
-    flags: str | None = None
+    flags: tuple[str, str] | None = None
+    """The field holding flags, and the knowledge base's log whose flag entries read them."""
     request_when: tuple[str, str] | None = None
     scale: Mapping[str, float] = field(default_factory=dict)
 
@@ -56,7 +57,7 @@ def _format(name: str, entry: Mapping[str, Any]) -> LogFormat:
         detect=tuple(entry.get("detect", ())),
         submatch=tuple((key, re.compile(pattern)) for key, pattern in entry.get("submatch", {}).items()),
         message_cut=entry.get("message_cut"),
-        flags=entry.get("flags"),
+        flags=(entry["flags"][0], entry["flags"][1]) if "flags" in entry else None,
         request_when=tuple(entry["request_when"]) if "request_when" in entry else None,
         scale={key: float(value) for key, value in entry.get("scale", {}).items()},
     )

@@ -60,12 +60,15 @@ def kind_of_message(message: str) -> LogSignature | None:
     return None
 
 
-def kind_of_flags(flags: str, status: int | None) -> LogSignature | None:
-    """The first signature for a termination state's first two characters (``SC``, ``sH`` ...) at ``status``."""
+def kind_of_flags(flags: str, status: int | None, log: str) -> LogSignature | None:
+    """The first signature of ``log`` (``haproxy-termination``, ``envoy-response-flags``) for one of ``flags``
+    (comma-separated: ``SC``, ``UF,URX`` ...) at ``status``; the same letters mean different things per proxy."""
+    given = set(flags.split(",")[:16])
     for signature in log_signatures():
         if (
             signature.flags is not None
-            and flags.startswith(signature.flags)
+            and signature.log == log
+            and signature.flags in given
             and (not signature.statuses or status in signature.statuses)
         ):
             return signature

@@ -137,7 +137,7 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
         event = {column: lookup(raw, name) for column, name in fields.items()}
         event["_time"] = raw.get(fmt.time_field)
         event["is_request"] = is_request(raw, fmt)
-        event["_flags"] = raw.get(fmt.flags) if fmt.flags else None
+        event["_flags"] = raw.get(fmt.flags[0]) if fmt.flags else None
         return event
 
     def timestamp(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -193,8 +193,8 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
             given = None
             message = event.get("message")
             signature = kind_of_message(message) if message else None
-            if signature is None and isinstance(flags, str):
-                signature = kind_of_flags(flags, event["status"])
+            if signature is None and isinstance(flags, str) and fmt.flags:
+                signature = kind_of_flags(flags, event["status"], fmt.flags[1])
             if signature is not None:
                 given = signature.kind.value
             elif event["status"] is not None:
