@@ -96,7 +96,7 @@ def test_stdin(access_log: Path) -> None:
         (["{log}", "--bucket", "0s"], "--bucket '0s'"),
         (["{log}", "--bucket", "fast"], "--bucket 'fast'"),
         (["{log}", "--format", "syslog"], "--format 'syslog' is not one of"),
-        (["{log}", "--format", "alb"], "not supported yet"),
+        (["{log}", "--log-format", "$remote_addr"], "--log-format: not supported yet"),
         (["{log}", "--since", "yesterday"], "--since 'yesterday'"),
         (["{log}", "--since", "2026-11-28T15:00:00Z", "--until", "2026-11-28T14:00:00Z"], "--until must be later"),
         (["{log}", "--events", "{missing}"], "cannot be read"),

@@ -354,3 +354,35 @@ def test_envoy_response_flags(template: str, status: int, flags: str, kind: str 
     row = _row(line, "envoy")
     assert (row["kind"], row["status"], row["upstream"]) == (kind, status, "10.1.2.3:8080")
     assert (row["ts"], row["duration_ms"], row["endpoint"]) == (1795874400.123, 3001.0, "/v1/orders/{id}")
+
+
+# The entry of AWS's documentation (an HTTP entry), and the same request when the target never answered:
+# processing times -1, target_status_code "-".
+ALB_OK = (
+    "http 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 "
+    '0.000 0.001 0.000 200 200 34 366 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.46.0" - - '
+    "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "
+    '"Root=1-58337262-36d228ad5d99923122bbe354" "-" "-" 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" '
+    '"10.0.0.1:80" "200" "-" "-"'
+)
+ALB_FAILED = (
+    ALB_OK.replace("0.000 0.001 0.000 200 200", "0.001 -1 -1 502 -")
+    .replace("http://www.example.com:80/", "http://www.example.com:80/v1/orders/42?x=1")
+    .replace('"forward" "-" "-"', '"forward" "-" "TargetConnectionError"')
+)
+
+
+def test_alb_lines() -> None:
+    assert detect_format([ALB_OK, ALB_FAILED]) is formats()["alb"]
+    ok = _row(ALB_OK, "alb")
+    assert (ok["status"], ok["upstream_status"], ok["kind"], ok["upstream_ms"]) == (200, 200, None, 1.0)
+    assert (ok["endpoint"], ok["client"], ok["upstream"]) == ("/", "192.168.131.39", "10.0.0.1:80")
+    assert ok["gateway"] == "app/my-loadbalancer/50dc6c495c0c9188"
+    assert ok["ts"] == 1530570180.186641
+    failed = _row(ALB_FAILED, "alb")
+    assert (failed["status"], failed["upstream_status"], failed["upstream_ms"]) == (502, None, None)
+    assert (failed["kind"], failed["endpoint"], failed["message"]) == (
+        "upstream_outage",
+        "/v1/orders/{id}",
+        "TargetConnectionError",
+    )

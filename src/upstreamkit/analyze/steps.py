@@ -158,7 +158,10 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
         if request and event.get("endpoint") is None:
             parts = request.split(" ")
             if len(parts) >= 2:
-                event["method"], event["endpoint"] = parts[0], parts[1]
+                target = parts[1]
+                if "://" in target:  # absolute form (ALB logs the whole URL): the path is what identifies
+                    target = "/" + target.partition("://")[2].partition("/")[2]
+                event["method"], event["endpoint"] = parts[0], target
         return event
 
     def values(event: dict[str, Any]) -> dict[str, Any]:

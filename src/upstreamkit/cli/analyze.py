@@ -38,7 +38,7 @@ def analyze(
     html: str | None = typer.Option(None, "--html", help="Write a self-contained HTML report (a later step)."),
     events: str | None = typer.Option(None, "--events", help="Deploys and changes: one 'RFC3339 text' per line."),
 ) -> None:
-    """Find incidents, time to recover and the clusters behind them in gateway, nginx, HAProxy, Envoy and Caddy logs.
+    """Find incidents, time to recover and their clusters in gateway, nginx, HAProxy, Envoy, ALB and Caddy logs.
 
     Examples:
 
