@@ -96,7 +96,9 @@ def test_stdin(access_log: Path) -> None:
         (["{log}", "--bucket", "0s"], "--bucket '0s'"),
         (["{log}", "--bucket", "fast"], "--bucket 'fast'"),
         (["{log}", "--format", "syslog"], "--format 'syslog' is not one of"),
-        (["{log}", "--log-format", "$remote_addr"], "--log-format: not supported yet"),
+        (["{log}", "--log-format", "$remote_addr $status"], "--log-format needs a time"),
+        (["{log}", "--log-format", "plain text"], "--log-format has no $variable"),
+        (["{log}", "--log-format", "$msec $status $status"], "names a $variable twice"),
         (["{log}", "--since", "yesterday"], "--since 'yesterday'"),
         (["{log}", "--since", "2026-11-28T15:00:00Z", "--until", "2026-11-28T14:00:00Z"], "--until must be later"),
         (["{log}", "--events", "{missing}"], "cannot be read"),
@@ -127,3 +129,50 @@ def test_usage_errors_exit_2_in_one_line(access_log: Path, tmp_path: Path, args:
     assert message in err
     assert err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_every_contract_format_is_known() -> None:
+    from upstreamkit.analyze.formats import format_names  # noqa: PLC0415
+    from upstreamkit.cli.analyze import FORMATS  # noqa: PLC0415
+
+    assert set(FORMATS) - {"auto"} <= set(format_names())
+
+
+UPSTREAMINFO = (
+    '192.168.1.10 - - [28/Nov/2026:14:00:01 +0000] "GET /v1/orders/12 HTTP/1.1" {status} 157 "-" "curl/8" 85 '
+    "3.004 [default-api-80] [] 10.0.0.1:8080, 10.0.0.2:8080 0, 0 3.001, 0.002 504, {status} 5f3c1b2a"
+)
+
+
+def test_log_format_compiles_an_nginx_format_string(tmp_path: Path) -> None:
+    log = tmp_path / "custom.log"
+    log.write_text('1795874401.250 10.0.0.7 "GET /v1/a/1 HTTP/1.1" 504 0.250 key-abc\n')
+    code, out, _ = _run(
+        str(log),
+        "--json",
+        "--log-format",
+        '$msec $remote_addr "$request" $status $request_time $http_x_api_key',
+        "--credential-field",
+        "$http_x_api_key",
+    )
+    assert code == 0
+    document = json.loads(out)
+    assert (document["parsed"], document["formats"][0]["format"]) == (1, "nginx-log-format")
+    assert document["kinds"] == {"http_response_timeout": 1}
+    assert document["latency"]["p50"] == 250.0
+    [credential] = document["clusters"]["by_credential"]
+    assert credential["key"].startswith("sha256:")
+    assert "key-abc" not in out
+
+
+def test_upstreaminfo_is_detected(tmp_path: Path) -> None:
+    log = tmp_path / "ingress.log"
+    log.write_text(UPSTREAMINFO.format(status=502) + "\n" + UPSTREAMINFO.format(status=200) + "\n")
+    code, out, _ = _run(str(log), "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["formats"][0]["format"] == "nginx-upstreaminfo"
+    assert document["kinds"] == {"upstream_outage": 1}
+    [upstream] = document["clusters"]["by_upstream"]
+    assert (upstream["key"], upstream["failures"], upstream["rate"]) == ("default-api-80", 1, 0.5)
+    assert document["latency"]["p50"] == 2.0  # the last attempt's $upstream_response_time, 0.002 s

@@ -12,6 +12,7 @@ from hypothesis_settings import FUZZ
 
 from upstreamkit.analyze.engine import load_events
 from upstreamkit.analyze.formats import detect_format, formats, parse_line
+from upstreamkit.analyze.logformat import LogFormatError, compile_log_format
 from upstreamkit.analyze.steps import COLUMNS, chain, run_chain
 from upstreamkit.gateway.accesslog import FIELDS
 
@@ -65,3 +66,17 @@ def test_a_file_of_any_lines_loads(lines: list[bytes]) -> None:
         assert stored is not None
         assert stats.parsed == stored[0]
         assert stats.parsed + stats.unparsed == stats.lines
+
+
+@FUZZ
+@given(
+    st.text(alphabet=st.sampled_from(list('$_{}"[] -:ab1time_localmsecrequest')), max_size=80), st.text(max_size=200)
+)
+def test_any_log_format_string_compiles_or_says_why(text: str, line: str) -> None:
+    try:
+        fmt = compile_log_format(text)
+    except LogFormatError:
+        return
+    fields = parse_line(line, fmt)
+    if fields is not None:
+        run_chain(chain(fmt), fields)

@@ -39,6 +39,7 @@ def analyze(paths: Sequence[str], options: AnalyzeOptions) -> dict[str, Any]:
             con,
             paths,
             format_name=options.format,
+            custom_format=options.custom_format,
             credential_field=options.credential_field,
             since=options.since,
             until=options.until,

@@ -77,6 +77,15 @@ def _rows(
         yield row
 
 
+def _choose(format_name: str, custom: LogFormat | None, head: list[str]) -> LogFormat | None:
+    """``--format``'s choice; ``--log-format`` stands for nginx's access log when it is given."""
+    if format_name == "auto":
+        return detect_format(head, custom)
+    if format_name == "nginx" and custom is not None:
+        return custom
+    return formats()[format_name]
+
+
 def _csv_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
@@ -88,11 +97,14 @@ def load_events(
     paths: Sequence[str],
     *,
     format_name: str = "auto",
+    custom_format: LogFormat | None = None,
     credential_field: str | None = None,
     since: float | None = None,
     until: float | None = None,
 ) -> list[FileStats]:
-    """Read every file into table ``events``; the per-file counts. Raises SourceError for unreadable files."""
+    """Read every file into table ``events``; the per-file counts. Raises SourceError for unreadable files.
+
+    ``custom_format`` is ``--log-format`` compiled: tried first by ``auto``, and what ``nginx`` means."""
     all_stats: list[FileStats] = []
     with tempfile.TemporaryDirectory(prefix="upstreamkit-analyze-") as scratch:
         staged = Path(scratch) / "events.csv"
@@ -101,7 +113,7 @@ def load_events(
             for index, path in enumerate(paths):
                 with open_lines(path) as lines:
                     head = list(itertools.islice(lines, DETECT_SAMPLE))
-                    fmt = detect_format(head) if format_name == "auto" else formats()[format_name]
+                    fmt = _choose(format_name, custom_format, head)
                     stats = FileStats(path=path, format=fmt.name if fmt else None)
                     all_stats.append(stats)
                     steps = chain(fmt, credential_field=credential_field, file_index=index) if fmt else ()

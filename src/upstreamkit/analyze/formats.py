@@ -66,8 +66,13 @@ def _format(name: str, entry: Mapping[str, Any]) -> LogFormat:
 @cache
 def formats() -> dict[str, LogFormat]:
     """Every format of ``formats.toml``, by name, in file order (the order auto-detection tries them)."""
+    from upstreamkit.analyze.logformat import compile_log_format  # noqa: PLC0415 - it builds on LogFormat, here
+
     data = tomllib.loads(files("upstreamkit.analyze").joinpath("formats.toml").read_text(encoding="utf-8"))
-    return {name: _format(name, entry) for name, entry in data["format"].items()}
+    return {
+        name: compile_log_format(entry["log_format"], name=name) if entry["kind"] == "nginx" else _format(name, entry)
+        for name, entry in data["format"].items()
+    }
 
 
 def format_names() -> tuple[str, ...]:
@@ -131,13 +136,18 @@ def parse_line(line: str, fmt: LogFormat) -> dict[str, Any] | None:
     return found
 
 
-def detect_format(sample: Iterable[str]) -> LogFormat | None:
-    """The format that parses most of the ``sample`` lines (ties: file order); None when none parses any."""
+def detect_format(sample: Iterable[str], custom: LogFormat | None = None) -> LogFormat | None:
+    """The format that parses most of the ``sample`` lines; None when none parses any.
+
+    Ties go to ``custom`` (``--log-format``), then to the format with more fields: a line of ingress-nginx's
+    ``upstreaminfo`` starts with a whole ``combined`` line, and the longer reading is the right one."""
     lines = [line for line in sample if line.strip()]
     best: LogFormat | None = None
-    best_count = 0
-    for fmt in formats().values():
+    best_score = (0, False, 0)
+    for fmt in ([custom] if custom else []) + list(formats().values()):
         count = sum(parse_line(line, fmt) is not None for line in lines)
-        if count > best_count:
-            best, best_count = fmt, count
+        fields = len(fmt.regex.groupindex) if fmt.regex is not None else len(fmt.detect)
+        score = (count, fmt is custom, fields)
+        if count and score > best_score:
+            best, best_score = fmt, score
     return best

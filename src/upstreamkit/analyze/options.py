@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from upstreamkit.analyze.formats import LogFormat
 from upstreamkit.core.redact import redact_text
 
 __all__ = [
@@ -44,6 +45,8 @@ class AnalyzeOptions:
     """The analysis's settings (defaults are the command's)."""
 
     format: str = "auto"
+    custom_format: LogFormat | None = None
+    """``--log-format`` compiled."""
     credential_field: str | None = None
     since: float | None = None
     until: float | None = None
