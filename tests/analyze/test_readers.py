@@ -386,3 +386,15 @@ def test_alb_lines() -> None:
         "/v1/orders/{id}",
         "TargetConnectionError",
     )
+
+
+def test_progress_is_reported_in_file_bytes(tmp_path: Path) -> None:
+    log = tmp_path / "long.log"
+    log.write_text(("\n".join(_lines(60)) + "\n") * 600)  # 36,000 lines: two reports on the way, one at the end
+    seen: list[tuple[str, int, int | None]] = []
+    load_events(duckdb.connect(), [str(log)], progress=lambda path, done, size: seen.append((path, done, size)))
+    size = log.stat().st_size
+    assert len(seen) == 3
+    assert all(path == str(log) and total == size for path, _, total in seen)
+    assert [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
+    assert seen[-1][1] == size

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from upstreamkit.analyze.engine import FileStats, load_events
+from upstreamkit.analyze.engine import FileStats, Progress, load_events
 from upstreamkit.analyze.incidents import Bucket, Span, failing_spans
 from upstreamkit.analyze.options import AnalyzeOptions, AnalyzeUsageError, rfc3339
 from upstreamkit.analyze.templates import TemplateMiner
@@ -29,8 +29,10 @@ TEMPLATE_INPUT = 50_000
 """Distinct failure messages fed to the template miner (the most frequent first)."""
 
 
-def analyze(paths: Sequence[str], options: AnalyzeOptions) -> dict[str, Any]:
-    """Analyse the logs at ``paths``; the ``--json`` document. Raises AnalyzeUsageError, SourceError."""
+def analyze(paths: Sequence[str], options: AnalyzeOptions, progress: Progress | None = None) -> dict[str, Any]:
+    """Analyse the logs at ``paths``; the ``--json`` document. Raises AnalyzeUsageError, SourceError.
+
+    ``progress`` is told how far reading has come (a progress bar on long files)."""
     import duckdb  # noqa: PLC0415 - the `analyze` extra: imported when used, the other commands never pay for it
 
     con = duckdb.connect(":memory:")
@@ -43,6 +45,7 @@ def analyze(paths: Sequence[str], options: AnalyzeOptions) -> dict[str, Any]:
             credential_field=options.credential_field,
             since=options.since,
             until=options.until,
+            progress=progress,
         )
         return _document(con, stats, options)
     finally:

@@ -9,19 +9,23 @@ from __future__ import annotations
 import csv
 import itertools
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from upstreamkit.analyze.formats import LogFormat, detect_format, formats, parse_line
-from upstreamkit.analyze.sources import open_lines
+from upstreamkit.analyze.sources import Source, open_lines
 from upstreamkit.analyze.steps import COLUMNS, chain, run_chain
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["FileStats", "load_events"]
+__all__ = ["FileStats", "Progress", "load_events"]
+
+Progress = Callable[[str, int, "int | None"], None]
+"""``progress(path, bytes_read, size)``: called every :data:`PROGRESS_EVERY` lines (size None for stdin)."""
+PROGRESS_EVERY = 16_384
 
 DETECT_SAMPLE = 50
 """Lines of each file that ``--format auto`` looks at to choose the file's format."""
@@ -59,11 +63,14 @@ def _rows(
     *,
     since: float | None,
     until: float | None,
+    tick: Callable[[], None],
 ) -> Iterator[tuple[Any, ...]]:
     for line in lines:
         if not line.strip():
             continue
         stats.lines += 1
+        if stats.lines % PROGRESS_EVERY == 0:
+            tick()
         fields = parse_line(line, fmt) if fmt is not None else None
         row = run_chain(steps, fields) if fields is not None else None
         if row is None:
@@ -75,6 +82,12 @@ def _rows(
             stats.outside += 1
             continue
         yield row
+
+
+def _ticker(progress: Progress | None, path: str, source: Source) -> Callable[[], None]:
+    if progress is None:
+        return lambda: None
+    return lambda: progress(path, source.position(), source.size)
 
 
 def _choose(format_name: str, custom: LogFormat | None, head: list[str]) -> LogFormat | None:
@@ -101,6 +114,7 @@ def load_events(
     credential_field: str | None = None,
     since: float | None = None,
     until: float | None = None,
+    progress: Progress | None = None,
 ) -> list[FileStats]:
     """Read every file into table ``events``; the per-file counts. Raises SourceError for unreadable files.
 
@@ -111,14 +125,17 @@ def load_events(
         with staged.open("w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out, lineterminator="\n")
             for index, path in enumerate(paths):
-                with open_lines(path) as lines:
+                with open_lines(path) as source:
+                    lines = source.lines
                     head = list(itertools.islice(lines, DETECT_SAMPLE))
                     fmt = _choose(format_name, custom_format, head)
                     stats = FileStats(path=path, format=fmt.name if fmt else None)
                     all_stats.append(stats)
                     steps = chain(fmt, credential_field=credential_field, file_index=index) if fmt else ()
-                    rows = _rows(stats, itertools.chain(head, lines), fmt, steps, since=since, until=until)
+                    tick = _ticker(progress, path, source)
+                    rows = _rows(stats, itertools.chain(head, lines), fmt, steps, since=since, until=until, tick=tick)
                     writer.writerows([_csv_value(value) for value in row] for row in rows)
+                    tick()
         columns = {column: _TYPES.get(column, "VARCHAR") for column in COLUMNS}
         con.execute(
             "CREATE OR REPLACE TABLE events AS SELECT * FROM read_csv(?, header = false, delim = ',', quote = '\"',"

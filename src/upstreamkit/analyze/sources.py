@@ -12,10 +12,11 @@ import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-__all__ = ["SourceError", "open_lines"]
+__all__ = ["Source", "SourceError", "open_lines"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -37,8 +38,25 @@ def _binary(path: str) -> IO[bytes]:
         raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    """An open log: its lines, and how far into the file (in bytes on disk) reading has come."""
+
+    lines: Iterator[str]
+    raw: IO[bytes]
+    size: int | None
+    """The file's size on disk; None for stdin."""
+
+    def position(self) -> int:
+        """Bytes of the file read so far (compressed bytes for gzip); 0 when the stream cannot say."""
+        try:
+            return self.raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+
 @contextmanager
-def open_lines(path: str) -> Iterator[Iterator[str]]:
+def open_lines(path: str) -> Iterator[Source]:
     """The text lines of ``path`` (``-``: stdin), decompressed when it is gzip."""
     raw = _binary(path)
     try:
@@ -47,7 +65,8 @@ def open_lines(path: str) -> Iterator[Iterator[str]]:
         if peek == _GZIP_MAGIC:
             stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
         text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
-        yield _guarded(text, path)
+        size = Path(path).stat().st_size if path != "-" else None
+        yield Source(_guarded(text, path), raw, size)
     finally:
         if path != "-":
             raw.close()

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.progress import Progress as RichProgress
+from rich.progress import TaskID
 
 from upstreamkit.analyze import AnalyzeOptions, AnalyzeUsageError, SourceError, run
+from upstreamkit.analyze.engine import Progress
 from upstreamkit.analyze.formats import format_names
 from upstreamkit.analyze.logformat import LogFormatError, compile_log_format
 from upstreamkit.analyze.options import parse_bucket, parse_moment, read_user_events
@@ -55,7 +60,8 @@ def analyze(
     """
     try:
         options = _options(paths, log_format, nginx_log_format, credential_field, since, until, bucket, html, events)
-        document = run(paths, options)
+        with _progress_bar() as progress:
+            document = run(paths, options, progress)
     except (AnalyzeUsageError, SourceError) as exc:
         raise fail(str(exc)) from None
     except ModuleNotFoundError as exc:
@@ -66,6 +72,23 @@ def analyze(
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
         return
     Console().print(summary(document))
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Progress | None]:
+    """A progress bar on stderr when it is a terminal (never in pipes, files or tests); None otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    tasks: dict[str, TaskID] = {}
+    with RichProgress(console=Console(stderr=True), transient=True) as bar:
+
+        def advance(path: str, done: int, size: int | None) -> None:
+            if path not in tasks:
+                tasks[path] = bar.add_task(f"reading {path}", total=size)
+            bar.update(tasks[path], completed=done)
+
+        yield advance
 
 
 def _options(
