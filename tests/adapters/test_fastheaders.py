@@ -9,7 +9,8 @@ from typing import cast
 import httpx
 import pytest
 
-from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names
+from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names, teaches_nothing
+from upstreamkit.core.classify import is_plain_success
 
 RAW = [("Content-Type", "application/json"), ("X-Request-Id", "abc"), ("x-request-id", "second"), ("Date", "x")]
 
@@ -53,3 +54,23 @@ def test_an_added_header_is_seen_by_httpx() -> None:
     assert headers.raw[-1] == (b"X-Request-Id", b"0123abcd")
     request = httpx.Request("GET", "https://example.test/", headers=headers)
     assert request.headers["X-Request-Id"] == "0123abcd"
+
+
+@pytest.mark.parametrize("opaque", [False, True])
+@pytest.mark.parametrize(
+    ("raw", "quiet"),
+    [
+        ([("Content-Type", "application/json")], True),
+        ([("Retry-After", "3")], False),
+        ([("X-RateLimit-Remaining", "0")], False),
+        ([("RateLimit-Policy", "10;w=60")], False),
+        ([("X-Rate-Limit-Reset", "5")], False),
+    ],
+)
+def test_teaches_nothing_agrees_with_the_classifiers_names(
+    raw: list[tuple[str, str]], quiet: bool, opaque: bool
+) -> None:
+    headers = httpx.Headers(raw)
+    probe = cast("httpx.Headers", _Opaque(headers)) if opaque else headers
+    assert teaches_nothing(probe) is quiet
+    assert is_plain_success(200, [name.lower() for name, _ in raw], b"{}") is quiet

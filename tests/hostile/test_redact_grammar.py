@@ -365,3 +365,16 @@ def test_a_json_document_too_large_to_read_value_by_value_is_withheld_past_the_l
     small = {"a": [1, 2, {"token": secret}], "password": secret, "name": "Authorization", "value": f"Bearer {secret}"}
     assert "withheld" not in repr(redact_json(small))  # an ordinary document is read in full
     assert secret not in repr(redact_json(small))
+
+
+def test_a_url_too_long_to_be_one_keeps_its_host_and_withholds_the_rest() -> None:
+    from upstreamkit.core._redact_text import MAX_URL_LENGTH  # noqa: PLC0415 - the limit under test
+
+    secret = "s3cr3t-Planted-Value-0123456789"
+    url = f"https://user:{secret}@api.example.com/v1/x?access_token={secret}&" + "a=b&" * MAX_URL_LENGTH
+    out = redact_url(url)
+    assert secret not in out
+    assert out.startswith("https://user:sha256:")
+    assert "api.example.com" in out
+    assert "withheld" in out
+    assert secret not in redact_text("see " + url + " and " + "https://" * MAX_URL_LENGTH)

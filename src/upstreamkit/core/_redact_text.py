@@ -323,7 +323,20 @@ _URL_SCHEME = re.compile(r"[A-Za-z][\w+.-]{0,15}")
 _QUERY_SAFE = ":/@!$'()*,;= "
 
 
+MAX_URL_LENGTH = 65_536
+"""A URL longer than this (browsers stop near 2 MB, servers at 8-64 KiB) keeps its scheme and host; the rest is
+withheld whole rather than read, so a megabyte of ``https://https://...`` costs no more than any other text."""
+
+
 def redact_url_at(url: str, depth: int) -> str:
+    if len(url) > MAX_URL_LENGTH:
+        head, kept, scheme_end = "", 0, url.find("://", 0, 64)
+        if scheme_end > 0:
+            start = scheme_end + 3
+            slash = url.find("/", start, start + 512)
+            kept = slash if slash > 0 else start
+            head = url[:start] + known_tokens(_redact_userinfo(url[start:kept]))
+        return f"{head}[{len(url) - kept} characters withheld: a URL longer than {MAX_URL_LENGTH}]"
     base, hash_mark, fragment = url.partition("#")
     base, question, query = base.partition("?")
     scheme_end = base.find("://")

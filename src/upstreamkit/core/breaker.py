@@ -209,16 +209,19 @@ class CircuitBreaker:
     def record_success(self, now: float, duration: float) -> None:
         """A permitted call succeeded after ``duration`` seconds (slow successes count toward the slow rate)."""
         slow_after = self.config.slow_call_duration
+        # The hot path, without the lock: closed, fast, and in the same window bucket as the last call. A
+        # failure recorded at the same instant may lose this call's count or see its streak reset: both only
+        # err toward what a success would have done a microsecond later, and every transition stays locked.
+        head = self._head
+        if (
+            self._state is BreakerState.CLOSED
+            and (slow_after is None or duration <= slow_after)
+            and now // self._width == head
+        ):
+            self._consecutive = 0
+            self._calls[int(head % BUCKETS)] += 1
+            return
         with self._lock:
-            # The hot path: closed, fast, and in the same window bucket as the last call.
-            if (
-                self._state is BreakerState.CLOSED
-                and (slow_after is None or duration <= slow_after)
-                and now // self._width == self._head
-            ):
-                self._consecutive = 0
-                self._calls[int(self._head % BUCKETS)] += 1
-                return
             fired = self._advance(now)
             if self._state is BreakerState.CLOSED:
                 self._consecutive = 0

@@ -27,7 +27,7 @@ import httpx
 
 from upstreamkit.adapters._gate import gate, is_health_failure, learn, wait_for_gate
 from upstreamkit.adapters._options import EXTENSION, CallOptions
-from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names
+from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names, teaches_nothing
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
@@ -247,7 +247,7 @@ class Engine:
         """The call's upstream, method and request id (made and sent when the caller gave none), and an
         idempotency key when asked for. Idempotent: a second look finds what the first added."""
         headers = request.headers
-        method = request.method.upper()
+        method = request.method  # httpx upper-cases it
         request_id = header(headers, self._request_id_lower)
         if not request_id:
             request_id = new_request_id()
@@ -290,7 +290,7 @@ class Engine:
         if isinstance(result, BaseException) or not 200 <= result.status_code < 300:
             return None
         body = result.content if _is_read(result) else b""
-        if not is_plain_success(result.status_code, lower_names(result.headers), body):
+        if not teaches_nothing(result.headers) or not is_plain_success(result.status_code, (), body):
             return None
         state = quick.state
         if state.breaker is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import httpx
 
-__all__ = ["add_header", "header", "lower_names"]
+__all__ = ["add_header", "header", "lower_names", "teaches_nothing"]
 
 
 def _items(headers: httpx.Headers) -> list[tuple[bytes, bytes, bytes]] | None:
@@ -50,3 +50,16 @@ def lower_names(headers: httpx.Headers) -> list[str]:
     if items is None:
         return [name.lower() for name in headers]
     return [key.decode("latin-1") for _, key, _ in items]
+
+
+def teaches_nothing(headers: httpx.Headers) -> bool:
+    """True when no header is one a client learns from (Retry-After, RateLimit-*, X-RateLimit-*): the names
+    :func:`upstreamkit.core.classify.is_plain_success` looks for, read without decoding them."""
+    items = _items(headers)
+    if items is None:
+        names = lower_names(headers)
+        return not any(n == "retry-after" or "ratelimit" in n or "rate-limit" in n for n in names)
+    for _, key, _ in items:
+        if key == b"retry-after" or b"ratelimit" in key or b"rate-limit" in key:
+            return False
+    return True
