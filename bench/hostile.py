@@ -119,8 +119,14 @@ def har_inputs(size: int, workdir: Path) -> dict[str, Path]:
     }
     files = {
         "HAR, big values": {"log": {"entries": [entry]}},
+        # Small entries (the shared entry's 1 MB body is not repeated): a megabyte of requests to pick among.
         "HAR, many entries": {
-            "log": {"entries": [entry | {"request": {"method": "GET", "url": "https://h/"}}] * (size // 200)}
+            "log": {
+                "entries": [
+                    {"request": {"method": "GET", "url": "https://h/"}, "response": {"status": 200, "headers": []}}
+                ]
+                * (size // 100)
+            }
         },
     }
     paths = {}
