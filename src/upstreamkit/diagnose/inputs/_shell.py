@@ -58,12 +58,16 @@ def detect_style(command: str) -> Literal["posix", "cmd"]:
     return "cmd" if _CMD_HINT.search(command) else "posix"
 
 
-def split_command(command: str, style: Style = "auto") -> list[str]:
-    """The arguments of ``command`` (the leading ``curl`` included when present); linear time."""
+def split_command(command: str, style: Style = "auto", *, max_words: int | None = None) -> list[str]:
+    """The arguments of ``command`` (the leading ``curl`` included when present); linear time.
+
+    ``max_words``: raise :class:`InputError` as soon as there are more words than this.
+    """
     chosen = detect_style(command) if style == "auto" else style
-    if chosen == "cmd":
-        return _split_cmd(command)
-    return _split_posix(command)
+    words = _split_cmd(command) if chosen == "cmd" else _split_posix(command, max_words)
+    if max_words is not None and len(words) > max_words:
+        raise InputError(f"the command has more than {max_words} words: no request needs that many options")
+    return words
 
 
 # --- bash ------------------------------------------------------------------------------------------------
@@ -73,6 +77,8 @@ def split_command(command: str, style: Style = "auto") -> list[str]:
 _POSIX_TOKEN = re.compile(
     r"""(?P<space>[ \t\r\n]+)
     |(?P<plain>[^ \t\r\n'"\\$]+)
+    |(?P<empties>(?:''|"")++)
+    |(?P<escapes>(?:\\[^\r\n])++)
     |'(?P<single>[^']*)'
     |"(?P<double>(?:[^"\\]|\\.)*)"
     |(?P<continuation>\\\r?\n)
@@ -86,7 +92,7 @@ _POSIX_TOKEN = re.compile(
 _DOUBLE_ESCAPE = re.compile(r'\\(\r?\n|["\\])')
 
 
-def _split_posix(text: str) -> list[str]:
+def _split_posix(text: str, max_words: int | None = None) -> list[str]:
     """Words as bash would split them, quotes removed: ``'single'``, ``"double"`` and backslash escapes (as
     :func:`shlex.split` in POSIX mode reads them), ``\\``-newline continuations and ``$'...'``."""
     words: list[str] = []
@@ -102,8 +108,17 @@ def _split_posix(text: str) -> list[str]:
             if in_word:
                 words.append("".join(current))
                 current, in_word = [], False
+                if max_words is not None and len(words) > max_words:
+                    break  # the caller refuses it: no need to read the rest
             continue
         if kind == "continuation":
+            continue
+        if kind == "empties":  # '' and "" add nothing to the word: a run of them is one token
+            in_word = True
+            continue
+        if kind == "escapes":  # a run of backslash escapes: each stands for the character after it
+            current.append(token.group(kind)[1::2])
+            in_word = True
             continue
         if kind == "unclosed":
             what = "a trailing backslash" if token.group(kind) == "\\" else f"an unclosed quote ({token.group(kind)})"

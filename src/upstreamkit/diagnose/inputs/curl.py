@@ -83,9 +83,7 @@ def parse_curl(command: str, *, style: Style = "auto", base_dir: Path | None = N
         command.encode("utf-8")
     except UnicodeEncodeError:
         raise InputError("the curl command is not valid UTF-8 text") from None
-    args = split_command(command.strip(), style)
-    if len(args) > MAX_WORDS:
-        raise InputError(f"the curl command has more than {MAX_WORDS} words: no request needs that many options")
+    args = split_command(command.strip(), style, max_words=MAX_WORDS)
     if args and (args[0].lower() in ("curl", "curl.exe") or args[0].endswith(("/curl", "\\curl.exe"))):
         args = args[1:]
     if not args:
