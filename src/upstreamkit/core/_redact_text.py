@@ -58,7 +58,7 @@ _PRIVATE_KEY = re.compile(
 # 2. Multipart form fields (RFC 7578): the value after a secret field's part headers.
 _MULTIPART = re.compile(
     r"form-data[^\r\n]{0,1024}?(?<![\w-])name=(\"?)([^\"\r\n;]{1,128}+)\1[^\r\n]{0,1024}+"
-    r"(?:\r?\n[^\r\n]{1,1024}+){0,16}+\r?\n\r?\n"
+    r"(?:\r?\n[^\r\n]{1,1024}+){0,4}+\r?\n\r?\n"  # a part has a few header lines: 4 is plenty
 )
 _MULTIPART_VALUE = re.compile(r"(?:(?!\r?\n--).)*+", re.DOTALL)
 # 3. URLs (and %-encoded URLs in query values): userinfo, secret query parameters, fragments.
@@ -286,7 +286,7 @@ def redact_at(text: str, depth: int) -> str:
         text = splice(text, _NAMED_VALUE, _named_value)
     if "<" in text:
         text = splice(text, _XML, _xml)
-    if any(hint in low for hint in _NAME_HINTS):
+    if (":" in text or "=" in text) and any(hint in low for hint in _NAME_HINTS):  # _SEP needs one of them
         text = splice(text, _FIELD, _field)
     if any(scheme in low for scheme in _FREE_SCHEMES):
         text = splice(text, _SCHEME_WORD, _scheme_credential)
