@@ -29,7 +29,6 @@ surrogates become U+FFFD) and, for evidence taken from the input, clipped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -59,6 +58,7 @@ from upstreamkit.knowledge import (
     body_signatures,
     kind_info,
     match_signature,
+    success_hints,
     success_screen,
 )
 
@@ -69,7 +69,13 @@ _BODY_LIMIT = 65_536
 _MIN_STATUS, _MAX_STATUS = 100, 999
 _CODE_600 = 600
 # A success body is decoded as JSON only when it may hold a 600 envelope.
-_MAY_CARRY_600 = re.compile(r"600|upstream_error|gateway_timeout", re.IGNORECASE)
+_MAY_CARRY_600 = ("600", "upstream_error", "gateway_timeout")
+"""Words one of which a 600 envelope in a success body holds (searched in the lower-cased body)."""
+
+
+def _may_carry_600(low: str) -> bool:
+    return any(word in low for word in _MAY_CARRY_600)
+
 
 # --- responses -------------------------------------------------------------------------------------------
 
@@ -99,7 +105,13 @@ def is_plain_success(status: int, names: Iterable[str], body: bytes | str) -> bo
         if name == "retry-after" or "ratelimit" in name or "rate-limit" in name:
             return False
     text = _text(body)
-    return not _MAY_CARRY_600.search(text) and not success_screen().search(text[:BODY_SCAN_LIMIT])
+    low = text.lower()
+    if _may_carry_600(low):
+        return False
+    hints = success_hints()
+    if hints is not None and not any(hint in low for hint in hints):
+        return True  # no success-status signature can match without one of its leading literals
+    return not success_screen().search(text[:BODY_SCAN_LIMIT])
 
 
 def classify(  # noqa: PLR0915 - the checks in their order of precedence, top to bottom
@@ -133,7 +145,7 @@ def classify(  # noqa: PLR0915 - the checks in their order of precedence, top to
     limit = parse_rate_limit(view, reference) if limited else None
     found_id = find_request_id(view)
     request_id = _said(found_id[1]) if found_id else None
-    payload = decode_json(text) if status >= 300 or _MAY_CARRY_600.search(text) else None
+    payload = decode_json(text) if status >= 300 or _may_carry_600(text.lower()) else None
 
     evidence: list[str] = [f"HTTP status {status}"]
     if retry_after is not None:

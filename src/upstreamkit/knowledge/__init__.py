@@ -214,6 +214,62 @@ def success_screen() -> re.Pattern[str]:
     return re.compile("|".join(patterns) or r"(?!)", re.IGNORECASE)
 
 
+@cache
+def success_hints() -> tuple[str, ...] | None:
+    """Lower-case literals one of which every success-status body signature needs (each pattern's leading
+    literal), or None when some pattern starts otherwise. A body holding none of them matches no such
+    signature: the client's hot path then skips :func:`success_screen`'s regular expression."""
+    hints = []
+    for signature in body_signatures():
+        literal = _leading_literal(signature.body.pattern if signature.body is not None else "")
+        if not literal:
+            return None
+        hints.append(literal.lower())
+    return tuple(dict.fromkeys(hints))
+
+
+_META = set("\\.^$*+?{}[]()|")
+
+
+def _leading_literal(pattern: str) -> str:
+    """The characters a pattern must start with (``\\A`` skipped), up to its first operator; a character made
+    optional by a quantifier after it is not included."""
+    if pattern.startswith("\\A"):
+        pattern = pattern[2:]
+    if pattern.startswith("(?") or _top_level_alternation(pattern):  # no single literal every match starts with
+        return ""
+    out: list[str] = []
+    for index, char in enumerate(pattern):
+        if char in _META:
+            if char in "?*{" and out:
+                out.pop()  # the character before an optional quantifier is not required
+            break
+        out.append(char)
+        if index + 1 == len(pattern):
+            break
+    return "".join(out)
+
+
+def _top_level_alternation(pattern: str) -> bool:
+    depth, escaped, in_class = 0, False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
+
+
 _GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
 
 
