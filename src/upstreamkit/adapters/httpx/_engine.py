@@ -14,12 +14,10 @@ time to retry attached. The waits cost the upstream nothing: only probes and per
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
-import os
 import random
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +25,19 @@ import httpx
 
 from upstreamkit.adapters._gate import gate, is_health_failure, learn, wait_for_gate
 from upstreamkit.adapters._options import EXTENSION, CallOptions
+from upstreamkit.adapters.httpx._commands import (
+    PLAIN_SUCCESS,
+    Command,
+    Discard,
+    Fallback,
+    Refresh,
+    Send,
+    Sleep,
+    is_read,
+    new_request_id,
+    success,
+    upstream_key,
+)
 from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names, teaches_nothing
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
 from upstreamkit.clock import Clock, get_clock
@@ -54,89 +65,10 @@ from upstreamkit.state.memory import MemoryStateStore, UpstreamState
 
 logger = logging.getLogger("upstreamkit")
 
-BODY_READ_LIMIT = 256 * 1024
-"""Bodies up to this size (by Content-Length) are read inside the call: a body cut short is then a failed
-attempt, retried like any other, and an error envelope (a 600 inside an HTTP 200) can be seen. Larger
-bodies, and bodies of unknown length, stream to the caller; a failure while the caller reads them is raised
-as the taxonomy's :class:`~upstreamkit.errors.UpstreamError`."""
 
 # Failures handed back as the response itself rather than raised: the caller's own business.
 PASS_THROUGH = frozenset({ErrorKind.HTTP_REQUEST_ERROR, ErrorKind.PAYLOAD_REJECTED, ErrorKind.AUTH_FORBIDDEN})
 _TIMEOUT_PARTS = ("connect", "read", "write", "pool")
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Wait this many seconds (through the clock)."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Send the request; the result is an ``httpx.Response`` (body read when small) or the exception raised."""
-
-    request: httpx.Request
-
-
-@dataclass(frozen=True, slots=True)
-class Refresh:
-    """Refresh the token (single-flight); ``stale`` is the token that failed. The result is the new Token."""
-
-    stale: Token | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Discard:
-    """Close a response that will not be handed to the caller (sync or async, as the driver is)."""
-
-    response: httpx.Response
-
-
-Command = Sleep | Send | Refresh | Discard
-Fallback = Callable[[httpx.Request, UpstreamError], httpx.Response | None]
-
-
-def should_read_body(response: httpx.Response) -> bool:
-    """Read failures' bodies and every body small enough by its declared length (see BODY_READ_LIMIT)."""
-    if response.status_code >= 300:
-        return True
-    length = header(response.headers, b"content-length")
-    return length is not None and length.isdigit() and int(length) <= BODY_READ_LIMIT
-
-
-_KEYS: dict[tuple[bytes, bytes], str] = {}
-
-
-def upstream_key(url: httpx.URL) -> str:
-    """``scheme://host:port``: the key of per-upstream state and the label of metrics."""
-    raw = (url.raw_scheme, url.netloc)
-    key = _KEYS.get(raw)
-    if key is None:
-        scheme = url.scheme
-        key = f"{scheme}://{url.host}:{url.port or (443 if scheme == 'https' else 80)}"
-        if len(_KEYS) >= 4096:  # bounded: a crawler's hosts come and go
-            _KEYS.clear()
-        _KEYS[raw] = key
-    return key
-
-
-class _RequestIds:
-    """Request ids: a random per-process prefix and a counter, 32 hex digits like a uuid4's hex.
-
-    ``uuid.uuid4()`` reads 16 bytes from the OS for every request (~2 µs); ids need to be unique, not secret.
-    """
-
-    def __init__(self) -> None:
-        self._prefix = os.urandom(8).hex()
-        self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
-
-    def __call__(self) -> str:
-        return f"{self._prefix}{next(self._counter):016x}"  # 2**32 start + 2**63 calls: never past 16 digits
-
-
-new_request_id = _RequestIds()
 
 
 @dataclass(slots=True)
@@ -289,7 +221,7 @@ class Engine:
         driver hands the result to :meth:`run` with ``resume``, which takes it as the first attempt."""
         if isinstance(result, BaseException) or not 200 <= result.status_code < 300:
             return None
-        body = result.content if _is_read(result) else b""
+        body = result.content if is_read(result) else b""
         if not teaches_nothing(result.headers) or not is_plain_success(result.status_code, (), body):
             return None
         state = quick.state
@@ -342,10 +274,10 @@ class Engine:
         if isinstance(result, BaseException):
             return classify_exception(result), None
         headers = result.headers
-        body = result.content if _is_read(result) else b""
+        body = result.content if is_read(result) else b""
         names = lower_names(headers)
         if is_plain_success(result.status_code, names, body):
-            return _PLAIN_SUCCESS if result.status_code == 200 else _success(result.status_code), result
+            return PLAIN_SUCCESS if result.status_code == 200 else success(result.status_code), result
         # HTTP-dates and epoch resets are read against the server's own Date when it sends one: immune to
         # skew between the client's clock and the server's.
         reference = None if "date" in names else self.clock.time()
@@ -550,34 +482,8 @@ class Engine:
         raise error from call.error
 
 
-def map_stream_error(exc: Exception, request: httpx.Request, request_id_header: str) -> UpstreamError:
-    """A failure while the caller reads a streamed body, as the taxonomy's error (to raise ``from`` it)."""
-    upstream = redact_url(str(request.url.copy_with(query=None, fragment=None)))
-    error = classify_exception(exc).to_error(upstream=upstream)
-    error.request_id = header(request.headers, request_id_header.lower().encode("ascii"))
-    return error
-
-
 def _longest(timeout: dict[str, float | None] | None) -> float:
     if timeout is None:
         return math.inf
     values = timeout.values()
     return math.inf if None in values else max((v for v in values if v is not None), default=math.inf)
-
-
-def _success(status: int) -> Outcome:
-    return Outcome(
-        ok=True, kind=None, retryable=False, request_sent=True, explanation=f"HTTP {status}: not a failure.",
-        status=status, hop=Hop.UPSTREAM,
-    )  # fmt: skip
-
-
-_PLAIN_SUCCESS = _success(200)
-
-
-def _is_read(response: httpx.Response) -> bool:
-    try:
-        _ = response.content
-    except httpx.ResponseNotRead:
-        return False
-    return True

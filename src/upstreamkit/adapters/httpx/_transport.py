@@ -21,9 +21,8 @@ from typing import Any
 
 import httpx
 
-from upstreamkit.adapters.httpx._engine import (
+from upstreamkit.adapters.httpx._commands import (
     Discard,
-    Engine,
     Fallback,
     Refresh,
     Send,
@@ -31,6 +30,7 @@ from upstreamkit.adapters.httpx._engine import (
     map_stream_error,
     should_read_body,
 )
+from upstreamkit.adapters.httpx._engine import Engine
 from upstreamkit.adapters.httpx.auth import TokenAuth
 from upstreamkit.clock import Clock
 from upstreamkit.core.backoff import RandomSource

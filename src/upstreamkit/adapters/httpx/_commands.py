@@ -1,0 +1,125 @@
+"""What the engine and its drivers exchange: the commands of a call, how a response is read, request ids and
+upstream keys, and the error a streamed body raises. The engine (``_engine.py``) decides; this is its vocabulary.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from upstreamkit.adapters.httpx._fastheaders import header
+from upstreamkit.adapters.httpx.auth import Token
+from upstreamkit.core.classify import classify_exception
+from upstreamkit.core.outcome import Outcome
+from upstreamkit.core.redact import redact_url
+from upstreamkit.errors import Hop, UpstreamError
+
+BODY_READ_LIMIT = 256 * 1024
+"""Bodies up to this size (by Content-Length) are read inside the call: a body cut short is then a failed
+attempt, retried like any other, and an error envelope (a 600 inside an HTTP 200) can be seen. Larger
+bodies, and bodies of unknown length, stream to the caller; a failure while the caller reads them is raised
+as the taxonomy's :class:`~upstreamkit.errors.UpstreamError`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait this many seconds (through the clock)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send the request; the result is an ``httpx.Response`` (body read when small) or the exception raised."""
+
+    request: httpx.Request
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """Refresh the token (single-flight); ``stale`` is the token that failed. The result is the new Token."""
+
+    stale: Token | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Discard:
+    """Close a response that will not be handed to the caller (sync or async, as the driver is)."""
+
+    response: httpx.Response
+
+
+Command = Sleep | Send | Refresh | Discard
+Fallback = Callable[[httpx.Request, UpstreamError], httpx.Response | None]
+
+
+def should_read_body(response: httpx.Response) -> bool:
+    """Read failures' bodies and every body small enough by its declared length (see BODY_READ_LIMIT)."""
+    if response.status_code >= 300:
+        return True
+    length = header(response.headers, b"content-length")
+    return length is not None and length.isdigit() and int(length) <= BODY_READ_LIMIT
+
+
+_KEYS: dict[tuple[bytes, bytes], str] = {}
+
+
+def upstream_key(url: httpx.URL) -> str:
+    """``scheme://host:port``: the key of per-upstream state and the label of metrics."""
+    raw = (url.raw_scheme, url.netloc)
+    key = _KEYS.get(raw)
+    if key is None:
+        scheme = url.scheme
+        key = f"{scheme}://{url.host}:{url.port or (443 if scheme == 'https' else 80)}"
+        if len(_KEYS) >= 4096:  # bounded: a crawler's hosts come and go
+            _KEYS.clear()
+        _KEYS[raw] = key
+    return key
+
+
+class _RequestIds:
+    """Request ids: a random per-process prefix and a counter, 32 hex digits like a uuid4's hex.
+
+    ``uuid.uuid4()`` reads 16 bytes from the OS for every request (~2 µs); ids need to be unique, not secret.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"  # 2**32 start + 2**63 calls: never past 16 digits
+
+
+new_request_id = _RequestIds()
+
+
+def map_stream_error(exc: Exception, request: httpx.Request, request_id_header: str) -> UpstreamError:
+    """A failure while the caller reads a streamed body, as the taxonomy's error (to raise ``from`` it)."""
+    upstream = redact_url(str(request.url.copy_with(query=None, fragment=None)))
+    error = classify_exception(exc).to_error(upstream=upstream)
+    error.request_id = header(request.headers, request_id_header.lower().encode("ascii"))
+    return error
+
+
+def success(status: int) -> Outcome:
+    return Outcome(
+        ok=True, kind=None, retryable=False, request_sent=True, explanation=f"HTTP {status}: not a failure.",
+        status=status, hop=Hop.UPSTREAM,
+    )  # fmt: skip
+
+
+PLAIN_SUCCESS = success(200)
+
+
+def is_read(response: httpx.Response) -> bool:
+    try:
+        _ = response.content
+    except httpx.ResponseNotRead:
+        return False
+    return True
