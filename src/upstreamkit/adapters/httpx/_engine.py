@@ -200,12 +200,8 @@ class Engine:
             return None
         timeout = extensions.get("timeout")
         limit = self._first_limit
-        if limit is not None:
-            try:
-                if not isinstance(timeout, dict) or max(timeout.values()) > limit:
-                    return None
-            except TypeError:  # a part is None: no limit of the caller's there, the policy's applies
-                return None
+        if limit is not None and _longest(timeout) > limit:
+            return None  # some part of the caller's timeout is longer than the policy allows: _prepare caps it
         now = self.clock.monotonic()
         upstream, _, _ = self._identify(request)
         state = self.store.get(upstream, now)
@@ -482,8 +478,12 @@ class Engine:
         raise error from call.error
 
 
-def _longest(timeout: dict[str, float | None] | None) -> float:
-    if timeout is None:
+def _longest(timeout: object) -> float:
+    """The longest part of a caller's httpx timeout dict; inf when a part is None (no limit there) or there is
+    no such dict."""
+    if not isinstance(timeout, dict) or not timeout:
         return math.inf
-    values = timeout.values()
-    return math.inf if None in values else max((v for v in values if v is not None), default=math.inf)
+    try:
+        return float(max(timeout.values()))
+    except TypeError:  # a None part: comparing it, or converting a lone one, fails
+        return math.inf
