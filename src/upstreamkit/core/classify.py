@@ -93,6 +93,12 @@ def _said(fact: str) -> str:
     return redact_text(well_formed(fact))
 
 
+def teaches(name: str) -> bool:
+    """True for a lower-case header name a client learns from on a success: Retry-After, RateLimit-*,
+    X-RateLimit-*."""
+    return name == "retry-after" or "ratelimit" in name or "rate-limit" in name
+
+
 def is_plain_success(status: int, names: Iterable[str], body: bytes | str) -> bool:
     """True when :func:`classify` would call this response a success with nothing to learn from it.
 
@@ -101,9 +107,8 @@ def is_plain_success(status: int, names: Iterable[str], body: bytes | str) -> bo
     """
     if not 200 <= status < 300:
         return False
-    for name in names:
-        if name == "retry-after" or "ratelimit" in name or "rate-limit" in name:
-            return False
+    if names and any(teaches(name) for name in names):  # the transport's quick path passes () and checks bytes
+        return False
     text = _text(body)
     low = text.lower()
     if _may_carry_600(low):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import httpx
 
+from upstreamkit.core.classify import teaches
+
 __all__ = ["add_header", "header", "lower_names", "teaches_nothing"]
 
 
@@ -57,10 +59,9 @@ def teaches_nothing(headers: httpx.Headers) -> bool:
     :func:`upstreamkit.core.classify.is_plain_success` looks for, read without decoding them."""
     items = _items(headers)
     if items is None:
-        names = lower_names(headers)
-        return not any(n == "retry-after" or "ratelimit" in n or "rate-limit" in n for n in names)
+        return not any(teaches(name) for name in lower_names(headers))
     for _, key, _ in items:
-        # One cheap test rejects nearly every name: the three forms all hold "r" then "at" ("retry-after" too).
+        # classify.teaches() on bytes; one cheap test first rejects most names (all three forms hold an "r").
         if b"r" in key and (key == b"retry-after" or b"ratelimit" in key or b"rate-limit" in key):
             return False
     return True
