@@ -21,6 +21,8 @@ from upstreamkit.core._redact_grammar import (
     Replacement,
     ascii_lower,
     fingerprint,
+    guarded,
+    holds_any,
     is_redacted,
     is_secret_name,
     known_tokens,
@@ -102,8 +104,9 @@ _XML = re.compile(
     rf"<(?=[\w.:-]{{0,63}}?(?:{HINT_WORDS}))(?:[a-z_][\w.-]{{0,40}}+:)?(?P<local>[a-z_][\w.-]{{0,63}}+)"
     r"(?:[ \t\r\n][^<>]{0,1024}+)?>"
 )
-_XML_VALUE = re.compile(r"<!\[CDATA\[(?:[^\]]|\](?!\]>))*+(?:\]\]>)?|[^<]++")  # a CDATA cut off runs to the end
-_CDATA = re.compile(r"(<!\[CDATA\[)(.*?)((?:\]\]>)?)", re.DOTALL)
+# A CDATA cut off runs to the end. Runs of non-"]" are taken whole: a character at a time, a megabyte costs 20 ms.
+_XML_VALUE = re.compile(r"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+(?:\]\]>)?|[^<]++")
+_CDATA_OPEN, _CDATA_CLOSE = "<![CDATA[", "]]>"
 # 9. A name and its value given as two fields: HAR {"name": "password", "value": "x"}, <add key="k" value="x"/>.
 _NAMED_VALUE = re.compile(
     r"""(?:name|key|field|param)\\?["']?[ \t]{0,8}+[:=][ \t]{0,8}+(\\?["'])([\w.%-]{1,64}+)\1"""
@@ -251,9 +254,10 @@ def _xml(text: str, match: re.Match[str]) -> Replacement:
     # Closed or not (a body cut off, a child element next): a secret element's own text is secret.
     end = value.end()
     name, written = text[match.start("local") : match.end("local")], value.group(0)
-    cdata = _CDATA.fullmatch(written)
-    if cdata is not None:
-        new = f"{cdata.group(1)}{redact_field(name, cdata.group(2))}{cdata.group(3)}"
+    if written.startswith(_CDATA_OPEN):
+        inner_end = len(written) - len(_CDATA_CLOSE) if written.endswith(_CDATA_CLOSE) else len(written)
+        inner_end = max(inner_end, len(_CDATA_OPEN))
+        new = f"{_CDATA_OPEN}{redact_field(name, written[len(_CDATA_OPEN) : inner_end])}{written[inner_end:]}"
     else:
         new = redact_field(name, written)
     return match.end(), end, new
@@ -286,9 +290,9 @@ def redact_at(text: str, depth: int) -> str:
         text = splice(text, _NAMED_VALUE, _named_value)
     if "<" in text:
         text = splice(text, _XML, _xml)
-    if (":" in text or "=" in text) and any(hint in low for hint in _NAME_HINTS):  # _SEP needs one of them
+    if (":" in text or "=" in text) and holds_any(low, _GUARDED_NAMES):  # _SEP needs one of them
         text = splice(text, _FIELD, _field)
-    if any(scheme in low for scheme in _FREE_SCHEMES):
+    if holds_any(low, _GUARDED_SCHEMES):
         text = splice(text, _SCHEME_WORD, _scheme_credential)
     if "eyJ" in text:
         text = splice(text, JWT, _jwt, fold=False)
@@ -299,8 +303,8 @@ def may_hold_secret(text: str, low: str) -> bool:
     """False when no rule can match (``low`` is ``text`` lower-cased): most text is returned as it is, cheaply."""
     if "@" in text and ":" in text:
         return True
-    # One regex is fastest for short text; for long text, substring tests (memchr-fast) beat an alternation.
-    return _HINT.search(low) is not None if len(low) < _SHORT else any(hint in low for hint in HINTS)
+    # One regex is fastest for short text; for long text, guarded substring tests beat an alternation.
+    return _HINT.search(low) is not None if len(low) < _SHORT else holds_any(low, _GUARDED_HINTS)
 
 
 # Every rule needs one of these (lower case) to match, or an "@" and a ":".
@@ -312,6 +316,10 @@ HINTS = (
 )  # fmt: skip
 _HINT = re.compile("|".join(re.escape(hint) for hint in HINTS))
 _SHORT = 4096
+
+_GUARDED_HINTS = guarded(HINTS)
+_GUARDED_NAMES = guarded(_NAME_HINTS)
+_GUARDED_SCHEMES = guarded(_FREE_SCHEMES)
 
 
 # --- URLs, query strings and form bodies -----------------------------------------------------------------
