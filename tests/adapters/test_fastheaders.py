@@ -9,6 +9,7 @@ from typing import cast
 import httpx
 import pytest
 
+from upstreamkit.adapters.httpx._commands import upstream_key
 from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names, teaches_nothing
 from upstreamkit.core.classify import is_plain_success
 
@@ -74,3 +75,29 @@ def test_teaches_nothing_agrees_with_the_classifiers_names(
     probe = cast("httpx.Headers", _Opaque(headers)) if opaque else headers
     assert teaches_nothing(probe) is quiet
     assert is_plain_success(200, [name.lower() for name, _ in raw], b"{}") is quiet
+
+
+class _PublicURL:
+    """A URL without httpx's parsed reference (a future httpx): upstream_key must use the public API."""
+
+    def __init__(self, url: httpx.URL) -> None:
+        self.raw_scheme, self.netloc = url.raw_scheme, url.netloc
+        self.scheme, self.host, self.port = url.scheme, url.host, url.port
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9000/x", "https://API.Example.com/v1?q=1", "http://example.com/", "https://[::1]:8443/a",
+        "http://user:pw@example.com:8080/", "https://xn--bcher-kva.example/", "https://bücher.example/",
+    ],
+)  # fmt: skip
+def test_upstream_keys_agree_with_the_public_api(url: str) -> None:
+    parsed = httpx.URL(url)
+    scheme = parsed.scheme
+    expected = f"{scheme}://{parsed.host}:{parsed.port or (443 if scheme == 'https' else 80)}"
+    assert upstream_key(parsed) == expected
+    assert upstream_key(cast("httpx.URL", _PublicURL(parsed))) == expected
+    # A second URL to the same upstream finds the same cached key; another port does not.
+    assert upstream_key(httpx.URL(url)) == expected
+    assert upstream_key(parsed.copy_with(port=1234)).endswith(":1234")

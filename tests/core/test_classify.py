@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upstreamkit import ErrorKind, Hop, classify, classify_exception, make_error
+from upstreamkit.core import classify as classify_module
 from upstreamkit.core.classify import Outcome, is_plain_success
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -571,3 +572,10 @@ def test_a_success_shorter_than_its_content_length_is_incomplete(
     outcome = classify(200, headers, body)
     assert (outcome.kind is ErrorKind.HTTP_RESPONSE_INCOMPLETE) is incomplete
     assert outcome.ok is not incomplete
+
+
+@pytest.mark.parametrize("word", classify_module._MAY_CARRY_600)
+def test_every_word_that_may_carry_a_600_keeps_a_success_off_the_fast_path(word: str) -> None:
+    # is_plain_success tests these words unrolled, for speed: a word added to the tuple must be added there.
+    assert not is_plain_success(200, (), f'{{"note": "x{word.upper()}x"}}'.encode())
+    assert not is_plain_success(200, (), f"x{word}x")

@@ -66,12 +66,25 @@ def should_read_body(response: httpx.Response) -> bool:
     return length is not None and length.isdigit() and int(length) <= BODY_READ_LIMIT
 
 
-_KEYS: dict[tuple[bytes, bytes], str] = {}
+_KEYS: dict[tuple[object, ...], str] = {}
+
+
+def _key_fields(url: httpx.URL) -> tuple[object, ...]:
+    """What ``scheme://host:port`` is made of, as cheaply as httpx gives it: its parsed reference's fields
+    (private, read with a fallback; ``url.netloc`` builds bytes on every call), else the public properties.
+    tests/adapters check that both name the same upstream."""
+    ref = getattr(url, "_uri_reference", None)
+    if ref is not None:
+        try:
+            return (ref.scheme, ref.host, ref.port)
+        except AttributeError:
+            pass
+    return (url.raw_scheme, url.netloc)
 
 
 def upstream_key(url: httpx.URL) -> str:
     """``scheme://host:port``: the key of per-upstream state and the label of metrics."""
-    raw = (url.raw_scheme, url.netloc)
+    raw = _key_fields(url)
     key = _KEYS.get(raw)
     if key is None:
         scheme = url.scheme
