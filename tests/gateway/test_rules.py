@@ -20,6 +20,7 @@ from observability_support import (
     variable_queries,
 )
 
+from upstreamkit.gateway.metrics import GatewayMetrics
 from upstreamkit.gateway.observability import (
     DASHBOARD_FILE,
     RULES_FILE,
@@ -28,6 +29,7 @@ from upstreamkit.gateway.observability import (
     directory,
     rules_text,
 )
+from upstreamkit.testing import FakeClock
 
 RULE_TESTS = Path(__file__).parent / "rules"
 
@@ -104,6 +106,14 @@ def test_the_alerts_read_only_rules_the_file_records() -> None:
     for name, expr in expressions.items():
         used = set(re.findall(r"\b[a-z_]+:[a-zA-Z0-9_:]+", expr))
         assert used <= recorded, f"{name} reads {used - recorded}, recorded nowhere"
+
+
+def test_the_incident_alert_ignores_the_kinds_the_gateway_ignores() -> None:
+    """ "Incident ongoing" counts the failures the gateway's recovery tracker counts (not a caller's 401 or 404):
+    the kinds the rule leaves out are the tracker's ``ignore_kinds``."""
+    expr = rule_expressions()["UpstreamkitIncidentOngoing"]
+    (left_out,) = re.findall(r'kind!~"([a-z_|]+)"', expr)
+    assert set(left_out.split("|")) == GatewayMetrics(FakeClock()).tracker.ignore_kinds
 
 
 def test_every_alert_waits_or_looks_back_and_says_what_to_do() -> None:

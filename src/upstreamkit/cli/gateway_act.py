@@ -35,6 +35,8 @@ CLIENTS = 4
 INTERVAL = 0.05
 """Seconds between two requests of one caller."""
 _TIMEOUT = 10.0
+_EXTRA_ROUNDS, _EXTRA_SECONDS = 4, 0.5
+"""At most 2 s more traffic when the incident has not ended with the planned traffic (a loaded machine)."""
 _BODY_FIELDS = ("type", "title", "status", "code", "error", "kind", "upstream", "upstream_status", "retry_after")
 """The envelope's fields the act shows (``detail``, ``instance`` and ``request_id`` are left out to fit)."""
 
@@ -99,9 +101,9 @@ def _is_envelope(response: httpx.Response) -> bool:
     return isinstance(body, dict) and body.get("code") == 600 and "proxy-status" in response.headers
 
 
-def _drive(base: str, result: GatewayActResult, duration: float) -> None:
-    """Callers send GET /api/items until ``duration`` is up; a few requests also go to /legacy and to a route
-    that does not exist."""
+def _drive(base: str, result: GatewayActResult, duration: float, *, others: bool = True) -> None:
+    """Callers send GET /api/items until ``duration`` is up; with ``others``, a few requests also go to /legacy
+    and to a route that does not exist."""
     lock = threading.Lock()
     deadline = time.monotonic() + duration
 
@@ -117,7 +119,7 @@ def _drive(base: str, result: GatewayActResult, duration: float) -> None:
 
     def worker(index: int) -> None:
         with httpx.Client(base_url=base, timeout=_TIMEOUT) as client:
-            if index == 0:
+            if index == 0 and others:
                 for path in ("/legacy/items", "/legacy/items", "/admin/secrets"):
                     record(client.get(path))
             for _ in range(int(duration / INTERVAL) + 1):  # bounded in count as well as in time
@@ -155,6 +157,12 @@ def run_gateway_act(console: Console, *, duration: float = 3.5) -> GatewayActRes
                 _drive(base, result, duration)
             with httpx.Client(base_url=admin, timeout=_TIMEOUT) as client:
                 result.status = client.get("/status").json()
+                # On a slow machine the probe that ends the incident may come after the traffic: a little more.
+                for _ in range(_EXTRA_ROUNDS):
+                    if _recovered(result.status):
+                        break
+                    _drive(base, result, _EXTRA_SECONDS, others=False)
+                    result.status = client.get("/status").json()
                 result.metrics = client.get("/metrics").text
             result.dashboard = f"{admin}/dashboard"
     _judge(result)
@@ -162,13 +170,18 @@ def run_gateway_act(console: Console, *, duration: float = 3.5) -> GatewayActRes
     return result
 
 
+def _recovered(status: dict[str, Any]) -> bool:
+    api = status.get("upstreams", {}).get("api", {})
+    return api.get("last_incident") is not None and api.get("incident") is None
+
+
 def _judge(result: GatewayActResult) -> None:
     if result.problem:
         return
     if not result.examples:
         result.problem = "no caller saw the envelope"
-    elif result.status.get("upstreams", {}).get("api", {}).get("last_incident") is None:
-        result.problem = "the gateway saw no incident of /api end"
+    elif not _recovered(result.status):
+        result.problem = "the gateway saw the incident of /api go on to the end"
 
 
 def _show(console: Console, result: GatewayActResult) -> None:
