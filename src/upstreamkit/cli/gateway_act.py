@@ -119,14 +119,18 @@ def _drive(base: str, result: GatewayActResult, duration: float, *, others: bool
 
     def worker(index: int) -> None:
         with httpx.Client(base_url=base, timeout=_TIMEOUT) as client:
-            if index == 0 and others:
-                for path in ("/legacy/items", "/legacy/items", "/admin/secrets"):
-                    record(client.get(path))
-            for _ in range(int(duration / INTERVAL) + 1):  # bounded in count as well as in time
-                if time.monotonic() >= deadline:
-                    break
-                record(client.get("/api/items"))
-                time.sleep(INTERVAL)
+            try:
+                if index == 0 and others:
+                    for path in ("/legacy/items", "/legacy/items", "/admin/secrets"):
+                        record(client.get(path))
+                for _ in range(int(duration / INTERVAL) + 1):  # bounded in count as well as in time
+                    if time.monotonic() >= deadline:
+                        break
+                    record(client.get("/api/items"))
+                    time.sleep(INTERVAL)
+            except httpx.HTTPError as exc:  # the gateway must always answer: no answer is the act failing
+                with lock:
+                    result.problem = result.problem or f"a caller got no answer from the gateway: {exc!r}"
 
     threads = [threading.Thread(target=worker, args=(i,), name=f"demo-caller-{i}") for i in range(CLIENTS)]
     for thread in threads:
@@ -219,7 +223,8 @@ def _status_line(name: str, upstream: dict[str, Any]) -> str:
     recent = upstream.get("recent", {})
     rate = recent.get("error_rate")
     kinds = ", ".join(f"{kind} {share:.0%}" for kind, share in recent.get("error_rate_by_kind", {}).items())
-    line = f"{name}: breaker {upstream.get('breaker')}, {recent.get('requests', 0)} requests"
+    breaker = upstream.get("breaker")
+    line = f"{name}: {'no breaker' if breaker is None else f'breaker {breaker}'}, {recent.get('requests', 0)} requests"
     line += f", error rate {rate:.0%}" if rate is not None else ""
     line += f" ({kinds})" if kinds else ""
     last = upstream.get("last_incident")
