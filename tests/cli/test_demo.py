@@ -1,5 +1,5 @@
 """``upstreamkit demo`` (the README's main job) end to end: every verdict right, the incident survived, a bundle
-written, and nothing left running."""
+written, the gateway's callers given the envelope, and nothing left running."""
 
 from __future__ import annotations
 
@@ -33,5 +33,22 @@ def test_the_demo_diagnoses_every_case_survives_the_incident_and_leaves_nothing_
     assert str(bundle) in output.replace("\n", "")
     with zipfile.ZipFile(bundle) as archive:
         assert {"report.md", "report.json"} <= set(archive.namelist())
+    # 4. the gateway in front of the incident: callers see the one envelope, /status, the dashboard's address.
+    act = flat[flat.index("4. the gateway: one envelope for every upstream failure") :]
+    assert "content-type: application/problem+json" in act
+    assert re.search(r"proxy-status: upstreamkit;error=[a-z_0-9]+", act)
+    assert '"code": 600' in act
+    for kind in ("circuit_open", "upstream_600", "destination_not_found"):
+        assert re.search(rf"\b(429|502|503|404) │ {kind}\b", act), kind
+    assert re.search(r"api: breaker closed, \d+ requests.*last incident recovered in \d+\.\d s", act)
+    assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/dashboard", act)
+    assert "python -m upstreamkit.gateway.observability rules|grafana" in act
     left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
     assert left == []
+
+
+def test_the_gateway_act_takes_a_bounded_time() -> None:
+    result = CliRunner().invoke(app, ["demo", "--gateway-seconds", "1"])
+    assert result.exit_code == 2
+    assert "--gateway-seconds" in result.output
+    assert "Traceback" not in result.output

@@ -8,8 +8,11 @@
    partial recovery, healthy): logical requests, upstream attempts, successes, breaker transitions
    (:mod:`upstreamkit.cli.incident`).
 3. Escalate: a redacted support bundle for the expired-token case, and where it is.
+4. The gateway in front of the incident: plain callers get one envelope for every failure (problem+json with
+   ``code: 600``, ``Proxy-Status``), then the admin ``/status`` and the dashboard's address
+   (:mod:`upstreamkit.cli.gateway_act`).
 
-Everything listens on 127.0.0.1 and stops before the command returns; it takes about 15 seconds. The heavy
+Everything listens on 127.0.0.1 and stops before the command returns; it takes about 20 seconds. The heavy
 parts load inside the command, so that other commands start fast.
 """
 
@@ -46,10 +49,18 @@ def demo(
         metavar="SECONDS",
         help="How long the resilient client runs the incident, 2 to 60 seconds.",
     ),
+    gateway_seconds: float = typer.Option(
+        3.5,
+        "--gateway-seconds",
+        parser=number(3.0, 60.0),
+        metavar="SECONDS",
+        help="How long callers send requests through the gateway, 3 to 60 seconds.",
+    ),
     samples: bool = typer.Option(False, "--samples", help="Instead: explain a handful of real-looking responses."),
     detail: bool = typer.Option(True, "--detail/--summary", help="With --samples: each explanation, or the table."),
 ) -> None:
-    """Tour upstreamkit on loopback: diagnose eleven failures, survive an incident, write a support bundle."""
+    """Tour upstreamkit on loopback: diagnose eleven failures, survive an incident, write a support bundle, and
+    put the gateway in front of the incident."""
     if bundle_dir is not None and "\x00" in str(bundle_dir):
         raise fail("--bundle-dir cannot hold a NUL character")
     console = Console(highlight=False)
@@ -58,7 +69,8 @@ def demo(
     if samples:
         explain_samples(console, detail=detail)
         return
-    from upstreamkit.cli.incident import run_incident  # noqa: PLC0415 - heavy: loaded when the demo runs
+    from upstreamkit.cli.gateway_act import run_gateway_act  # noqa: PLC0415 - heavy: loaded when the demo runs
+    from upstreamkit.cli.incident import run_incident  # noqa: PLC0415
     from upstreamkit.cli.tour import diagnose_cases, verdict_table  # noqa: PLC0415
     from upstreamkit.diagnose.bundle import write_bundle  # noqa: PLC0415
     from upstreamkit.errors import ErrorKind  # noqa: PLC0415
@@ -89,6 +101,9 @@ def demo(
         "Try it on your own endpoint: [bold]upstreamkit diagnose https://api.example.com/v1/x "
         "-H 'Authorization: Bearer ...' --bundle ticket.zip[/]"
     )
-    if wrong or not incident.ok:
-        console.print(f"[red]demo check failed: {', '.join(wrong) or incident.problem}[/]")
+
+    with _timed(console, "gateway"):
+        gateway = run_gateway_act(console, duration=gateway_seconds)
+    if wrong or not incident.ok or not gateway.ok:
+        console.print(f"[red]demo check failed: {', '.join(wrong) or incident.problem or gateway.problem}[/]")
         raise typer.Exit(1)
