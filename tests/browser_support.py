@@ -77,6 +77,7 @@ class Chromium:
         self._run(
             f"--virtual-time-budget={budget_ms}",
             f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            "--run-all-compositor-stages-before-draw",  # else a tile may still be unpainted in the picture
             f"--screenshot={path}",
             url,
         )

@@ -8,7 +8,8 @@
   var NS = "http://www.w3.org/2000/svg";
   var PALETTE = ["#2f6fd0", "#d2433b", "#2e9e5b", "#8a56c2", "#d99a1e", "#1aa3a3", "#c2569a", "#6b7a8f"];
   var STATE_COLORS = { closed: "#2e9e5b", half_open: "#d99a1e", open: "#d2433b" };
-  var W = 640, PAD_L = 48, PAD_R = 12, PAD_T = 10, PAD_B = 24;
+  var PAD_L = 48, PAD_R = 12, PAD_T = 10, PAD_B = 24;
+  var W = 640;  // the chart being drawn's width in px: its box's, so text keeps one size in every box
 
   function el(tag, attrs, parent) {
     var node = document.createElementNS(NS, tag);
@@ -33,6 +34,8 @@
 
   function canvas(host, height, name) {
     clear(host);
+    var width = Math.round(host.clientWidth || 0);
+    W = width >= 320 ? width : 640;
     return el("svg", { "class": "chart", viewBox: "0 0 " + W + " " + height, "data-chart": name || host.id,
                        role: "img" }, host);
   }
@@ -97,7 +100,7 @@
       var label = withDate ? new Date(t).toISOString().slice(0, 10) : fmtTime(t);
       if (step < 1000) label += "." + String(t % 1000 + 1000).slice(1);
       el("line", { "class": "grid", x1: sx(t), x2: sx(t), y1: y - 8, y2: y - 12 }, svg);
-      text(svg, sx(t), y, label, { "text-anchor": "middle" });
+      text(svg, sx(t), y, label, { "text-anchor": sx(t) > W - 45 ? "end" : "middle" });  // never cut at the edge
     }
   }
 
@@ -205,10 +208,12 @@
   function bars(host, items, opts) {
     opts = opts || {};
     if (!items.length) return empty(host, opts.emptyText);
-    var format = opts.format || fmtNumber, rowH = 20, labelW = 230, height = items.length * rowH + 6;
+    var format = opts.format || fmtNumber, rowH = 20, height = items.length * rowH + 6;
+    var longest = Math.max.apply(null, items.map(function (it) { return Math.min(String(it.label).length, 36); }));
+    var labelW = Math.min(230, longest * 6.5 + 12);
     var top = Math.max.apply(null, items.map(function (it) { return it.value || 0; }).concat([0]));
-    var scale = (W - labelW - 90) / (top || 1);
     var svg = canvas(host, height, opts.name);
+    var scale = (W - labelW - 90) / (top || 1);
     items.forEach(function (it, i) {
       var y = 3 + i * rowH, label = String(it.label);
       var shown = label.length > 36 ? label.slice(0, 35) + "\u2026" : label;
