@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["Chromium", "Element", "PngInfo", "elements", "read_png", "save_artifact"]
+__all__ = ["Chromium", "Element", "PngInfo", "elements", "in_chart", "read_png", "save_artifact"]
 
 WINDOW = (1280, 900)
 _RUN_TIMEOUT = 60.0
@@ -132,6 +132,17 @@ def elements(dom: str) -> list[Element]:
     collector.feed(dom)
     collector.close()
     return collector.found
+
+
+def in_chart(found: list[Element], name: str) -> list[Element]:
+    """The ``<svg data-chart=name>`` that charts.js drew and the elements inside it (up to the next svg)."""
+    inside, out = False, []
+    for element in found:
+        if element.tag == "svg":
+            inside = element.attrs.get("data-chart") == name
+        if inside:
+            out.append(element)
+    return out
 
 
 @dataclass(frozen=True)

@@ -5,20 +5,15 @@ from the embedded data, and a screenshot is saved."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
-from test_gateway_incident import _outage_scenario, _serve
+from test_gateway_incident import _outage_scenario, outage_log
 from typer.testing import CliRunner
 
-from browser_support import Chromium, Element, elements, read_png, save_artifact
+from browser_support import Chromium, elements, in_chart, read_png, save_artifact
 from upstreamkit.cli.app import app
-from upstreamkit.core.retry import RetryPolicy
-from upstreamkit.gateway import GatewaySettings, parse_route
-from upstreamkit.gateway.policy import RoutePolicy
 from upstreamkit.simulator.testing import SimulatorFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
@@ -27,7 +22,6 @@ TIME_SCALE = 0.3
 """outage-3s at 0.3: healthy 0-0.9 s, 503 on every /v1 request 0.9-1.8 s, healthy after."""
 TRAFFIC_S = 2.7
 BUCKET_S = 0.25
-MAX_REQUESTS = 20_000
 PAD_L, PAD_R = 48, 12
 """The margins of a time chart's plot area in charts.js."""
 
@@ -36,41 +30,12 @@ def _ms(text: str) -> float:
     return datetime.fromisoformat(text).timestamp() * 1000
 
 
-def _chart(found: list[Element], name: str) -> list[Element]:
-    """The <svg data-chart=name> and the elements inside it."""
-    inside, out = False, []
-    for element in found:
-        if element.tag == "svg":
-            inside = element.attrs.get("data-chart") == name
-        if inside:
-            out.append(element)
-    return out
-
-
 def test_report_shades_the_outage_where_it_was(
     simulator_factory: SimulatorFactory, chromium: Chromium, tmp_path: Path
 ) -> None:
     log_path = tmp_path / "access.jsonl"
     sim = simulator_factory(_outage_scenario(), time_scale=TIME_SCALE)
-    settings = GatewaySettings(
-        routes=(parse_route(f"/pay={sim.base_url}/v1"),),
-        port=0,
-        admin_port=0,
-        access_log=str(log_path),
-        policy=RoutePolicy(retry=RetryPolicy(attempts=1), breaker=None, budget=None),
-    )
-    seen: list[tuple[float, int]] = []
-
-    def traffic(base: str) -> None:
-        deadline = time.monotonic() + TRAFFIC_S
-        with httpx.Client(base_url=base, timeout=5) as client:
-            for number in range(MAX_REQUESTS):
-                if time.monotonic() >= deadline:
-                    break
-                sent = time.time()
-                seen.append((sent, client.get(f"/pay/orders/{number}").status_code))
-
-    _serve(settings, log_path, traffic)
+    seen = outage_log(sim.base_url, log_path, TRAFFIC_S)
     failed_at = [moment * 1000 for moment, status in seen if status >= 500]
     assert failed_at, "the scripted outage produced no failure: the scenario did not run"
 
@@ -84,7 +49,7 @@ def test_report_shades_the_outage_where_it_was(
     body = next(element for element in found if element.tag == "body")
     assert body.attrs.get("data-drawn") == "true"
 
-    rate = _chart(found, "rate_600")
+    rate = in_chart(found, "rate_600")
     (shade,) = (element for element in rate if "shade" in element.classes)
     start, end = _ms(shade.attrs["data-start"]), _ms(shade.attrs["data-end"])
     assert abs(start - min(failed_at)) <= BUCKET_S * 1000  # where the client saw the outage begin
@@ -99,16 +64,16 @@ def test_report_shades_the_outage_where_it_was(
     assert float(line.attrs["data-max"]) == incident["peak_rate"] == 1.0
     assert int(line.attrs["data-points"]) == sum(1 for bucket in document["series"] if bucket["requests"])
 
-    volume = [element for element in _chart(found, "volume") if "bar" in element.classes]
+    volume = [element for element in in_chart(found, "volume") if "bar" in element.classes]
     assert sum(int(bar.attrs["data-value"]) for bar in volume) == len(seen)
     assert sum(int(bar.attrs["data-value"]) for bar in volume if bar.attrs["data-name"] == "failed") == len(failed_at)
     kinds = {
-        bar.attrs["data-label"]: int(bar.attrs["data-value"]) for bar in _chart(found, "kinds") if bar.tag == "rect"
+        bar.attrs["data-label"]: int(bar.attrs["data-value"]) for bar in in_chart(found, "kinds") if bar.tag == "rect"
     }
     assert kinds == document["kinds"] == {"upstream_outage": len(failed_at)}
-    latency = {bar.attrs["data-label"] for bar in _chart(found, "latency") if bar.tag == "rect"}
+    latency = {bar.attrs["data-label"] for bar in in_chart(found, "latency") if bar.tag == "rect"}
     assert latency == {"p50", "p95", "p99"}
-    endpoints = {bar.attrs["data-label"] for bar in _chart(found, "by_endpoint") if bar.tag == "rect"}
+    endpoints = {bar.attrs["data-label"] for bar in in_chart(found, "by_endpoint") if bar.tag == "rect"}
     assert "/pay/orders/{id}" in endpoints
     incidents = next(element for element in found if element.attrs.get("id") == "incidents")
     assert incident["start"] in incidents.text

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from gateway_support import RunningGateway
 
-from browser_support import Chromium, Element, elements, read_png, save_artifact
+from browser_support import Chromium, elements, in_chart, read_png, save_artifact
 from upstreamkit.core.retry import RetryPolicy
 from upstreamkit.gateway import GatewaySettings, parse_route
 from upstreamkit.gateway.policy import RoutePolicy
@@ -37,17 +37,6 @@ def _outage() -> Scenario:
 
 def _ms(text: str) -> float:
     return datetime.fromisoformat(text).timestamp() * 1000
-
-
-def _in_chart(found: list[Element], chart: str) -> list[Element]:
-    """The elements of one chart's <svg data-chart=...> (they follow it until the next svg)."""
-    inside, out = False, []
-    for element in found:
-        if element.tag == "svg":
-            inside = element.attrs.get("data-chart") == chart
-        elif inside:
-            out.append(element)
-    return out
 
 
 @pytest.fixture
@@ -99,13 +88,13 @@ def test_dashboard_draws_the_live_metrics(
     assert int(body.attrs["data-polls"]) >= 1
 
     # requests by status class: every request sent is one unit of a drawn column
-    columns = [element for element in _in_chart(found, "classes") if "bar" in element.classes]
+    columns = [element for element in in_chart(found, "classes") if "bar" in element.classes]
     assert sum(int(column.attrs["data-value"]) for column in columns) == len(statuses)
     drawn_5xx = sum(int(column.attrs["data-value"]) for column in columns if column.attrs["data-name"] == "5xx")
     assert drawn_5xx == failed
 
     # the 600 rate: non-zero during the outage, the same peak as /series, the incident shaded where /status says
-    rate = _in_chart(found, "rate_600")
+    rate = in_chart(found, "rate_600")
     line = next(element for element in rate if element.attrs.get("data-name") == "all")
     peak, peak_t = max((bucket["rate_600"] or 0, bucket["t"]) for bucket in series["buckets"])
     incident = upstream["last_incident"]
@@ -121,15 +110,15 @@ def test_dashboard_draws_the_live_metrics(
     assert _ms(shade.attrs["data-end"]) == pytest.approx(_ms(incident["recovered"]), abs=1)
 
     # latency per upstream, breaker state as /status says, with the open span the outage caused
-    latency = {element.attrs.get("data-name"): element for element in _in_chart(found, "latency")}
+    latency = {element.attrs.get("data-name"): element for element in in_chart(found, "latency")}
     assert int(latency[f"{name} p99"].attrs["data-points"]) >= 2
     card = next(element for element in found if element.attrs.get("data-upstream") == name and element.tag == "div")
     assert card.attrs["data-breaker"] == upstream["breaker"]
     assert upstream["breaker"] in card.text
-    states = {element.attrs["data-state"] for element in _in_chart(found, "breakers") if "state" in element.classes}
+    states = {element.attrs["data-state"] for element in in_chart(found, "breakers") if "state" in element.classes}
     assert "open" in states
     assert upstream["breaker"] in states
-    kinds = {element.attrs["data-label"] for element in _in_chart(found, "kinds") if "bar" in element.classes}
+    kinds = {element.attrs["data-label"] for element in in_chart(found, "kinds") if "bar" in element.classes}
     assert kinds == {kind for bucket in series["buckets"] for kind in bucket["by_kind"]}
     incident_table = next(element for element in found if element.attrs.get("id") == "incidents")
     assert f"{upstream['last_incident']['time_to_recover_s']} s" in incident_table.text
