@@ -94,7 +94,8 @@
     var t = buckets.map(function (b) { return ms(b.t); });
     var xMin = t[0], xMax = t[t.length - 1] + step, now = ms(status.time);
     var names = upstreamNames(series, status);
-    var values = function (pick) { return buckets.map(function (b, i) { return [t[i], pick(b)]; }); };
+    // a second's value is drawn at its middle, so it lines up with the incident shading's exact times
+    var values = function (pick) { return buckets.map(function (b, i) { return [t[i] + step / 2, pick(b)]; }); };
     var perUpstream = function (name, key) {
       return values(function (b) { var u = b.upstreams[name]; return u && u[key] !== undefined ? u[key] : null; });
     };
