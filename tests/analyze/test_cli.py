@@ -108,7 +108,8 @@ def test_stdin(access_log: Path) -> None:
         (["{bad_gzip}"], "gzip stream is broken"),
         (["-", "-"], "stdin ('-') can be read once"),
         (["{log}", "--bucket", "1ms"], "use a wider one"),
-        (["{log}", "--html", "{dir}/r.html"], "--html: not supported yet"),
+        (["{log}", "--html", "{missing}/r.html"], "--html: the directory of"),
+        (["{log}", "--html", "{dir}"], "--html: cannot write"),
     ],
 )
 def test_usage_errors_exit_2_in_one_line(access_log: Path, tmp_path: Path, args: list[str], message: str) -> None:

@@ -57,25 +57,14 @@ def _serve(settings: GatewaySettings, log_path: Path, traffic: Callable[[str], N
     assert log_path.exists()
 
 
-def test_the_outage_is_found_within_one_bucket(simulator_factory: SimulatorFactory, tmp_path: Path) -> None:
-    log_path = tmp_path / "access.jsonl"
-    before = time.time()
-    sim = simulator_factory(_outage_scenario(), time_scale=TIME_SCALE)
-    after = time.time()
-    # One attempt, no breaker, no budget: every request of the outage reaches the log as a failure. (With the
-    # default policy the gateway's retries carry a lone sequential caller through a 1.5 s outage: no failure.)
-    settings = GatewaySettings(
-        routes=(parse_route(f"/pay={sim.base_url}/v1"),),
-        port=0,
-        admin_port=0,
-        access_log=str(log_path),
-        policy=RoutePolicy(retry=RetryPolicy(attempts=1), breaker=None, budget=None),
-    )
-    seen: list[tuple[float, int]] = []
+def sequential_traffic(
+    seen: list[tuple[float, int]], seconds: float, headers: dict[str, str] | None = None
+) -> Callable[[str], None]:
+    """One caller sending GET /pay/orders/N back to back for ``seconds``; (sent at, status) into ``seen``."""
 
     def traffic(base: str) -> None:
-        deadline = time.monotonic() + TRAFFIC_S
-        with httpx.Client(base_url=base, timeout=5, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        deadline = time.monotonic() + seconds
+        with httpx.Client(base_url=base, timeout=5, headers=headers) as client:
             for number in range(MAX_REQUESTS):
                 if time.monotonic() >= deadline:
                     break
@@ -83,7 +72,35 @@ def test_the_outage_is_found_within_one_bucket(simulator_factory: SimulatorFacto
                 status = client.get(f"/pay/orders/{number}").status_code
                 seen.append((sent, status))
 
-    _serve(settings, log_path, traffic)
+    return traffic
+
+
+def outage_log(
+    upstream: str, log_path: Path, seconds: float, headers: dict[str, str] | None = None
+) -> list[tuple[float, int]]:
+    """The gateway in front of ``upstream`` (the simulator's base URL), logging to ``log_path``, while one caller
+    sends for ``seconds``; what the caller saw: (sent at, status).
+
+    One attempt, no breaker, no budget: every request of the outage reaches the log as a failure. (With the
+    default policy the gateway's retries carry a lone sequential caller through a 1.5 s outage: no failure.)"""
+    settings = GatewaySettings(
+        routes=(parse_route(f"/pay={upstream}/v1"),),
+        port=0,
+        admin_port=0,
+        access_log=str(log_path),
+        policy=RoutePolicy(retry=RetryPolicy(attempts=1), breaker=None, budget=None),
+    )
+    seen: list[tuple[float, int]] = []
+    _serve(settings, log_path, sequential_traffic(seen, seconds, headers))
+    return seen
+
+
+def test_the_outage_is_found_within_one_bucket(simulator_factory: SimulatorFactory, tmp_path: Path) -> None:
+    log_path = tmp_path / "access.jsonl"
+    before = time.time()
+    sim = simulator_factory(_outage_scenario(), time_scale=TIME_SCALE)
+    after = time.time()
+    seen = outage_log(sim.base_url, log_path, TRAFFIC_S, {"Authorization": f"Bearer {TOKEN}"})
     failed_at = [moment for moment, status in seen if status >= 500]
     assert failed_at, "the scripted outage produced no failure: the scenario did not run"
     truth_start, truth_end = min(failed_at), max(failed_at)

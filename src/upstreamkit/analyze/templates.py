@@ -82,10 +82,11 @@ class TemplateMiner:
         self._size += 1
 
     def templates(self, limit: int = 20) -> list[dict[str, object]]:
-        """The ``limit`` biggest templates: ``template``, ``count``, ``example`` (redacted)."""
+        """The ``limit`` biggest templates: ``template``, ``count``, ``example`` (both redacted: a message seen
+        once or always the same is its own template, and masking does not know every credential's shape)."""
         every = [template for group in self._groups.values() for template in group]
         every.sort(key=lambda template: (-template.count, template.text))
         return [
-            {"template": template.text, "count": template.count, "example": redact_text(template.example)}
+            {"template": redact_text(template.text), "count": template.count, "example": redact_text(template.example)}
             for template in every[:limit]
         ]

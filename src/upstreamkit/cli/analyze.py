@@ -1,7 +1,8 @@
 """``upstreamkit analyze``: incidents, time to recover and the clusters behind them, from existing logs.
 
 The analysis lives in :mod:`upstreamkit.analyze`; this module parses options, prints the JSON or the
-terminal summary, and turns every usage mistake into one line on stderr and exit code 2.
+terminal summary, writes the HTML report (:mod:`upstreamkit.analyze.report_html`) when asked, and turns every
+usage mistake into one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -21,6 +23,7 @@ from upstreamkit.analyze.engine import Progress
 from upstreamkit.analyze.formats import format_names
 from upstreamkit.analyze.logformat import LogFormatError, compile_log_format
 from upstreamkit.analyze.options import parse_bucket, parse_moment, read_user_events
+from upstreamkit.analyze.report_html import write_html
 from upstreamkit.analyze.terminal import summary
 from upstreamkit.cli.checks import fail
 
@@ -45,7 +48,9 @@ def analyze(
     until: str | None = typer.Option(None, "--until", help="Only lines before this RFC 3339 time."),
     bucket: str = typer.Option("1m", "--bucket", help="Width of the series' buckets: 250ms, 10s, 1m, 1h."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the summary."),
-    html: str | None = typer.Option(None, "--html", help="Write a self-contained HTML report (a later step)."),
+    html: str | None = typer.Option(
+        None, "--html", help="Also write a self-contained HTML report with charts to this file."
+    ),
     events: str | None = typer.Option(None, "--events", help="Deploys and changes: one 'RFC3339 text' per line."),
 ) -> None:
     """Find incidents, time to recover and their clusters in gateway, nginx, HAProxy, Envoy, ALB and Caddy logs.
@@ -57,6 +62,8 @@ def analyze(
       upstreamkit analyze /var/log/nginx/access.log.1.gz /var/log/nginx/error.log --json
 
       zcat gateway.log.gz | upstreamkit analyze - --events deploys.txt
+
+      upstreamkit analyze access.log error.log --html report.html
     """
     try:
         options = _options(paths, log_format, nginx_log_format, credential_field, since, until, bucket, html, events)
@@ -68,6 +75,12 @@ def analyze(
         if exc.name != "duckdb":
             raise
         raise fail("analyze needs DuckDB: pip install 'upstreamkit[analyze]'") from None
+    if html is not None:
+        try:
+            write_html(document, html)
+        except OSError as exc:
+            raise fail(f"--html: cannot write {html}: {exc.strerror or exc}") from None
+        Console(stderr=True).print(f"report written to {html}", highlight=False, soft_wrap=True)
     if as_json:
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
         return
@@ -115,8 +128,9 @@ def _options(
             custom = compile_log_format(nginx_log_format)
         except LogFormatError as exc:
             raise AnalyzeUsageError(str(exc)) from None
-    if html is not None:
-        raise AnalyzeUsageError("--html: not supported yet; use --json")
+    if html is not None and not Path(html).parent.is_dir():
+        # checked before the analysis, which may take long, rather than after it
+        raise AnalyzeUsageError(f"--html: the directory of {html} does not exist")
     start = parse_moment(since, "--since") if since is not None else None
     end = parse_moment(until, "--until") if until is not None else None
     if start is not None and end is not None and end <= start:

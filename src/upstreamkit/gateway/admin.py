@@ -5,9 +5,13 @@
   begins); each upstream's breaker state is reported, never fatal to readiness;
 - ``/metrics``: Prometheus text (:mod:`.metrics`: the client's series and the gateway's request counters);
 - ``/status``: JSON, per upstream: breaker state, recent error rate by kind, the current and the last incident
-  with its time to recover.
+  with its time to recover;
+- ``/series``: JSON, the last minutes per second (:mod:`.timeseries`): requests by status class and kind, the
+  600 rate and the attempt latency's p50/p99 per upstream, breaker transitions;
+- ``/dashboard``: one self-contained HTML page (:mod:`.dashboard`) drawing live charts from ``/series`` and
+  ``/status``, polled from the same origin; its Content-Security-Policy lets it fetch nothing else.
 
-``/dashboard`` and the bypass API come in later steps, on this same listener.
+The bypass API comes in a later step, on this same listener.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from upstreamkit.gateway.dashboard import CONTENT_SECURITY_POLICY, dashboard_page
 from upstreamkit.gateway.metrics import GatewayMetrics
 from upstreamkit.gateway.server import Request, Response
 
@@ -23,7 +28,8 @@ __all__ = ["AdminHandler"]
 
 _JSON = (b"content-type", b"application/json")
 _PROMETHEUS = (b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
-_ENDPOINTS = ["/healthz", "/readyz", "/metrics", "/status"]
+_HTML = (b"content-type", b"text/html; charset=utf-8")
+_ENDPOINTS = ["/healthz", "/readyz", "/metrics", "/status", "/series", "/dashboard"]
 
 
 def _json(status: int, document: dict[str, Any]) -> Response:
@@ -62,4 +68,14 @@ class AdminHandler:
             return Response(200, [_PROMETHEUS, (b"cache-control", b"no-store")], text)
         if path == b"/status":
             return _json(200, self._metrics.status(self._breakers()))
+        if path == b"/series":
+            return _json(200, self._metrics.timeseries(self._breakers()))
+        if path == b"/dashboard":
+            headers = [
+                _HTML,
+                (b"cache-control", b"no-store"),
+                (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                (b"x-content-type-options", b"nosniff"),
+            ]
+            return Response(200, headers, dashboard_page())
         return _json(404, {"error": "not_found", "endpoints": _ENDPOINTS})

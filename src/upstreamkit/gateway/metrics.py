@@ -18,6 +18,9 @@ Incidents and time-to-recover come from the client's :class:`~upstreamkit.teleme
 (the hook feeds it, so the histogram and ``/status`` agree). Failures that say nothing of the upstream's health
 (a caller's 404, a 401) start no incident.
 
+``/series`` (and the dashboard drawn from it) reads :class:`~upstreamkit.gateway.timeseries.TimeSeries`, the last
+minutes per second, fed from the same calls.
+
 ``prometheus-client`` is optional (the ``prometheus`` extra): without it ``/metrics`` says so, ``/status`` works.
 Each :class:`GatewayMetrics` has its own registry, so two gateways in one process (tests) do not collide.
 """
@@ -30,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from upstreamkit.adapters._gate import NOT_HEALTH
 from upstreamkit.clock import Clock
-from upstreamkit.core.events import AttemptFailed, AttemptSucceeded, Event
+from upstreamkit.core.events import AttemptFailed, AttemptSucceeded, BreakerStateChanged, Event
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import rfc3339_ms
+from upstreamkit.gateway.timeseries import TimeSeries
 from upstreamkit.telemetry._shared import (
     BREAKER_STATE_VALUES,
     DURATION_BUCKETS,
@@ -62,6 +66,8 @@ class GatewayMetrics:
         # A caller's own mistakes (4xx) are not the upstream's incidents; a 429 or a 503 with Retry-After is.
         self.tracker = RecoveryTracker(ignore_kinds=NOT_HEALTH - {ErrorKind.RATE_LIMITED})
         self._recent: dict[str, deque[tuple[float, str | None]]] = {}
+        self.series = TimeSeries()
+        """The last minutes, per second, for ``/series`` and the dashboard."""
         self.registry: CollectorRegistry | None = None
         self._observe: Callable[[Event], None] = self.tracker
         self._requests: Counter | None = None
@@ -100,12 +106,17 @@ class GatewayMetrics:
             self.success(event.upstream, event.method, event.duration, event.at)
             return
         self._observe(event)
+        if type(event) is AttemptFailed or type(event) is AttemptSucceeded:
+            self.series.latency(event.upstream, event.duration, event.at)
+        elif type(event) is BreakerStateChanged:
+            self.series.breaker(event.upstream, event.old, event.new, event.at)
         if client is not None and type(event) is AttemptFailed:
             upstream = upstream_label(event.upstream)
             self._ratio[upstream] = self.tracker.rate_600(upstream) or 0.0
 
     def success(self, upstream: str, method: str, duration: float, at: float) -> None:
         """A successful attempt (what the hook does with an ``AttemptSucceeded``, without the event)."""
+        self.series.latency(upstream, duration, at)
         client = self._client
         if client is None:
             self.tracker.success(upstream, at)
@@ -142,16 +153,19 @@ class GatewayMetrics:
     def request(self, route: str | None, upstream: str | None, status: int, kind: str | None) -> None:
         """One request answered (``kind``: the envelope's, None when the upstream's answer was passed on; route
         and upstream None when no route took it: labelled ``none``)."""
+        now = self._clock.monotonic()
+        status_class = _CLASSES.get(status // 100, "other")
         if upstream is not None:
             recent = self._recent.get(upstream)
             if recent is None:
                 recent = self._recent[upstream] = deque(maxlen=_WINDOW_MAX)
-            recent.append((self._clock.monotonic(), kind))
+            recent.append((now, kind))
         route = route or "none"
         upstream = upstream or "none"
+        self.series.request(upstream, status_class, kind, now)
         if self._requests is None:
             return
-        key = (route, upstream, _CLASSES.get(status // 100, "other"), kind or "none")
+        key = (route, upstream, status_class, kind or "none")
         child = self._request_children.get(key)
         if child is None:
             child = self._request_children[key] = self._requests.labels(*key)
@@ -164,6 +178,10 @@ class GatewayMetrics:
         from prometheus_client import generate_latest  # noqa: PLC0415 - optional extra
 
         return bytes(generate_latest(self.registry))
+
+    def timeseries(self, breakers: dict[str, str | None]) -> dict[str, Any]:
+        """``/series``: the last minutes per second (:class:`~upstreamkit.gateway.timeseries.TimeSeries`)."""
+        return self.series.document(self._clock.monotonic(), self._clock.time(), breakers)
 
     def status(self, breakers: dict[str, str | None]) -> dict[str, Any]:
         """``/status``: per upstream, its breaker, its recent error rate by kind, and its last incident."""
