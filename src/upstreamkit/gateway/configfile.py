@@ -18,13 +18,15 @@
     upstream = "pay"
 
 Breaker, budget and rate limit belong to the upstream (its health is one thing, whatever the route); a route
-may only change how it retries. Secrets are never written in the file: credentials name an environment
-variable or a file. Every mistake is one :class:`ConfigError` whose text names the key's path
-(``routes[1].upstream: no upstream named "pay"``) and never holds a secret (the file has none).
+may only change how it retries. A table overrides only the keys it names: ``[defaults]`` over the client's
+defaults, an upstream over ``[defaults]``, a route's ``retry`` over its upstream's. Secrets are never written
+in the file: credentials name an environment variable or a file. Every mistake is one :class:`ConfigError`
+whose text names the key's path (``routes[1].upstream: no upstream named "pay"``) and holds no secret.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
@@ -98,15 +100,24 @@ class RetryModel(_Model):
     backoff: BackoffModel = BackoffModel()
     max_retry_after: Duration = 60.0
 
-    def policy(self) -> RetryPolicy:
-        backoff = self.backoff
-        return RetryPolicy(
-            attempts=self.attempts,
-            backoff=Backoff(base=backoff.base, multiplier=backoff.multiplier, cap=backoff.max, jitter=backoff.jitter),
-            per_try_timeout=self.per_try_timeout,
-            deadline=self.deadline,
-            max_retry_after=self.max_retry_after,
-        )
+    def policy(self, base: RetryPolicy) -> RetryPolicy:
+        """``base`` with the keys this table gives (a route's retry changes only what it names)."""
+        given = self.model_fields_set
+        backoff = base.backoff
+        if "backoff" in given:
+            mine, named = self.backoff, self.backoff.model_fields_set
+            backoff = Backoff(
+                base=mine.base if "base" in named else backoff.base,
+                multiplier=mine.multiplier if "multiplier" in named else backoff.multiplier,
+                cap=mine.max if "max" in named else backoff.cap,
+                jitter=mine.jitter if "jitter" in named else backoff.jitter,
+            )
+        return dataclasses.replace(
+            base,
+            backoff=backoff,
+            **{key: getattr(self, key) for key in ("attempts", "per_try_timeout", "deadline", "max_retry_after")
+               if key in given},
+        )  # fmt: skip
 
 
 class BreakerModel(_Model):
@@ -217,7 +228,7 @@ class PolicyModel(_Model):
     def policy(self, base: RoutePolicy) -> RoutePolicy:
         rate = self.rate_limit
         return RoutePolicy(
-            retry=self.retry.policy() if self.retry is not None else base.retry,
+            retry=self.retry.policy(base.retry) if self.retry is not None else base.retry,
             breaker=_switch(self.breaker, base.breaker, BreakerConfig),
             budget=_switch(self.budget, base.budget, BudgetConfig),
             rate=rate.rate if rate is not None else base.rate,
@@ -358,7 +369,11 @@ def _settings(model: ConfigModel) -> GatewaySettings:
         seen[prefix] = index
         policy = policies[entry.upstream]
         if entry.retry is not None:
-            policy = RoutePolicy(entry.retry.policy(), policy.breaker, policy.budget, policy.rate, policy.burst)
+            try:
+                retry = entry.retry.policy(policy.retry)
+            except ValueError as exc:
+                raise ConfigError(f"{where}.retry: {exc}") from None
+            policy = dataclasses.replace(policy, retry=retry)
         try:
             routes.append(Route(prefix=prefix, url=target.url, upstream=entry.upstream, policy=policy))
         except RouteError as exc:

@@ -41,10 +41,11 @@ _STAT_EVERY = 1.0
 class CredentialError(Exception):
     """The gateway could not get its credential for an upstream; ``kind`` is the envelope's, ``str()`` is safe."""
 
-    def __init__(self, kind: ErrorKind, detail: str) -> None:
+    def __init__(self, kind: ErrorKind, detail: str, reason: str = "") -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
+        self.reason = reason or detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +65,14 @@ class SecretSource:
         return "the config"
 
     def missing(self) -> str | None:
-        """Why it cannot be read now (a key name and the reason), or None."""
+        """Why it cannot be read now, as the key's suffix and the reason (``_env (environment variable X) is not
+        set``: a shape the redaction of error lines leaves readable), or None."""
         try:
             self.read()
         except CredentialError as exc:
-            return f"{'_env' if self.env is not None else '_file'}: {exc.detail}"
+            if self.env is not None:
+                return f"_env (environment variable {self.env}) is not set"
+            return f"_file ({self.file}): {exc.reason}"
         return None
 
     def read(self) -> str:
@@ -87,9 +91,10 @@ class SecretSource:
             text = Path(self.file).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-            raise CredentialError(ErrorKind.PROXY_CONFIGURATION_ERROR, f"cannot read {self.file}: {reason}") from None
+            detail = f"cannot read {self.file}: {reason}"
+            raise CredentialError(ErrorKind.PROXY_CONFIGURATION_ERROR, detail, f"cannot read it: {reason}") from None
         if not text:
-            raise CredentialError(ErrorKind.PROXY_CONFIGURATION_ERROR, f"{self.file} is empty")
+            raise CredentialError(ErrorKind.PROXY_CONFIGURATION_ERROR, f"{self.file} is empty", "the file is empty")
         return text
 
 
