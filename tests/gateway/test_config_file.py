@@ -127,7 +127,7 @@ retry = { attempts = 1 }
             "routes[1].prefix: '/pay' is already the prefix of routes[0]",
         ),
         (config(routes='[[routes]]\nprefix = "pay"\nupstream = "pay"'), "routes[1].prefix: route prefix 'pay' must"),
-        (config(upstream='retry = { attempts = 0 }'), "upstreams.pay.retry.attempts: Input should be greater"),
+        (config(upstream="retry = { attempts = 0 }"), "upstreams.pay.retry.attempts: Input should be greater"),
         ('[[routes]]\nprefix = "/x"\nupstream = "x"\n', "upstreams: missing required key"),
         (config(head='[gateway]\nstatus_mode = "418"\n'), "gateway.status_mode: Input should be"),
         (
