@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from upstreamkit.clock import Clock
 from upstreamkit.gateway import Gateway, GatewaySettings
@@ -14,6 +16,7 @@ from upstreamkit.simulator.scenario import Scenario, parse_scenario
 __all__ = ["RunningGateway", "fault_scenario"]
 
 _TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 class RunningGateway:
@@ -29,6 +32,14 @@ class RunningGateway:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.gateway.start(), self._loop).result(_TIMEOUT)
         self.stopped = False
+
+    def call(self, function: Callable[[], T]) -> T:
+        """``function()`` run on the gateway's loop thread (as a signal handler runs), its result returned."""
+
+        async def run() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(_TIMEOUT)
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.gateway.port}{path}"

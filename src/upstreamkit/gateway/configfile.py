@@ -132,7 +132,10 @@ class BreakerModel(_Model):
     half_open_probes: int = Field(default=1, ge=1)
 
     def config(self) -> BreakerConfig:
-        return BreakerConfig(**self.model_dump())
+        values = self.model_dump()
+        if "max_open_for" not in self.model_fields_set:  # a long open_for alone is not a mistake
+            values["max_open_for"] = max(self.max_open_for, self.open_for)
+        return BreakerConfig(**values)
 
 
 class BudgetModel(_Model):
