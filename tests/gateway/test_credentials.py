@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import RunningGateway
+from gateway_support import RunningGateway, fault_scenario
 
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.gateway import GatewaySettings
@@ -215,3 +215,44 @@ def test_oauth2_wrong_client_secret_is_an_auth_envelope(
     assert [e.path for e in sim.ledger.entries()] == ["/oauth/token"]  # the API itself was never called
     said = admin_said(gw) + everything_said(gw, tmp_path, response)
     assert wrong not in said
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind", "calls"),
+    [
+        ('{ kind = "auth_expired" }', "auth_expired", 2),  # a 401: one refresh, one retry, then the envelope
+        ('{ kind = "auth_invalid", status = 403 }', "auth_forbidden", 1),  # a 403: a new credential would not help
+    ],
+)
+def test_a_refusal_of_the_injected_credential_is_the_gateways_failure(
+    start: Callable[[GatewaySettings], RunningGateway],
+    simulator_factory: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+    kind: str,
+    calls: int,
+) -> None:
+    monkeypatch.setenv("UPSTREAMKIT_TEST_STATIC", STATIC_SECRET)
+    sim: Simulator = simulator_factory(fault_scenario(fault))
+    creds = '{ type = "static", secret_env = "UPSTREAMKIT_TEST_STATIC" }'
+    gw = start(settings_for(f"{sim.base_url}/v1", creds, tmp_path))
+    response = httpx.get(gw.url("/api/x"))
+    status = 403 if kind == "auth_forbidden" else 401
+    assert response.status_code == 502
+    assert response.json()["kind"] == kind
+    assert response.json()["upstream_status"] == status
+    assert "proxy-status" in response.headers
+    assert len(sim.ledger.entries()) == calls
+    said = admin_said(gw) + everything_said(gw, tmp_path, response)
+    assert STATIC_SECRET not in said
+    line = json.loads((tmp_path / "access.log").read_text().splitlines()[0])
+    assert (line["kind"], line["upstream_status"], line["status"]) == (kind, status, 502)
+
+
+def test_without_injection_a_401_passes_through(gateway_factory: Any, simulator_factory: Any) -> None:
+    sim: Simulator = simulator_factory(fault_scenario('{ kind = "auth_expired" }'))
+    gw = gateway_factory(f"/api={sim.base_url}/v1")
+    response = httpx.get(gw.url("/api/x"), headers={"Authorization": "Bearer caller-token"})
+    assert response.status_code == 401  # the caller's credential: the caller's problem
+    assert len(sim.ledger.entries()) == 1
