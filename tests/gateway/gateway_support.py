@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -13,10 +14,20 @@ from upstreamkit.gateway import Gateway, GatewaySettings
 from upstreamkit.gateway.upstream import Resolver
 from upstreamkit.simulator.scenario import Scenario, parse_scenario
 
-__all__ = ["RunningGateway", "fault_scenario"]
+__all__ = ["RunningGateway", "fault_scenario", "wait_until"]
 
 _TIMEOUT = 10.0
+_POLLS = 1000  # bounded waits for an event, 10 ms apart: at most 10 s
 T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` every 10 ms until it holds; fail after 10 s."""
+    for _ in range(_POLLS):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the condition did not hold within 10 s")
 
 
 class RunningGateway:

@@ -12,15 +12,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from gateway_support import RunningGateway, fault_scenario
+from gateway_support import RunningGateway, fault_scenario, wait_until
 
 from upstreamkit.gateway.configfile import parse_config
 from upstreamkit.simulator import Simulator
@@ -28,16 +26,7 @@ from upstreamkit.testing import FakeClock
 
 pytestmark = pytest.mark.integration
 
-_POLLS = 1000  # bounded waits, 10 ms apart: at most 10 s
 SECRET = "st-PLANTED-reload-5d6e7f"
-
-
-def _wait_until(condition: Callable[[], bool]) -> None:
-    for _ in range(_POLLS):
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("the condition did not hold within 10 s")
 
 
 def _closed_port() -> int:
@@ -151,7 +140,7 @@ def test_sighup_reloads_without_dropping_connections(
         )
         with ThreadPoolExecutor(1) as pool:
             slow = pool.submit(httpx.get, gw.url("/a/slow"), timeout=10)
-            _wait_until(lambda: any(e.path == "/v1/slow" for e in sim.ledger.entries()))  # in flight upstream
+            wait_until(lambda: any(e.path == "/v1/slow" for e in sim.ledger.entries()))  # in flight upstream
             config.write_text(v2)
             assert gw.reload().startswith("reloaded: 3 route(s)")
             in_flight = slow.result(10)

@@ -265,15 +265,19 @@ class RouteModel(_Model):
     retry: RetryModel | None = None
 
 
-class LimitsModel(_Model):
-    """What one caller's request may cost."""
+_PLAIN = GatewaySettings(routes=())
+"""The settings' own defaults: what a key left out of the file means."""
 
-    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
-    max_headers: int = Field(default=100, ge=8, le=1000)
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0, le=1024**3)
-    max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=1024**3)
-    keep_alive_timeout: PositiveDuration = 60.0
-    request_read_timeout: PositiveDuration = 30.0
+
+class LimitsModel(_Model):
+    """What one caller's request may cost (defaults: the server's)."""
+
+    max_header_bytes: int = Field(default=_PLAIN.limits.max_header_bytes, ge=1024, le=1024 * 1024)
+    max_headers: int = Field(default=_PLAIN.limits.max_headers, ge=8, le=1000)
+    max_body_bytes: int = Field(default=_PLAIN.limits.max_body_bytes, ge=0, le=1024**3)
+    max_response_bytes: int = Field(default=_PLAIN.max_response_bytes, ge=1024, le=1024**3)
+    keep_alive_timeout: PositiveDuration = _PLAIN.limits.keep_alive_timeout
+    request_read_timeout: PositiveDuration = _PLAIN.limits.request_read_timeout
 
 
 class GatewayModel(_Model):
@@ -392,8 +396,8 @@ def _settings(model: ConfigModel) -> GatewaySettings:
         access_log=g.access_log,
         name=g.name,
         region=g.region,
-        connect_timeout=g.timeouts.connect if g.timeouts.connect is not None else 5.0,
-        timeout=g.timeouts.response if g.timeouts.response is not None else 30.0,
+        connect_timeout=g.timeouts.connect if g.timeouts.connect is not None else _PLAIN.connect_timeout,
+        timeout=g.timeouts.response if g.timeouts.response is not None else _PLAIN.timeout,
         policy=default,
         limits=Limits(
             max_header_bytes=limits.max_header_bytes,
