@@ -4,6 +4,7 @@ real token endpoint on loopback; refresh before expiry and after a 401; secrets 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -256,3 +257,23 @@ def test_without_injection_a_401_passes_through(gateway_factory: Any, simulator_
     response = httpx.get(gw.url("/api/x"), headers={"Authorization": "Bearer caller-token"})
     assert response.status_code == 401  # the caller's credential: the caller's problem
     assert len(sim.ledger.entries()) == 1
+
+
+def test_an_unreachable_token_endpoint_is_an_envelope_and_the_upstream_is_not_called(
+    start: Callable[[GatewaySettings], RunningGateway], echo_upstream: str, tmp_path: Path
+) -> None:
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text(CLIENT_SECRET)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    creds = (
+        f'{{ type = "oauth2_client_credentials", token_url = "http://127.0.0.1:{closed}/token", '
+        f'client_id = "gw-client", client_secret_file = "{secret_file}" }}'
+    )
+    gw = start(settings_for(echo_upstream, creds, tmp_path))
+    response = httpx.get(gw.url("/api/x"))
+    assert response.status_code == 502
+    assert response.json()["kind"] == "connection_refused"
+    assert response.json()["upstream_status"] is None
+    assert CLIENT_SECRET not in admin_said(gw) + everything_said(gw, tmp_path, response)
