@@ -5,15 +5,29 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from upstreamkit.clock import Clock
 from upstreamkit.gateway import Gateway, GatewaySettings
 from upstreamkit.gateway.upstream import Resolver
 from upstreamkit.simulator.scenario import Scenario, parse_scenario
 
-__all__ = ["RunningGateway", "fault_scenario"]
+__all__ = ["RunningGateway", "fault_scenario", "wait_until"]
 
 _TIMEOUT = 10.0
+_POLLS = 1000  # bounded waits for an event, 10 ms apart: at most 10 s
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` every 10 ms until it holds; fail after 10 s."""
+    for _ in range(_POLLS):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the condition did not hold within 10 s")
 
 
 class RunningGateway:
@@ -29,6 +43,14 @@ class RunningGateway:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.gateway.start(), self._loop).result(_TIMEOUT)
         self.stopped = False
+
+    def call(self, function: Callable[[], T]) -> T:
+        """``function()`` run on the gateway's loop thread (as a signal handler runs), its result returned."""
+
+        async def run() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(_TIMEOUT)
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.gateway.port}{path}"

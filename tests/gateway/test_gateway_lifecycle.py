@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,23 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import RunningGateway, fault_scenario
+from gateway_support import RunningGateway, fault_scenario, wait_until
 from typer.testing import CliRunner
 
 from upstreamkit.cli.app import app
 from upstreamkit.simulator import Simulator
 
 pytestmark = pytest.mark.integration
-
-_POLLS = 1000  # bounded waits for an event, 10 ms apart: at most 10 s
-
-
-def _wait_until(condition: Callable[[], bool]) -> None:
-    for _ in range(_POLLS):
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("the condition did not hold within 10 s")
 
 
 def _refuses(port: int) -> bool:
@@ -51,9 +40,9 @@ def test_stop_finishes_in_flight_and_refuses_new(
     port = gw.gateway.port
     with ThreadPoolExecutor(2) as pool:
         slow = pool.submit(httpx.get, gw.url("/pay/slow"), timeout=10)
-        _wait_until(lambda: len(sim.ledger.entries()) == 1)  # the request is at the upstream
+        wait_until(lambda: len(sim.ledger.entries()) == 1)  # the request is at the upstream
         stopping = pool.submit(gw.stop)
-        _wait_until(lambda: _refuses(port))  # no longer accepting, while the request is still in flight
+        wait_until(lambda: _refuses(port))  # no longer accepting, while the request is still in flight
         response = slow.result(10)
         stopping.result(10)
     assert response.status_code == 200
@@ -65,7 +54,7 @@ def test_drain_is_bounded(gateway_factory: Callable[..., RunningGateway], simula
     gw = gateway_factory(f"/pay={sim.base_url}/v1", timeout=60.0)
     with ThreadPoolExecutor(1) as pool:
         hung = pool.submit(httpx.get, gw.url("/pay/hangs"), timeout=20)
-        _wait_until(lambda: len(sim.ledger.entries()) == 1)
+        wait_until(lambda: len(sim.ledger.entries()) == 1)
         gw.stop(drain_timeout=0.2)
         with pytest.raises(httpx.TransportError):
             hung.result(20)
@@ -100,7 +89,7 @@ def test_command_stops_gracefully_on_signal(simulator_factory: Any, signum: sign
     try:
         with ThreadPoolExecutor(1) as pool:
             slow = pool.submit(httpx.get, f"http://127.0.0.1:{port}/pay/slow", timeout=10)
-            _wait_until(lambda: len(sim.ledger.entries()) == 1)
+            wait_until(lambda: len(sim.ledger.entries()) == 1)
             process.send_signal(signum)
             assert slow.result(10).status_code == 200
         assert process.wait(10) == 0

@@ -1,5 +1,10 @@
 """``upstreamkit gateway``: the reverse proxy in the foreground until Ctrl-C or SIGTERM.
 
+With a file: ``--config gateway.toml`` (:mod:`upstreamkit.gateway.configfile`; ``--check`` validates it, prints
+the routes and exits 0, or 2 with one ``error:`` line). SIGHUP reloads the file. The quick-mode options below
+cannot be combined with ``--config``: the file is the one source of truth, so a reload never has to guess
+which command-line values were meant to win.
+
 Quick mode: ``--route /PREFIX=URL`` (repeatable), and the main policy knobs (``--attempts``, ``--deadline``,
 ``--per-try-timeout``, ``--no-breaker``, ``--no-budget``; the client's defaults otherwise). Prints where it
 listens and the routes, then serves; on Ctrl-C or SIGTERM it stops accepting, finishes the requests in flight
@@ -9,7 +14,9 @@ on stderr and exit code 2.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,7 +25,7 @@ from upstreamkit.cli.checks import fail as _fail
 from upstreamkit.cli.simulate import _is_loopback  # the same loopback check as the simulator's command
 
 if TYPE_CHECKING:
-    from upstreamkit.gateway import Gateway
+    from upstreamkit.gateway import Gateway, GatewaySettings
 
 __all__ = ["gateway"]
 
@@ -27,49 +34,53 @@ MAX_SECONDS = 3600.0
 
 
 def gateway(
+    config: str | None = typer.Option(
+        None, "--config", "-c", metavar="FILE", help="TOML config file (see examples/gateway.toml); SIGHUP reloads it."
+    ),
+    check: bool = typer.Option(False, "--check", help="With --config: validate the file, print its routes, exit."),
     route: list[str] = typer.Option(
         [], "--route", "-r", help="/PREFIX=URL: forward /PREFIX/... to URL/... (repeatable; longest prefix wins)."
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address of the public listener. Loopback unless you say so."),
-    port: int = typer.Option(
-        8600, "--port", "-p", parser=integer(0, 65535), metavar="PORT", help="Public port; 0 picks a free one."
+    host: str | None = typer.Option(None, "--host", help="Address of the public listener. Loopback unless you say so."),
+    port: int | None = typer.Option(
+        None, "--port", "-p", parser=integer(0, 65535), metavar="PORT", help="Public port; 0 picks a free one."
     ),
-    admin_port: int = typer.Option(
-        8601,
+    admin_port: int | None = typer.Option(
+        None,
         "--admin-port",
         parser=integer(0, 65535),
         metavar="PORT",
         help="Admin port (/healthz, /readyz, /metrics, /status), on loopback; 0 picks one.",
     ),
-    status_mode: str = typer.Option(
-        "5xx", "--status-mode", help="Status of the error envelope: 5xx (502/503/504/429), 200, or 600."
+    status_mode: str | None = typer.Option(
+        None, "--status-mode", help="Status of the error envelope: 5xx (502/503/504/429), 200, or 600."
     ),
     access_log: str | None = typer.Option(
         None, "--access-log", help="Write the JSON access log to FILE, or '-' for stdout (default: none)."
     ),
-    timeout: float = typer.Option(
-        30.0,
+    timeout: float | None = typer.Option(
+        None,
         "--timeout",
         parser=number(0.001, MAX_SECONDS),
         metavar="SECONDS",
         help="Cap on one attempt's complete response (beside --per-try-timeout).",
     ),
-    attempts: int = typer.Option(
-        3,
+    attempts: int | None = typer.Option(
+        None,
         "--attempts",
         parser=integer(1, 100),
         metavar="N",
         help="Attempts per request, the first included (1: no retries).",
     ),
-    deadline: float = typer.Option(
-        30.0,
+    deadline: float | None = typer.Option(
+        None,
         "--deadline",
         parser=number(0.001, MAX_SECONDS),
         metavar="SECONDS",
         help="Seconds per request, retries and waits included.",
     ),
-    per_try_timeout: float = typer.Option(
-        10.0,
+    per_try_timeout: float | None = typer.Option(
+        None,
         "--per-try-timeout",
         parser=number(0.001, MAX_SECONDS),
         metavar="SECONDS",
@@ -77,81 +88,164 @@ def gateway(
     ),
     no_breaker: bool = typer.Option(False, "--no-breaker", help="No circuit breaker per upstream."),
     no_budget: bool = typer.Option(False, "--no-budget", help="No retry budget per upstream."),
-    connect_timeout: float = typer.Option(
-        5.0,
+    connect_timeout: float | None = typer.Option(
+        None,
         "--connect-timeout",
         parser=number(0.001, MAX_SECONDS),
         metavar="SECONDS",
         help="Seconds to connect upstream.",
     ),
-    drain_timeout: float = typer.Option(
-        10.0,
+    drain_timeout: float | None = typer.Option(
+        None,
         "--drain-timeout",
         parser=number(0.0, MAX_SECONDS),
         metavar="SECONDS",
         help="On stop, seconds in-flight requests may take to finish.",
     ),
-    name: str = typer.Option("upstreamkit", "--name", help="This gateway's name, in Proxy-Status and the log."),
-    loop: str = typer.Option("auto", "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."),
+    name: str | None = typer.Option(None, "--name", help="This gateway's name, in Proxy-Status and the log."),
+    loop: str | None = typer.Option(
+        None, "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."
+    ),
 ) -> None:
     """Run the gateway: forward configured routes, answer every upstream failure with one envelope."""
     # Loaded here, not at the top: other commands need none of the gateway.
-    from upstreamkit.core.retry import RetryPolicy  # noqa: PLC0415
-    from upstreamkit.gateway import GatewaySettings, RouteError, RoutePolicy, StatusMode, parse_route, run  # noqa: PLC0415
+    from upstreamkit.gateway import run  # noqa: PLC0415
+    from upstreamkit.gateway.configfile import ConfigError, load_config  # noqa: PLC0415
 
-    if not route:
-        raise _fail("give at least one --route /PREFIX=URL")
+    given = {
+        flag: value
+        for flag, value in (
+            ("--route", route),
+            ("--host", host),
+            ("--port", port),
+            ("--admin-port", admin_port),
+            ("--status-mode", status_mode),
+            ("--access-log", access_log),
+            ("--timeout", timeout),
+            ("--attempts", attempts),
+            ("--deadline", deadline),
+            ("--per-try-timeout", per_try_timeout),
+            ("--no-breaker", no_breaker),
+            ("--no-budget", no_budget),
+            ("--connect-timeout", connect_timeout),
+            ("--drain-timeout", drain_timeout),
+            ("--name", name),
+            ("--loop", loop),
+        )
+        if value is not None and value is not False and value != []  # identity: --port 0 is given
+    }
+    if config is not None:
+        if given:
+            # One source of truth: a reload could not tell which values the command line meant to pin.
+            raise _fail(f"--config cannot be combined with {', '.join(given)}: set them in the file instead")
+        try:
+            settings = load_config(config)
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
+        if check:
+            typer.echo(_summary(config, settings))
+            raise typer.Exit(0)
+        load: Callable[[], GatewaySettings] | None = partial(load_config, config)
+    else:
+        if check:
+            raise _fail("--check needs --config FILE")
+        settings = _quick_settings(given)
+        load = None
+    if not _is_loopback(settings.host):
+        typer.echo(f"warning: listening on {settings.host}, not loopback: anyone who can reach it can use it", err=True)
+
+    def announce(started: Gateway) -> None:
+        where = f"http://{settings.host}:{started.port}"
+        admin = f"http://{settings.admin_host}:{started.admin_port}" if started.admin_port is not None else "none"
+        lines = [f"upstreamkit gateway on {where}  (admin {admin})"]
+        lines += [f"  {r.prefix:<16} -> {r.url}  (upstream {r.upstream})" for r in settings.routes]
+        lines.append("Ctrl-C to stop." + ("  SIGHUP reloads the config." if load is not None else ""))
+        # stderr: stdout may be the access log.
+        typer.echo("\n".join(lines), err=True)
+
     try:
-        for spec in route:
+        code = run(settings, on_ready=announce, load=load, say=lambda line: typer.echo(line, err=True))
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise _fail(f"cannot listen on {settings.host}:{settings.port} or the admin port: {reason}") from None
+    except ImportError:
+        raise _fail("loop uvloop needs uvloop: pip install 'upstreamkit[gateway]'") from None
+    typer.echo("stopped", err=True)
+    raise typer.Exit(code)
+
+
+def _quick_settings(given: dict[str, Any]) -> GatewaySettings:
+    """Quick mode: the routes and knobs of the command line, the client's defaults for the rest."""
+    from upstreamkit.core.retry import RetryPolicy  # noqa: PLC0415
+    from upstreamkit.gateway import GatewaySettings, RouteError, RoutePolicy, StatusMode, parse_route  # noqa: PLC0415
+
+    specs: list[str] = given.get("--route", [])
+    if not specs:
+        raise _fail("give at least one --route /PREFIX=URL, or --config FILE")
+    try:
+        for spec in specs:
             prefix, sep, url = spec.partition("=")
             if sep and url.strip():
                 check_url(url.strip(), f"--route {prefix}")  # the diagnose and explain rule for a URL
     except UsageError as exc:
         raise _fail(str(exc)) from None
+    status_mode = given.get("--status-mode", "5xx")
     try:
-        routes = tuple(parse_route(spec) for spec in route)
+        routes = tuple(parse_route(spec) for spec in specs)
         mode = StatusMode(status_mode)
     except RouteError as exc:
         raise _fail(str(exc)) from None
     except ValueError:
         raise _fail(f"--status-mode must be 5xx, 200 or 600, not {status_mode!r}") from None
+    loop = given.get("--loop", "auto")
     if loop not in ("auto", "asyncio", "uvloop"):
         raise _fail(f"--loop must be auto, asyncio or uvloop, not {loop!r}")
     default = RoutePolicy()
+    retry = default.retry
     policy = RoutePolicy(
-        retry=RetryPolicy(attempts=attempts, deadline=deadline, per_try_timeout=per_try_timeout),
-        breaker=None if no_breaker else default.breaker,
-        budget=None if no_budget else default.budget,
+        retry=RetryPolicy(
+            attempts=given.get("--attempts", retry.attempts),
+            deadline=given.get("--deadline", retry.deadline),
+            per_try_timeout=given.get("--per-try-timeout", retry.per_try_timeout),
+        ),
+        breaker=None if "--no-breaker" in given else default.breaker,
+        budget=None if "--no-budget" in given else default.budget,
     )
-    if not _is_loopback(host):
-        typer.echo(f"warning: listening on {host}, not loopback: anyone who can reach it can use it", err=True)
-    settings = GatewaySettings(
+    plain = GatewaySettings(routes=routes)
+    return GatewaySettings(
         routes=routes,
-        host=host,
-        port=port,
-        admin_port=admin_port,
+        host=given.get("--host", plain.host),
+        port=given.get("--port", plain.port),
+        admin_port=given.get("--admin-port", plain.admin_port),
         status_mode=mode,
-        access_log=access_log,
-        name=name,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        drain_timeout=drain_timeout,
+        access_log=given.get("--access-log"),
+        name=given.get("--name", plain.name),
+        timeout=given.get("--timeout", plain.timeout),
+        connect_timeout=given.get("--connect-timeout", plain.connect_timeout),
+        drain_timeout=given.get("--drain-timeout", plain.drain_timeout),
         policy=policy,
-        loop=loop,  # type: ignore[arg-type]  # checked just above
+        loop=loop,
     )
 
-    def announce(started: Gateway) -> None:
-        lines = [f"upstreamkit gateway on http://{host}:{started.port}  (admin http://127.0.0.1:{started.admin_port})"]
-        lines += [f"  {r.prefix:<16} -> {r.url}  (upstream {r.upstream})" for r in routes]
-        lines.append("Ctrl-C to stop.")
-        # stderr: stdout may be the access log.
-        typer.echo("\n".join(lines), err=True)
 
-    try:
-        code = run(settings, on_ready=announce)
-    except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port} or the admin port {admin_port}: {exc.strerror or exc}") from None
-    except ImportError:
-        raise _fail("--loop uvloop needs uvloop: pip install 'upstreamkit[gateway]'") from None
-    typer.echo("stopped", err=True)
-    raise typer.Exit(code)
+def _summary(path: str, settings: GatewaySettings) -> str:
+    """What ``--check`` prints: where it would listen, each route, each upstream's protection (no secret)."""
+    admin = f"{settings.admin_host}:{settings.admin_port}" if settings.admin_port is not None else "none"
+    lines = [
+        f"{path}: ok",
+        f"listen {settings.host}:{settings.port}  admin {admin}  status-mode {settings.status_mode}",
+    ]
+    lines.append(f"{len(settings.routes)} route(s):")
+    for route in settings.routes:
+        policy = route.policy or settings.policy
+        parts = [f"attempts {policy.retry.attempts}", f"deadline {policy.retry.deadline}s"]
+        parts.append("breaker" if policy.breaker is not None else "no breaker")
+        parts.append("budget" if policy.budget is not None else "no budget")
+        if policy.rate is not None:
+            parts.append(f"rate {policy.rate:g}/s")
+        upstream = settings.upstream(route.upstream)
+        if upstream is not None and upstream.credentials is not None:
+            spec = upstream.credentials
+            parts.append(f"{spec.kind} credential in {spec.header} from {spec.secret.describe()}")
+        lines.append(f"  {route.prefix:<16} -> {route.upstream} {route.url}  ({', '.join(parts)})")
+    return "\n".join(lines)

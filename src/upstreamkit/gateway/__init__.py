@@ -1,7 +1,10 @@
 """The gateway: a reverse proxy in front of upstreams, one error envelope for every failure, ops endpoints.
 
-Start it with ``upstreamkit gateway --route /PREFIX=URL``, or in code with :class:`Gateway` and
-:class:`GatewaySettings`. The parts, one concept per file:
+Start it with ``upstreamkit gateway --route /PREFIX=URL`` or ``--config gateway.toml``, or in code with
+:class:`Gateway` and :class:`GatewaySettings`. The parts, one concept per file:
+
+- :mod:`.config` — the settings as one frozen value; :mod:`.configfile` — the TOML file that builds them;
+- :mod:`.credentials` — credentials the gateway adds for an upstream (static, OAuth2), kept fresh;
 
 - :mod:`.server` — the public side: an HTTP/1.1 protocol object fed by httptools (keep-alive, limits);
 - :mod:`.upstream` — the upstream side: pooled keep-alive connections, responses parsed by httptools;
@@ -12,7 +15,7 @@ Start it with ``upstreamkit gateway --route /PREFIX=URL``, or in code with :clas
 - :mod:`.envelope` — the RFC 9457 + ``code: 600`` envelope, ``Proxy-Status``, the status modes;
 - :mod:`.accesslog` — the JSON access log and its field contract;
 - :mod:`.admin` — the admin listener's endpoints;
-- :mod:`.app` — the process: listeners, graceful stop, the event loop.
+- :mod:`.app` — the process: listeners, graceful stop, SIGHUP reload, the event loop.
 """
 
 from __future__ import annotations

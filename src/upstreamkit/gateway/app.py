@@ -8,16 +8,27 @@
     await gateway.stop()           # stop accepting, finish in-flight requests (bounded), close everything
 
 :func:`run` is the command's foreground loop: uvloop when installed (``loop="auto"``), SIGINT and SIGTERM
-begin the graceful stop, and it returns 0 once everything is closed.
+begin the graceful stop, and it returns 0 once everything is closed. Given a config file's loader, SIGHUP
+reloads it (:meth:`Gateway.reload`).
+
+A reload swaps the routes, policies, credentials and envelope settings between two requests: the listeners and
+their connections stay open (keep-alive connections included), a request in flight finishes on the routes it
+started with, the next one uses the new. The live state (breaker, budget, limiter) of an upstream whose URL,
+breaker, budget and rate are unchanged carries over; an injected credential whose config is unchanged keeps its
+token. The listeners' addresses, the access log, the limits and the loop are the process's: changing them
+needs a restart (the reload says so and applies the rest). A file that does not validate changes nothing: one
+``error:`` line, counted in ``upstreamkit_gateway_config_reloads_total{result="error"}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import ssl
-from collections.abc import Callable
+import sys
+from collections.abc import Awaitable, Callable
 
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
@@ -25,6 +36,7 @@ from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog
 from upstreamkit.gateway.admin import AdminHandler
 from upstreamkit.gateway.config import GatewaySettings, LoopName
+from upstreamkit.gateway.credentials import Injector
 from upstreamkit.gateway.metrics import GatewayMetrics
 from upstreamkit.gateway.policy import Policies
 from upstreamkit.gateway.proxy import Proxy
@@ -55,13 +67,9 @@ class Gateway:
         self.settings = settings
         self.clock = clock if clock is not None else get_clock()
         self.metrics = GatewayMetrics(self.clock)
-        self.policies = Policies(
-            settings.route_policies(),
-            clock=self.clock,
-            rng=rng,
-            observe=self.metrics.observe,
-            on_success=self.metrics.success,
-        )
+        self._rng = rng
+        self.policies = self._policies(settings)
+        self.injectors = _injectors(settings, {}, self.clock)
         self._resolver = resolver
         self._ssl_context = ssl_context
         self._on_ready = on_ready
@@ -86,18 +94,23 @@ class Gateway:
             max_body=settings.max_response_bytes, ssl_context=self._ssl_context, resolver=self._resolver
         )
         self._access_log = AccessLog(settings.access_log) if settings.access_log else None
-        proxy = self.proxy = Proxy(settings, self._pool, self._access_log, self.policies, self.metrics)
+        self.proxy = Proxy(settings, self._pool, self._access_log, self.policies, self.metrics, self.injectors)
         self.metrics.breakers(self.policies.breakers())
         limits = settings.limits
         public_state = self._public_state
+        handle, refuse = self._handle, self._refuse
         self._public = await loop.create_server(
-            lambda: HTTPProtocol(proxy.handle, proxy.refuse, limits, public_state),
+            lambda: HTTPProtocol(handle, refuse, limits, public_state),
             settings.host,
             settings.port,
             backlog=2048,
         )
         if settings.admin_port is not None:
-            admin = AdminHandler(ready=lambda: self._accepting, breakers=self.policies.breakers, metrics=self.metrics)
+            admin = AdminHandler(
+                ready=lambda: self._accepting,
+                breakers=lambda: self.policies.breakers(),  # noqa: PLW0108 - the policies a reload puts in
+                metrics=self.metrics,
+            )
             admin_state = self._admin_state
             self._admin = await loop.create_server(
                 lambda: HTTPProtocol(admin.handle, _admin_refuse, limits, admin_state),
@@ -109,6 +122,45 @@ class Gateway:
             self._flush_handle = loop.call_later(_FLUSH_EVERY, self._flush)
         if self._on_ready is not None:
             self._on_ready(self)
+
+    def _policies(self, settings: GatewaySettings, previous: Policies | None = None) -> Policies:
+        keep = _unchanged(self.settings, settings) if previous is not None else ()
+        return Policies(
+            settings.route_policies(),
+            clock=self.clock,
+            rng=self._rng,
+            observe=self.metrics.observe,
+            on_success=self.metrics.success,
+            previous=previous,
+            keep=keep,
+        )
+
+    # The connections call these, never a Proxy directly: a reload replaces the proxy under open connections.
+    def _handle(self, request: Request) -> Awaitable[Response]:
+        assert self.proxy is not None  # noqa: S101 - set before the listener opens
+        return self.proxy.handle(request)
+
+    def _refuse(self, request: Request, status: int, kind: ErrorKind, detail: str) -> Response:
+        assert self.proxy is not None  # noqa: S101 - set before the listener opens
+        return self.proxy.refuse(request, status, kind, detail)
+
+    def reload(self, settings: GatewaySettings) -> list[str]:
+        """Use ``settings`` for every request from now on (see the module docstring); returns what was not
+        applied because it needs a restart (the settings' field names)."""
+        old = self.settings
+        fixed = [name for name in _RESTART_ONLY if getattr(settings, name) != getattr(old, name)]
+        if fixed:
+            kept = {name: getattr(old, name) for name in _RESTART_ONLY}
+            settings = dataclasses.replace(settings, **kept)
+        policies = self._policies(settings, self.policies)
+        injectors = _injectors(settings, self.injectors, self.clock)
+        if self._pool is not None:
+            proxy = Proxy(settings, self._pool, self._access_log, policies, self.metrics, injectors)
+            self.proxy = proxy  # one assignment: a request takes either the old proxy or the new one
+        self.settings, self.policies, self.injectors = settings, policies, injectors
+        self.metrics.breakers(policies.breakers())
+        self.metrics.reloaded("ok")
+        return fixed
 
     def _flush(self) -> None:
         if self._access_log is not None:
@@ -179,6 +231,38 @@ class Gateway:
         await self.stop()
 
 
+_RESTART_ONLY = ("host", "port", "admin_host", "admin_port", "access_log", "limits", "loop", "max_response_bytes")
+"""Settings the process holds (listeners, the log file, the connections' limits, the loop, the pool)."""
+
+
+def _unchanged(old: GatewaySettings, new: GatewaySettings) -> set[str]:
+    """The upstreams whose live state a reload keeps: same name, same URLs, same breaker, budget and rate."""
+
+    def shape(settings: GatewaySettings) -> dict[str, set[tuple[object, ...]]]:
+        shapes: dict[str, set[tuple[object, ...]]] = {}
+        for route in settings.routes:
+            policy = route.policy or settings.policy
+            shapes.setdefault(route.upstream, set()).add(
+                (route.origin, route.base_path, policy.breaker, policy.budget, policy.rate, policy.burst)
+            )
+        return shapes
+
+    before, after = shape(old), shape(new)
+    return {name for name, value in after.items() if before.get(name) == value}
+
+
+def _injectors(settings: GatewaySettings, current: dict[str, Injector], clock: Clock) -> dict[str, Injector]:
+    """An injector per upstream with credentials; one whose config is unchanged is kept (and its token)."""
+    injectors: dict[str, Injector] = {}
+    for upstream in settings.upstreams:
+        spec = upstream.credentials
+        if spec is None:
+            continue
+        existing = current.get(upstream.name)
+        injectors[upstream.name] = existing if existing is not None and existing.spec == spec else Injector(spec, clock)
+    return injectors
+
+
 def _admin_refuse(request: Request, status: int, kind: ErrorKind, detail: str) -> Response:
     del request, kind
     return Response(status, [(b"content-type", b"text/plain")], detail.encode())
@@ -197,8 +281,18 @@ def loop_factory(name: LoopName) -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-def run(settings: GatewaySettings, *, on_ready: Callable[[Gateway], None] | None = None) -> int:
-    """Run in the foreground until SIGINT or SIGTERM, then stop gracefully; returns the exit code (0)."""
+def run(
+    settings: GatewaySettings,
+    *,
+    on_ready: Callable[[Gateway], None] | None = None,
+    load: Callable[[], GatewaySettings] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> int:
+    """Run in the foreground until SIGINT or SIGTERM, then stop gracefully; returns the exit code (0).
+
+    ``load`` (the config file's loader): SIGHUP calls it and reloads; an exception's ``str()`` is reported as
+    one ``error:`` line through ``say`` (stderr by default) and the running config is kept."""
+    report = say if say is not None else _stderr
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -206,12 +300,33 @@ def run(settings: GatewaySettings, *, on_ready: Callable[[Gateway], None] | None
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         gateway = Gateway(settings, on_ready=on_ready)
+        if load is not None:
+            loop.add_signal_handler(signal.SIGHUP, _reloader(gateway, load, report))
         try:
             await gateway.serve_until(stop)
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
 
     with asyncio.Runner(loop_factory=loop_factory(settings.loop)) as runner:
         runner.run(main())
     return 0
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)  # noqa: T201 - the command's one line about a reload
+
+
+def _reloader(gateway: Gateway, load: Callable[[], GatewaySettings], say: Callable[[str], None]) -> Callable[[], None]:
+    def reload() -> None:
+        try:
+            settings = load()
+        except Exception as exc:  # noqa: BLE001 - any refusal keeps the running config; its text is one safe line
+            gateway.metrics.reloaded("error")
+            say(f"error: reload refused, the running config is kept: {exc}")
+            return
+        fixed = gateway.reload(settings)
+        note = f" ({', '.join(fixed)} changed: restart to apply)" if fixed else ""
+        say(f"reloaded: {len(settings.routes)} route(s){note}")
+
+    return reload

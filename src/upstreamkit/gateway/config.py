@@ -1,5 +1,5 @@
-"""The gateway's settings as one frozen value: what quick mode (``--route ...``) builds today, and what the
-TOML config (validated with pydantic, a later step) will build.
+"""The gateway's settings as one frozen value: what quick mode (``--route ...``) builds, and what the TOML
+config file (:mod:`.configfile`, validated with pydantic) builds.
 """
 
 from __future__ import annotations
@@ -7,14 +7,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from upstreamkit.gateway.credentials import CredentialSpec
 from upstreamkit.gateway.envelope import StatusMode
 from upstreamkit.gateway.policy import RoutePolicy
 from upstreamkit.gateway.routes import Route
 from upstreamkit.gateway.server import Limits
 
-__all__ = ["GatewaySettings", "LoopName"]
+__all__ = ["GatewaySettings", "LoopName", "UpstreamSettings"]
 
 LoopName = Literal["auto", "asyncio", "uvloop"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    """What a config file says of one named upstream beyond its routes' policy (quick mode has none)."""
+
+    name: str
+    url: str
+    connect_timeout: float | None = None
+    """None: the gateway's."""
+    timeout: float | None = None
+    """None: the gateway's cap on one attempt's complete response."""
+    credentials: CredentialSpec | None = None
+    """The credential the gateway adds to every request to this upstream (None: the caller's passes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +60,15 @@ class GatewaySettings:
     """On stop, how long requests in flight may take to finish before their connections are dropped."""
     loop: LoopName = "auto"
     """``auto`` uses uvloop when it is installed (the ``gateway`` extra), else asyncio's own loop."""
+    upstreams: tuple[UpstreamSettings, ...] = ()
+    """Per-upstream timeouts and credentials (from a config file), by the routes' ``upstream`` names."""
+
+    def upstream(self, name: str) -> UpstreamSettings | None:
+        """The settings of the upstream named ``name``, if the config gave any."""
+        for upstream in self.upstreams:
+            if upstream.name == name:
+                return upstream
+        return None
 
     def route_policies(self) -> list[RoutePolicy]:
         """The default policy and every route's own."""

@@ -10,6 +10,7 @@ what only it sees, one sample per request answered:
 - ``upstreamkit_gateway_requests_total{route, upstream, status_class, kind}``: counter; ``status_class`` is
   ``2xx`` ... ``5xx`` or ``600``, ``kind`` the envelope's kind or ``none``. The 600 rate of the gateway is
   ``sum(rate(..{kind!="none"}[5m])) / sum(rate(..[5m]))``.
+- ``upstreamkit_gateway_config_reloads_total{result}``: counter of SIGHUP reloads, ``ok`` or ``error``.
 
 Latency is the client's ``..._upstream_request_duration_seconds`` histogram (one sample per attempt); a histogram
 of the gateway's own answer time per route was left out: one more observation per request on the hot path.
@@ -71,6 +72,7 @@ class GatewayMetrics:
         self.registry: CollectorRegistry | None = None
         self._observe: Callable[[Event], None] = self.tracker
         self._requests: Counter | None = None
+        self._reloads: Counter | None = None
         # Label children, looked up once per distinct label set: a lookup costs more than the increment.
         self._request_children: dict[tuple[str, str, str, str], Any] = {}
         self._success_children: dict[tuple[str, str], tuple[Any, Any, Any, str]] = {}
@@ -94,6 +96,20 @@ class GatewayMetrics:
             namespace=namespace,
             registry=registry,
         )
+        self._reloads = Counter(
+            "gateway_config_reloads_total",
+            "Config file reloads (SIGHUP), by result: ok, or error (the running config was kept).",
+            ("result",),
+            namespace=namespace,
+            registry=registry,
+        )
+        for result in ("ok", "error"):
+            self._reloads.labels(result)
+
+    def reloaded(self, result: str) -> None:
+        """One config reload: ``ok``, or ``error`` (the file was refused and the running config kept)."""
+        if self._reloads is not None:
+            self._reloads.labels(result).inc()
 
     def observe(self, event: Event) -> None:
         """One event of the policies (attempts, retries, give-ups, breaker transitions).

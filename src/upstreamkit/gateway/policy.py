@@ -105,19 +105,38 @@ class Policies:
         rng: RandomSource | None = None,
         observe: Callable[[Event], None] | None = None,
         on_success: Callable[[str, str, float, float], None] | None = None,
+        previous: Policies | None = None,
+        keep: Iterable[str] = (),
     ) -> None:
-        """One state store per distinct policy (state per upstream name); ``observe`` hears every event, except
-        the quick path's successful attempts when ``on_success(upstream, method, duration, at)`` is given (the
-        same facts without making an event: the one thing nearly every request does)."""
+        """One state store per distinct breaker, budget and rate (state per upstream name); ``observe`` hears every
+        event, except the quick path's successful attempts when ``on_success(upstream, method, duration, at)`` is
+        given (the same facts without making an event: the one thing nearly every request does).
+
+        ``previous`` and ``keep`` (a reload): the live state of the upstreams named in ``keep`` is carried over
+        from ``previous`` where their breaker, budget and rate are configured the same (breaker state, budget
+        and what the limiter learned survive); every other upstream starts afresh."""
         self.clock = clock
         self.rng: RandomSource = rng if rng is not None else random.Random()
         self._observe = observe
         self._on_success = on_success
-        self._stores: dict[RoutePolicy, MemoryStateStore] = {}
+        self._stores: dict[tuple[object, ...], MemoryStateStore] = {}
         self._entries: dict[int, tuple[RoutePolicy, MemoryStateStore, float | None]] = {}
+        kept = set(keep)
         for policy in policies:
-            if policy not in self._stores:
-                self._stores[policy] = MemoryStateStore(
+            key = _state_key(policy)
+            if key in self._stores:
+                continue
+            old = previous._stores.get(key) if previous is not None else None
+            if old is not None:
+                # Reused whole (its breakers announce through the store's callback, re-pointed here); the upstreams
+                # that changed or went away are forgotten, so they start afresh.
+                old.on_transition = self._transition
+                for name in old.upstreams():
+                    if name not in kept:
+                        old.forget(name)
+                self._stores[key] = old
+            else:
+                self._stores[key] = MemoryStateStore(
                     breaker=policy.breaker,
                     budget=policy.budget,
                     rate=policy.rate,
@@ -154,7 +173,7 @@ class Policies:
         # holds the policy, so its id cannot be reused by another object while the entry exists.
         entry = self._entries.get(id(policy))
         if entry is None:
-            store = self._stores.get(policy)
+            store = self._stores.get(_state_key(policy))
             if store is None:
                 raise KeyError("a policy the gateway was not configured with")
             entry = self._entries[id(policy)] = (
@@ -339,6 +358,11 @@ class Policies:
             upstream, request_id, method, attempt, outcome.kind, outcome.status, outcome.is_600, done - started,
             outcome.explanation, done,
         )  # fmt: skip
+
+
+def _state_key(policy: RoutePolicy) -> tuple[object, ...]:
+    """What an upstream's live state is made from: routes differing only in how they retry share it."""
+    return (policy.breaker, policy.budget, policy.rate, policy.burst)
 
 
 def assess_response(upstream: UpstreamResponse) -> tuple[Outcome, bool]:

@@ -24,18 +24,21 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Awaitable
 from functools import partial
 from typing import Any
 
 from upstreamkit.clock import get_clock
+from upstreamkit.core.classify import classify
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog, rfc3339_ms
 from upstreamkit.gateway.config import GatewaySettings
+from upstreamkit.gateway.credentials import CredentialError, Injector
 from upstreamkit.gateway.envelope import Envelope, error_word
 from upstreamkit.gateway.metrics import GatewayMetrics
-from upstreamkit.gateway.policy import Failure, Policies, assess_response
-from upstreamkit.gateway.routes import RouteTable, Target
+from upstreamkit.gateway.policy import Failure, Policies, Result, assess_response
+from upstreamkit.gateway.routes import Route, RouteTable, Target
 from upstreamkit.gateway.server import Request, Response
 from upstreamkit.gateway.upstream import RemoteProtocolError, UpstreamConnection, UpstreamPool, UpstreamResponse
 from upstreamkit.knowledge import kind_info
@@ -62,6 +65,7 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:+/=-]{1,200}")
 _CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"api-key")
+_AUTH_KINDS = frozenset({ErrorKind.AUTH_EXPIRED, ErrorKind.AUTH_INVALID, ErrorKind.AUTH_FORBIDDEN})
 
 
 def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
@@ -88,16 +92,18 @@ def _forwarded_for(client: str) -> bytes:
 class Proxy:
     """The gateway's request handler: ``await proxy.handle(request)`` gives the response to write."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the gateway's parts
         self,
         settings: GatewaySettings,
         pool: UpstreamPool,
         access_log: AccessLog | None,
         policies: Policies | None = None,
         metrics: GatewayMetrics | None = None,
+        injectors: dict[str, Injector] | None = None,
     ) -> None:
         """Forward to ``settings.routes`` through ``pool`` under ``policies`` (by default the settings' on
-        upstreamkit's clock); log to ``access_log`` and count into ``metrics`` when given."""
+        upstreamkit's clock); log to ``access_log`` and count into ``metrics`` when given; ``injectors``: the
+        credential the gateway adds for each upstream that has one (by upstream name)."""
         self.settings = settings
         if policies is None:
             policies = Policies(settings.route_policies(), clock=get_clock())
@@ -111,6 +117,13 @@ class Proxy:
         self.access_log = access_log
         self._gateway = settings.name
         self._mode = settings.status_mode
+        self.injectors = injectors or {}
+        default_caps = (settings.connect_timeout, settings.timeout)
+        self._caps: dict[str, tuple[float, float]] = {}
+        for upstream in settings.upstreams:
+            connect, timeout = upstream.connect_timeout, upstream.timeout
+            self._caps[upstream.name] = (connect or default_caps[0], timeout or default_caps[1])
+        self._default_caps = default_caps
 
     # --- the handler ---------------------------------------------------------------------------------
 
@@ -161,18 +174,16 @@ class Proxy:
             )
             return None, self._envelope_response(envelope), envelope
         route = routed.route
-        head = self._upstream_head(request, routed, request_id)
         method = request.method
-
-        result = await self.policies.call(
-            route.policy or self._policy,
-            route.upstream,
-            method,
-            request_id,
-            idempotency_key=partial(_has_key, request.headers),
-            send=partial(self._send, route.origin, head, request, log),  # no coroutine of its own per request
-            assess=assess_response,
-        )
+        injector = self.injectors.get(route.upstream) if self.injectors else None
+        if injector is None:
+            head = self._upstream_head(request, routed, request_id)
+            result = await self._call(route, method, request_id, head, request, log)
+        else:
+            called = await self._call_injecting(injector, routed, request_id, request, log)
+            if isinstance(called, Envelope):
+                return routed, self._envelope_response(called), called
+            result = called
         log["breaker"] = result.breaker
         upstream = result.response
         if upstream is not None:
@@ -183,6 +194,52 @@ class Proxy:
             return routed, self._pass_through(upstream, request_id, method, log), None
         envelope = self._from_failure(failure, upstream, request_id, path_text, route.upstream)
         return routed, self._envelope_response(envelope), envelope
+
+    def _call(  # noqa: PLR0917 - the request's parts, passed on
+        self, route: Route, method: str, request_id: str, head: bytes, request: Request, log: dict[str, Any]
+    ) -> Awaitable[Result]:
+        caps = self._caps.get(route.upstream, self._default_caps) if self._caps else self._default_caps
+        return self.policies.call(
+            route.policy or self._policy,
+            route.upstream,
+            method,
+            request_id,
+            idempotency_key=partial(_has_key, request.headers),
+            send=partial(self._send, route.origin, caps, head, request, log),  # no coroutine of its own per request
+            assess=assess_response,
+        )
+
+    async def _call_injecting(
+        self, injector: Injector, routed: Target, request_id: str, request: Request, log: dict[str, Any]
+    ) -> Result | Envelope:
+        """The request with the gateway's credential for the upstream instead of the caller's; a 401 to it makes
+        one refresh and one retry, and a refusal that remains is the gateway's failure: an envelope."""
+        route = routed.route
+        path = request.target.partition(b"?")[0].decode("latin-1")
+        bare = self._upstream_head(request, routed, request_id, strip=injector.name)[:-2]  # without its last CRLF
+        refused: str | None = None
+        while True:  # at most twice: the second time with a refreshed credential
+            try:
+                if refused is not None:
+                    await injector.refresh(refused)
+                line, credential = await injector.line()
+            except CredentialError as exc:
+                return Envelope(exc.kind, exc.detail, request_id, path, upstream=route.upstream)
+            result = await self._call(route, request.method, request_id, bare + line + b"\r\n", request, log)
+            response = result.response
+            if refused is not None or result.failure is not None or response is None or response.status != 401:
+                break
+            refused = credential
+        if response is None:
+            return result
+        if result.failure is None and response.status in (401, 403):
+            outcome = classify(response.status, response.headers, response.body)
+            kind = outcome.kind if outcome.kind in _AUTH_KINDS else ErrorKind.AUTH_INVALID
+            detail = f"the upstream refused the credential this gateway adds for it (HTTP {response.status})"
+            log["upstream_status"] = response.status
+            log["breaker"] = result.breaker
+            return Envelope(kind, detail, request_id, path, upstream=route.upstream, upstream_status=response.status)
+        return result
 
     # --- request ids and the upstream request --------------------------------------------------------
 
@@ -197,7 +254,9 @@ class Proxy:
                 break
         return os.urandom(16).hex()
 
-    def _upstream_head(self, request: Request, routed: Target, request_id: str) -> bytes:
+    def _upstream_head(self, request: Request, routed: Target, request_id: str, strip: bytes = b"") -> bytes:
+        """The request head to send upstream; ``strip``: the header the gateway sets itself (then the caller's
+        ``Authorization`` is dropped too: an upstream the gateway authenticates to sees one identity)."""
         headers = request.headers
         drop = _connection_tokens(headers) if any(n.lower() == b"connection" for n, _ in headers) else frozenset()
         route = routed.route
@@ -213,7 +272,12 @@ class Proxy:
         forwarded: list[bytes] = []
         for name, value in headers:
             lower = name.lower()
-            if lower in HOP_BY_HOP or lower in _REQUEST_OWN or lower in drop:
+            if (
+                lower in HOP_BY_HOP
+                or lower in _REQUEST_OWN
+                or lower in drop
+                or (strip and lower in (strip, b"authorization"))
+            ):
                 if lower == b"x-forwarded-for":
                     forwarded_for.append(value.strip())
                 elif lower == b"forwarded":
@@ -231,15 +295,16 @@ class Proxy:
         parts.append(b"\r\n")
         return b"".join(parts)
 
-    async def _send(
-        self, origin: tuple[str, str, int], head: bytes, request: Request, log: dict[str, Any], limit: float | None
-    ) -> UpstreamResponse:
+    async def _send(  # noqa: PLR0917 - bound by partial() once per request
+        self, origin: tuple[str, str, int], caps: tuple[float, float], head: bytes, request: Request,
+        log: dict[str, Any], limit: float | None,
+    ) -> UpstreamResponse:  # fmt: skip
         """One attempt of the policy's, within ``limit`` seconds (connect included) and the settings' caps.
 
         A pooled connection that dies before any response byte is replaced once, within the same attempt, for
         idempotent methods: the upstream closed an idle connection as we wrote, the request reached no handler.
         """
-        settings = self.settings
+        connect_timeout, timeout = caps
         pool = self.pool
         head_only = request.method == "HEAD"
         started = time.perf_counter()
@@ -249,10 +314,10 @@ class Proxy:
             while True:
                 log["attempts"] += 1
                 connect_ms = None
-                left = settings.timeout if limit is None else min(settings.timeout, limit)
+                left = timeout if limit is None else min(timeout, limit)
                 if connection is None:
                     opening = time.perf_counter()
-                    connection = await pool.connect(origin, min(settings.connect_timeout, left))
+                    connection = await pool.connect(origin, min(connect_timeout, left))
                     connect_ms = (time.perf_counter() - opening) * 1000.0
                     left = max(left - connect_ms / 1000.0, 0.001)
                 try:

@@ -99,6 +99,11 @@ class MemoryStateStore:
         """The upstreams whose state is kept."""
         return list(self._states)
 
+    def forget(self, upstream: str) -> None:
+        """Drop the state of ``upstream`` (it is made afresh when next asked for)."""
+        with self._lock:
+            self._states.pop(upstream, None)
+
     def _announce(self, transition: BreakerTransition) -> None:
         # Looked up at each transition, so a callback installed after a breaker was made still hears it.
         callback = self.on_transition
