@@ -106,3 +106,13 @@ def test_classifier_reads_the_envelope_back_as_the_same_kind(kind: ErrorKind) ->
         read = classify(envelope.status(other), envelope.headers("gw"), envelope.body(other))
         assert read.is_600
         assert not read.ok
+
+
+@pytest.mark.parametrize(("upstream_status", "status"), [(503, 503), (429, 429), (None, 429)])
+def test_load_shedding_stays_503_and_only_quotas_are_429(upstream_status: int | None, status: int) -> None:
+    # An upstream 503 with Retry-After is rate_limited in the taxonomy (load shedding), but a 429 would tell
+    # the caller its own rate is the problem; the gateway's own limiter (no upstream status) answers 429.
+    envelope = _envelope(upstream_status=upstream_status)
+    assert envelope.status(StatusMode.STATUS_5XX) == status
+    assert json.loads(envelope.body(StatusMode.STATUS_5XX))["kind"] == "rate_limited"
+    assert envelope.retry_after_seconds() == 2

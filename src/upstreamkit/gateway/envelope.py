@@ -109,6 +109,10 @@ class Envelope:
             return 200
         if mode is StatusMode.STATUS_600:
             return 600
+        if self.kind is ErrorKind.RATE_LIMITED and self.upstream_status == 503:
+            # A 503 with Retry-After is load shedding (the taxonomy's rate_limited), not this caller's quota:
+            # telling the caller 429 would blame its own rate. It stays 503, with the upstream's Retry-After.
+            return 503
         return failure_status(self.kind)
 
     def retry_after_seconds(self) -> int | None:
