@@ -29,10 +29,12 @@ _PIECE = bytes(range(256)) * 256  # 64 KiB, not all one byte: order and integrit
 
 class _BigBodies(BaseHTTPRequestHandler):
     """``/v1/chunked``: 1 MiB chunked; ``/v1/short``: Content-Length 2 MiB, 512 KiB sent, then closed;
-    anything else: a small JSON answer. Every connection's client port is recorded."""
+    ``/v1/stall``: the same 512 KiB, then silence until ``stalled`` is set; anything else: a small JSON answer.
+    Every connection's client port is recorded."""
 
     protocol_version = "HTTP/1.1"
     ports: ClassVar[set[int]] = set()
+    stalled: ClassVar[threading.Event] = threading.Event()
 
     def do_GET(self) -> None:
         type(self).ports.add(self.client_address[1])
@@ -44,6 +46,13 @@ class _BigBodies(BaseHTTPRequestHandler):
             for _ in range(16):
                 self.wfile.write(b"%x\r\n%b\r\n" % (len(_PIECE), _PIECE))
             self.wfile.write(b"0\r\n\r\n")
+        elif self.path.endswith("/stall"):
+            self.send_header("Content-Length", str(2 * _MIB))
+            self.end_headers()
+            self.wfile.write(_PIECE * 8)
+            self.wfile.flush()
+            type(self).stalled.wait(_WAIT)  # then nothing more: the gateway's read timeout must end it
+            self.close_connection = True
         elif self.path.endswith("/short"):
             self.send_header("Content-Length", str(2 * _MIB))
             self.end_headers()
@@ -62,7 +71,8 @@ class _BigBodies(BaseHTTPRequestHandler):
 def big_bodies() -> Iterator[tuple[str, set[int]]]:
     """The upstream's base URL and the client ports of the connections it accepted."""
     ports: set[int] = set()
-    handler = type("Handler", (_BigBodies,), {"ports": ports})
+    stalled = threading.Event()
+    handler = type("Handler", (_BigBodies,), {"ports": ports, "stalled": stalled})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -70,6 +80,7 @@ def big_bodies() -> Iterator[tuple[str, set[int]]]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1", ports
     finally:
+        stalled.set()
         server.shutdown()
         server.server_close()
         thread.join(_WAIT)
@@ -153,3 +164,19 @@ def test_an_http10_caller_gets_a_body_delimited_by_the_connections_end(
     assert b"transfer-encoding" not in head.lower()
     assert b"connection: close" in head.lower()
     assert body == _PIECE * 16
+
+
+def test_a_body_that_stalls_is_cut_at_the_read_timeout(
+    gateway_factory: GatewayFactory, big_bodies: tuple[str, set[int]]
+) -> None:
+    gw = gateway_factory(
+        f"/files={big_bodies[0]}", stream_threshold=64 * 1024, timeout=0.3,
+        policy=RoutePolicy(retry=RetryPolicy(attempts=1), breaker=None, budget=None),
+    )  # fmt: skip
+    with httpx.stream("GET", gw.url("/files/stall"), timeout=_WAIT) as response:
+        assert response.status_code == 200
+        assert response.headers["content-length"] == str(2 * _MIB)
+        with pytest.raises(httpx.RemoteProtocolError):
+            response.read()
+    assert gw.gateway.proxy is not None
+    assert gw.gateway.proxy.pool.open_connections == 0  # the stalled upstream connection was closed
