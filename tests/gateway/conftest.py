@@ -13,7 +13,7 @@ import pytest
 from gateway_support import RunningGateway
 
 from upstreamkit.clock import Clock
-from upstreamkit.gateway import GatewaySettings, parse_route
+from upstreamkit.gateway import GatewaySettings, Route, parse_route
 from upstreamkit.gateway.upstream import Resolver
 from upstreamkit.simulator.testing import simulator, simulator_factory
 from upstreamkit.testing import FakeClock
@@ -27,17 +27,18 @@ GatewayFactory = Callable[..., RunningGateway]
 
 @pytest.fixture
 def gateway_factory() -> Iterator[GatewayFactory]:
-    """``factory("/pay=URL", ..., resolver=None, clock=None, **settings)``: a started gateway; all stop at
+    """``factory("/pay=URL" or a Route, ..., resolver=None, clock=None, **settings)``: a started gateway; all stop at
     teardown. Its policies run on a :class:`FakeClock` unless given a clock: retries, backoff and waits for a
     breaker's probe take no real time (``running.clock`` moves only when they wait or a test advances it)."""
     started: list[RunningGateway] = []
 
     def factory(
-        *routes: str, resolver: Resolver | None = None, clock: Clock | None = None, **options: Any
+        *routes: str | Route, resolver: Resolver | None = None, clock: Clock | None = None, **options: Any
     ) -> RunningGateway:
         options.setdefault("port", 0)
         options.setdefault("admin_port", 0)
-        settings = GatewaySettings(routes=tuple(parse_route(route) for route in routes), **options)
+        parsed = tuple(parse_route(route) if isinstance(route, str) else route for route in routes)
+        settings = GatewaySettings(routes=parsed, **options)
         running = RunningGateway(settings, resolver, clock=clock if clock is not None else FakeClock())
         started.append(running)
         return running

@@ -6,7 +6,9 @@ cannot be combined with ``--config``: the file is the one source of truth, so a 
 which command-line values were meant to win.
 
 Quick mode: ``--route /PREFIX=URL`` (repeatable), and the main policy knobs (``--attempts``, ``--deadline``,
-``--per-try-timeout``, ``--no-breaker``, ``--no-budget``; the client's defaults otherwise). Prints where it
+``--per-try-timeout``, ``--no-breaker``, ``--no-budget``; the client's defaults otherwise), degraded mode for
+every route (``--stale-if-error SECONDS``, ``--fallback-body TEXT|@FILE`` with ``--fallback-status`` and
+``--fallback-type``) and a connection cap per upstream (``--max-upstream-connections``). Prints where it
 listens and the routes, then serves; on Ctrl-C or SIGTERM it stops accepting, finishes the requests in flight
 (bounded by ``--drain-timeout``) and exits 0. A bad route or a port that cannot be bound is one ``error:`` line
 on stderr and exit code 2.
@@ -15,6 +17,7 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +28,7 @@ from upstreamkit.cli.checks import fail as _fail
 from upstreamkit.cli.simulate import _is_loopback  # the same loopback check as the simulator's command
 
 if TYPE_CHECKING:
-    from upstreamkit.gateway import Gateway, GatewaySettings
+    from upstreamkit.gateway import Gateway, GatewaySettings, Route
 
 __all__ = ["gateway"]
 
@@ -106,6 +109,36 @@ def gateway(
     loop: str | None = typer.Option(
         None, "--loop", help="Event loop: auto (uvloop when installed), asyncio or uvloop."
     ),
+    stale_if_error: float | None = typer.Option(
+        None,
+        "--stale-if-error",
+        parser=number(0.0, 7 * 86400.0),
+        metavar="SECONDS",
+        help="On an upstream failure, serve a GET's last good response up to this old (RFC 5861), every route.",
+    ),
+    fallback_body: str | None = typer.Option(
+        None, "--fallback-body", metavar="TEXT|@FILE", help="On an upstream failure, answer this body instead."
+    ),
+    fallback_status: int | None = typer.Option(
+        None, "--fallback-status", parser=integer(200, 599), metavar="STATUS", help="Status of --fallback-body (200)."
+    ),
+    fallback_type: str | None = typer.Option(
+        None, "--fallback-type", metavar="TYPE", help="Content type of --fallback-body (application/json)."
+    ),
+    max_upstream_connections: int | None = typer.Option(
+        None,
+        "--max-upstream-connections",
+        parser=integer(1, 100_000),
+        metavar="N",
+        help="Connections open at once per upstream; requests beyond wait briefly, then get the envelope.",
+    ),
+    upstream_queue_timeout: float | None = typer.Option(
+        None,
+        "--upstream-queue-timeout",
+        parser=number(0.0, MAX_SECONDS),
+        metavar="SECONDS",
+        help="How long a request waits for a connection at --max-upstream-connections (1 s).",
+    ),
 ) -> None:
     """Run the gateway: forward configured routes, answer every upstream failure with one envelope."""
     # Loaded here, not at the top: other commands need none of the gateway.
@@ -131,6 +164,12 @@ def gateway(
             ("--drain-timeout", drain_timeout),
             ("--name", name),
             ("--loop", loop),
+            ("--stale-if-error", stale_if_error),
+            ("--fallback-body", fallback_body),
+            ("--fallback-status", fallback_status),
+            ("--fallback-type", fallback_type),
+            ("--max-upstream-connections", max_upstream_connections),
+            ("--upstream-queue-timeout", upstream_queue_timeout),
         )
         if value is not None and value is not False and value != []  # identity: --port 0 is given
     }
@@ -200,6 +239,7 @@ def _quick_settings(given: dict[str, Any]) -> GatewaySettings:
     loop = given.get("--loop", "auto")
     if loop not in ("auto", "asyncio", "uvloop"):
         raise _fail(f"--loop must be auto, asyncio or uvloop, not {loop!r}")
+    routes = _degraded(routes, given)
     default = RoutePolicy()
     retry = default.retry
     policy = RoutePolicy(
@@ -225,6 +265,8 @@ def _quick_settings(given: dict[str, Any]) -> GatewaySettings:
         drain_timeout=given.get("--drain-timeout", plain.drain_timeout),
         policy=policy,
         loop=loop,
+        max_connections_per_upstream=given.get("--max-upstream-connections"),
+        connection_queue_timeout=given.get("--upstream-queue-timeout", plain.connection_queue_timeout),
     )
 
 
@@ -249,3 +291,26 @@ def _summary(path: str, settings: GatewaySettings) -> str:
             parts.append(f"{spec.kind} credential in {spec.header} from {spec.secret.describe()}")
         lines.append(f"  {route.prefix:<16} -> {route.upstream} {route.url}  ({', '.join(parts)})")
     return "\n".join(lines)
+
+
+def _degraded(routes: tuple[Route, ...], given: dict[str, Any]) -> tuple[Route, ...]:
+    """The routes with the degraded-mode options (the same for every route in quick mode)."""
+    from upstreamkit.gateway.degrade import fallback_from  # noqa: PLC0415 - loaded with the gateway
+
+    stale_if_error: float | None = given.get("--stale-if-error")
+    body: str | None = given.get("--fallback-body")
+    fallback = None
+    if body is not None:
+        file = body[1:] if body.startswith("@") else None
+        try:
+            fallback = fallback_from(
+                None if file is not None else body, file=file, status=given.get("--fallback-status", 200),
+                content_type=given.get("--fallback-type", "application/json"),
+            )  # fmt: skip
+        except OSError as exc:
+            raise _fail(f"--fallback-body: cannot read {file}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise _fail(f"--fallback-type: {exc}") from None
+    if stale_if_error is None and fallback is None:
+        return routes
+    return tuple(replace(route, stale_if_error=stale_if_error, fallback=fallback) for route in routes)

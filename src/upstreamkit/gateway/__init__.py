@@ -11,6 +11,8 @@ Start it with ``upstreamkit gateway --route /PREFIX=URL`` or ``--config gateway.
 - :mod:`.routes` — prefix routes (longest wins, prefix stripped); nothing else is forwarded;
 - :mod:`.proxy` — one request: route, rewrite headers, exchange, judge with the core's classifier;
 - :mod:`.policy` — per-route policies (the client's retry, budget, breaker, limiter, deadline) on the loop;
+- :mod:`.degrade` — degraded mode: stale-if-error (RFC 5861) from a bounded cache, or a static fallback body;
+- :mod:`.bypass` — switch a route's optional middleware off and on at run time (the admin ``/routes`` API);
 - :mod:`.metrics` — ``/metrics`` (the client's Prometheus series and the gateway's) and ``/status``;
 - :mod:`.envelope` — the RFC 9457 + ``code: 600`` envelope, ``Proxy-Status``, the status modes;
 - :mod:`.accesslog` — the JSON access log and its field contract;

@@ -30,6 +30,11 @@ Fields (every line has every field; ``null`` where a value does not apply):
 ``upstream_request_id``      the request id the upstream returned in ``X-Request-Id``, when it differs
 ``gateway``                  this gateway instance's name
 ``region``                   the region from the config; null when unset
+``degraded``                 ``stale`` when a failure (its ``kind`` logged) was answered with the last good
+                             response (stale-if-error), ``fallback`` when with the route's fallback body;
+                             null otherwise
+``bypassed``                 the route's optional middleware bypassed through the admin API for this request
+                             (``["retry", "breaker"]``); null when none
 ============================ ==============================================================================
 
 Nothing secret is written: credentials appear only as fingerprints and the query string is never logged.
@@ -70,6 +75,8 @@ FIELDS: tuple[str, ...] = (
     "upstream_request_id",
     "gateway",
     "region",
+    "degraded",
+    "bypassed",
 )
 
 

@@ -35,6 +35,7 @@ from upstreamkit.core.backoff import RandomSource
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog
 from upstreamkit.gateway.admin import AdminHandler
+from upstreamkit.gateway.bypass import BypassAPI, BypassSwitches
 from upstreamkit.gateway.config import GatewaySettings, LoopName
 from upstreamkit.gateway.credentials import Injector
 from upstreamkit.gateway.metrics import GatewayMetrics
@@ -70,6 +71,8 @@ class Gateway:
         self._rng = rng
         self.policies = self._policies(settings)
         self.injectors = _injectors(settings, {}, self.clock)
+        self.bypass = BypassSwitches(settings.routes, settings.policy, on_change=self.metrics.bypassed)
+        """The admin API's bypass switches: the gateway's, kept across reloads."""
         self._resolver = resolver
         self._ssl_context = ssl_context
         self._on_ready = on_ready
@@ -91,10 +94,18 @@ class Gateway:
         settings = self.settings
         loop = asyncio.get_running_loop()
         self._pool = UpstreamPool(
-            max_body=settings.max_response_bytes, ssl_context=self._ssl_context, resolver=self._resolver
+            max_body=settings.max_response_bytes,
+            ssl_context=self._ssl_context,
+            resolver=self._resolver,
+            max_connections_per_origin=settings.max_connections_per_upstream,
+            queue_timeout=settings.connection_queue_timeout,
+            max_queued=settings.connection_queue_max,
+            stream_threshold=settings.stream_threshold,
         )
         self._access_log = AccessLog(settings.access_log) if settings.access_log else None
-        self.proxy = Proxy(settings, self._pool, self._access_log, self.policies, self.metrics, self.injectors)
+        self.proxy = Proxy(
+            settings, self._pool, self._access_log, self.policies, self.metrics, self.injectors, bypass=self.bypass
+        )
         self.metrics.breakers(self.policies.breakers())
         limits = settings.limits
         public_state = self._public_state
@@ -110,6 +121,8 @@ class Gateway:
                 ready=lambda: self._accepting,
                 breakers=lambda: self.policies.breakers(),  # noqa: PLW0108 - the policies a reload puts in
                 metrics=self.metrics,
+                bypass=BypassAPI(self.bypass, gateway=settings.name),
+                stale_cache=lambda: self.proxy.degraded.cache if self.proxy is not None else None,
             )
             admin_state = self._admin_state
             self._admin = await loop.create_server(
@@ -154,8 +167,13 @@ class Gateway:
             settings = dataclasses.replace(settings, **kept)
         policies = self._policies(settings, self.policies)
         injectors = _injectors(settings, self.injectors, self.clock)
+        self.bypass.reconfigure(settings.routes, settings.policy)
         if self._pool is not None:
-            proxy = Proxy(settings, self._pool, self._access_log, policies, self.metrics, injectors)
+            cache = self.proxy.degraded.cache if self.proxy is not None else None
+            proxy = Proxy(
+                settings, self._pool, self._access_log, policies, self.metrics, injectors, bypass=self.bypass,
+                stale_cache=cache,
+            )  # fmt: skip
             self.proxy = proxy  # one assignment: a request takes either the old proxy or the new one
         self.settings, self.policies, self.injectors = settings, policies, injectors
         self.metrics.breakers(policies.breakers())
@@ -231,8 +249,13 @@ class Gateway:
         await self.stop()
 
 
-_RESTART_ONLY = ("host", "port", "admin_host", "admin_port", "access_log", "limits", "loop", "max_response_bytes")
-"""Settings the process holds (listeners, the log file, the connections' limits, the loop, the pool)."""
+_RESTART_ONLY = (
+    "host", "port", "admin_host", "admin_port", "access_log", "limits", "loop", "max_response_bytes",
+    "max_connections_per_upstream", "connection_queue_timeout", "connection_queue_max", "stream_threshold",
+    "stale_cache_entries", "stale_cache_bytes",
+)  # fmt: skip
+"""Settings the process holds (listeners, the log file, the connections' limits, the loop, the pool and its
+connection cap, the stale-if-error cache's bounds)."""
 
 
 def _unchanged(old: GatewaySettings, new: GatewaySettings) -> set[str]:

@@ -56,12 +56,29 @@ class GatewaySettings:
     """The routes' retry, budget, breaker and rate policy (a route may carry its own); the client's defaults."""
     limits: Limits = field(default_factory=Limits)
     max_response_bytes: int = 32 * 1024 * 1024
+    """The largest response body read whole; a failure's body past it is ``http_response_body_size``."""
+    stream_threshold: int | None = 1024 * 1024
+    """Body bytes past which a response the gateway passes through (2xx, 3xx, a 4xx other than 429) is streamed
+    to the caller as it arrives instead of buffered (``max_response_bytes`` then does not apply to it: the
+    gateway holds at most about a megabyte of it); None: every body is read whole."""
     drain_timeout: float = 10.0
     """On stop, how long requests in flight may take to finish before their connections are dropped."""
     loop: LoopName = "auto"
     """``auto`` uses uvloop when it is installed (the ``gateway`` extra), else asyncio's own loop."""
     upstreams: tuple[UpstreamSettings, ...] = ()
     """Per-upstream timeouts and credentials (from a config file), by the routes' ``upstream`` names."""
+    stale_cache_entries: int = 10_000
+    """The stale-if-error cache's bound in entries, every route together (least recently used out first)."""
+    stale_cache_bytes: int = 64 * 1024 * 1024
+    """The stale-if-error cache's bound in bytes (bodies and headers), every route together."""
+    max_connections_per_upstream: int | None = None
+    """Connections open at once to one upstream origin (idle and busy); None: no cap. Requests beyond it wait
+    for a connection (at most ``connection_queue_timeout`` s, ``connection_queue_max`` of them), else get the
+    envelope with kind ``connection_limit_reached``."""
+    connection_queue_timeout: float = 1.0
+    """How long a request waits for a connection when its upstream is at ``max_connections_per_upstream``."""
+    connection_queue_max: int = 1024
+    """Requests waiting at once for a connection to one upstream; more are refused at once."""
 
     def upstream(self, name: str) -> UpstreamSettings | None:
         """The settings of the upstream named ``name``, if the config gave any."""
@@ -77,3 +94,9 @@ class GatewaySettings:
     def __post_init__(self) -> None:
         # Accept the mode as its text ("5xx", "200", "600"), as the command line and a config file give it.
         object.__setattr__(self, "status_mode", StatusMode(self.status_mode))
+        if self.max_connections_per_upstream is not None and self.max_connections_per_upstream < 1:
+            raise ValueError("max_connections_per_upstream must be at least 1 (or None: no cap)")
+        if self.stale_cache_entries < 1 or self.stale_cache_bytes < 1:
+            raise ValueError("stale_cache_entries and stale_cache_bytes must be at least 1")
+        if not 0 <= self.connection_queue_timeout < float("inf") or self.connection_queue_max < 0:
+            raise ValueError("connection_queue_timeout must be finite and >= 0, connection_queue_max >= 0")

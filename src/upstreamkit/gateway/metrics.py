@@ -12,6 +12,12 @@ what only it sees, one sample per request answered:
   ``sum(rate(..{kind!="none"}[5m])) / sum(rate(..[5m]))``.
 - ``upstreamkit_gateway_config_reloads_total{result}``: counter of SIGHUP reloads, ``ok`` or ``error``.
 
+- ``upstreamkit_gateway_degraded_total{route, upstream, mode, kind}``: counter of failures answered in
+  degraded mode (``mode``: ``stale`` or ``fallback``; ``kind``: the failure's); these requests also count in
+  ``..._requests_total`` with their kind, so the 600 rate still shows the upstream's trouble.
+- ``upstreamkit_gateway_bypassed{route, middleware}``: gauge, 1 while a route's optional middleware is
+  bypassed through the admin API, 0 once restored.
+
 Latency is the client's ``..._upstream_request_duration_seconds`` histogram (one sample per attempt); a histogram
 of the gateway's own answer time per route was left out: one more observation per request on the hot path.
 
@@ -48,7 +54,7 @@ from upstreamkit.telemetry._shared import (
 from upstreamkit.telemetry.recovery import RecoveryTracker
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry, Counter
+    from prometheus_client import CollectorRegistry, Counter, Gauge
 
 __all__ = ["GatewayMetrics"]
 
@@ -73,13 +79,15 @@ class GatewayMetrics:
         self._observe: Callable[[Event], None] = self.tracker
         self._requests: Counter | None = None
         self._reloads: Counter | None = None
+        self._degraded: Counter | None = None
+        self._bypassed: Gauge | None = None
         # Label children, looked up once per distinct label set: a lookup costs more than the increment.
         self._request_children: dict[tuple[str, str, str, str], Any] = {}
         self._success_children: dict[tuple[str, str], tuple[Any, Any, Any, str]] = {}
         self._client: Any = None
         self._ratio: dict[str, float] = {}
         try:
-            from prometheus_client import CollectorRegistry, Counter  # noqa: PLC0415 - optional extra
+            from prometheus_client import CollectorRegistry, Counter, Gauge  # noqa: PLC0415 - optional extra
         except ImportError:
             return
         from upstreamkit.telemetry.prometheus import PrometheusHook, _metrics  # noqa: PLC0415 - needs the extra
@@ -105,6 +113,21 @@ class GatewayMetrics:
         )
         for result in ("ok", "error"):
             self._reloads.labels(result)
+
+        self._degraded = Counter(
+            "gateway_degraded_total",
+            "Upstream failures answered in degraded mode (stale-if-error or a fallback body), by the failure's kind.",
+            ("route", "upstream", "mode", "kind"),
+            namespace=namespace,
+            registry=registry,
+        )
+        self._bypassed = Gauge(
+            "gateway_bypassed",
+            "1 while a route's optional middleware is bypassed through the admin API.",
+            ("route", "middleware"),
+            namespace=namespace,
+            registry=registry,
+        )
 
     def reloaded(self, result: str) -> None:
         """One config reload: ``ok``, or ``error`` (the file was refused and the running config kept)."""
@@ -186,6 +209,16 @@ class GatewayMetrics:
         if child is None:
             child = self._request_children[key] = self._requests.labels(*key)
         child.inc()
+
+    def degraded(self, route: str, upstream: str, mode: str, kind: str) -> None:
+        """A failure answered with a stale response (``mode`` ``stale``) or the fallback body (``fallback``)."""
+        if self._degraded is not None:
+            self._degraded.labels(route, upstream_label(upstream), mode, kind).inc()
+
+    def bypassed(self, route: str, middleware: str, on: bool) -> None:
+        """A route's middleware bypassed (``on``) or restored."""
+        if self._bypassed is not None:
+            self._bypassed.labels(route, middleware).set(1 if on else 0)
 
     def render(self) -> bytes | None:
         """The Prometheus text exposition; None without prometheus-client."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from upstreamkit.adapters._gate import gate, is_health_failure, learn, wait_for_gate
 from upstreamkit.clock import Clock
@@ -42,6 +42,7 @@ from upstreamkit.core.events import (
     Throttled,
 )
 from upstreamkit.core.outcome import Outcome
+from upstreamkit.core.ratelimit import RateLimiter
 from upstreamkit.core.retry import Deadline, GiveUp, RetryPolicy
 from upstreamkit.errors import ErrorKind, Hop
 from upstreamkit.gateway.upstream import UpstreamResponse
@@ -122,6 +123,7 @@ class Policies:
         self._stores: dict[tuple[object, ...], MemoryStateStore] = {}
         self._entries: dict[int, tuple[RoutePolicy, MemoryStateStore, float | None]] = {}
         kept = set(keep)
+        self._single_attempt: dict[int, tuple[RoutePolicy, RoutePolicy]] = {}
         for policy in policies:
             key = _state_key(policy)
             if key in self._stores:
@@ -186,7 +188,7 @@ class Policies:
     async def call(
         self, policy: RoutePolicy, upstream: str, method: str, request_id: str, *,
         idempotency_key: Callable[[], bool],
-        send: Send, assess: Assess,
+        send: Send, assess: Assess, bypass: frozenset[str] | None = None,
     ) -> Result:  # fmt: skip
         """One logical request: attempts, waits and refusals, as the module docstring says.
 
@@ -195,11 +197,17 @@ class Policies:
 
         The first attempt of a request that nothing holds back (breaker closed, limiter idle), the common case,
         goes in the fewest steps (the engine's quick path); anything else it shows goes on in :meth:`_call`.
+
+        ``bypass`` names middleware switched off for this request (:mod:`.bypass`): ``retry`` (one attempt),
+        ``breaker``, ``budget``, ``rate_limit`` (neither asked nor taught; their state is kept for the restore).
         """
         clock = self.clock
         _, store, first_limit = self._entry(policy)
         start = clock.monotonic()
         state = store.get(upstream, start)
+        if bypass:
+            policy, state = self._bypassed(policy, state, bypass)
+            return await self._call(policy, state, upstream, method, request_id, idempotency_key, send, assess)
         breaker, budget, limiter = state.breaker, state.budget, state.limiter
         if (breaker is not None and not breaker.is_closed) or not limiter.idle(start):
             return await self._call(policy, state, upstream, method, request_id, idempotency_key, send, assess)
@@ -223,6 +231,24 @@ class Policies:
                 return Result(response, None, None if breaker is None else "closed")
         first = (start, response, outcome, failed)
         return await self._call(policy, state, upstream, method, request_id, idempotency_key, send, assess, first=first)
+
+    def _bypassed(
+        self, policy: RoutePolicy, state: UpstreamState, bypass: frozenset[str]
+    ) -> tuple[RoutePolicy, UpstreamState]:
+        """The policy and a view of the upstream's state without the bypassed middleware."""
+        if "retry" in bypass:
+            key = id(policy)
+            single = self._single_attempt.get(key)
+            if single is None or single[0] is not policy:
+                single = self._single_attempt[key] = (policy, replace(policy, retry=replace(policy.retry, attempts=1)))
+            policy = single[1]
+        view = UpstreamState(
+            breaker=None if "breaker" in bypass else state.breaker,
+            budget=None if "budget" in bypass else state.budget,
+            # A limiter of this request's own: it holds only what this request's attempts teach it.
+            limiter=RateLimiter() if "rate_limit" in bypass else state.limiter,
+        )
+        return policy, view
 
     async def _call(  # noqa: PLR0915, PLR0917 - the timeline top to bottom; call()'s arguments, passed on
         self, policy: RoutePolicy, state: UpstreamState, upstream: str, method: str, request_id: str,
@@ -373,6 +399,8 @@ def assess_response(upstream: UpstreamResponse) -> tuple[Outcome, bool]:
     success carrying a 600 envelope is a failure.
     """
     status = upstream.status
+    if upstream.stream is not None:  # streamed: a status that passes through, too large to be an envelope
+        return (_success(status), False) if status < 400 else (classify(status, upstream.headers, b""), False)
     if 200 <= status < 400:
         names = [name.lower().decode("latin-1") for name, _ in upstream.headers]
         if not is_plain_success(status, names, upstream.body):

@@ -16,7 +16,12 @@ The steps, in order:
    and a success pass through untouched (a 2xx only once it is known not to carry a 600 envelope); a 429,
    5xx, 600 or a 2xx with a 600 envelope, every exception, and every refusal of the policies (circuit open,
    budget, rate limit, deadline) become the one envelope (:mod:`.envelope`);
-6. count it (:mod:`.metrics`) and write one access-log line (:mod:`.accesslog`).
+6. in degraded mode (:mod:`.degrade`), a failure of a route that keeps stale responses or has a fallback body
+   is answered with the last good response or that body instead of the envelope (the failure is still counted
+   and logged with its kind); a route's optional middleware may be bypassed at run time (:mod:`.bypass`);
+7. count it (:mod:`.metrics`) and write one access-log line (:mod:`.accesslog`).
+
+Each of the last features costs a request that does not use it one attribute check.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ from upstreamkit.core.classify import classify
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog, rfc3339_ms
+from upstreamkit.gateway.bypass import OPTIONAL, BypassSwitches
 from upstreamkit.gateway.config import GatewaySettings
 from upstreamkit.gateway.credentials import CredentialError, Injector
+from upstreamkit.gateway.degrade import DegradedMode, StaleCache
 from upstreamkit.gateway.envelope import Envelope, error_word
 from upstreamkit.gateway.metrics import GatewayMetrics
 from upstreamkit.gateway.policy import Failure, Policies, Result, assess_response
@@ -100,10 +107,14 @@ class Proxy:
         policies: Policies | None = None,
         metrics: GatewayMetrics | None = None,
         injectors: dict[str, Injector] | None = None,
+        *,
+        bypass: BypassSwitches | None = None,
+        stale_cache: StaleCache | None = None,
     ) -> None:
         """Forward to ``settings.routes`` through ``pool`` under ``policies`` (by default the settings' on
         upstreamkit's clock); log to ``access_log`` and count into ``metrics`` when given; ``injectors``: the
-        credential the gateway adds for each upstream that has one (by upstream name)."""
+        credential the gateway adds for each upstream that has one (by upstream name); ``bypass`` and
+        ``stale_cache``: the switches and the cache to keep using (a reload), else new ones."""
         self.settings = settings
         if policies is None:
             policies = Policies(settings.route_policies(), clock=get_clock())
@@ -124,6 +135,23 @@ class Proxy:
             connect, timeout = upstream.connect_timeout, upstream.timeout
             self._caps[upstream.name] = (connect or default_caps[0], timeout or default_caps[1])
         self._default_caps = default_caps
+        self.bypass = (
+            bypass
+            if bypass is not None
+            else BypassSwitches(
+                settings.routes, settings.policy, on_change=metrics.bypassed if metrics is not None else None
+            )
+        )
+        self._bypass = self.bypass.active  # the same dict, changed in place by the admin API
+        self.degraded = DegradedMode(
+            settings.routes,
+            max_entries=settings.stale_cache_entries,
+            max_bytes=settings.stale_cache_bytes,
+            clock=policies.clock,
+            gateway=settings.name,
+            cache=stale_cache,
+        )
+        self._degraded = self.degraded.routes  # empty when no route degrades: one check per request
 
     # --- the handler ---------------------------------------------------------------------------------
 
@@ -175,12 +203,15 @@ class Proxy:
             return None, self._envelope_response(envelope), envelope
         route = routed.route
         method = request.method
+        bypass = self._bypass.get(route.prefix) if self._bypass else None
+        if bypass is not None:
+            log["bypassed"] = [name for name in OPTIONAL if name in bypass]
         injector = self.injectors.get(route.upstream) if self.injectors else None
         if injector is None:
             head = self._upstream_head(request, routed, request_id)
-            result = await self._call(route, method, request_id, head, request, log)
+            result = await self._call(route, method, request_id, head, request, log, bypass)
         else:
-            called = await self._call_injecting(injector, routed, request_id, request, log)
+            called = await self._call_injecting(injector, routed, request_id, request, log, bypass)
             if isinstance(called, Envelope):
                 return routed, self._envelope_response(called), called
             result = called
@@ -191,13 +222,24 @@ class Proxy:
         failure = result.failure
         if failure is None:
             assert upstream is not None  # noqa: S101 - a success has a response
-            return routed, self._pass_through(upstream, request_id, method, log), None
+            response = self._pass_through(upstream, request_id, method, log)
+            if self._degraded and route.prefix in self._degraded:
+                self.degraded.remember(route, routed.target, request, response, bypass)
+            return routed, response, None
         envelope = self._from_failure(failure, upstream, request_id, path_text, route.upstream)
+        if self._degraded and route.prefix in self._degraded:
+            answer = self.degraded.answer(route, routed.target, request, envelope, bypass)
+            if answer is not None:
+                response, log["degraded"] = answer
+                if self.metrics is not None:
+                    self.metrics.degraded(route.prefix, route.upstream, log["degraded"], str(envelope.kind))
+                return routed, response, envelope
         return routed, self._envelope_response(envelope), envelope
 
     def _call(  # noqa: PLR0917 - the request's parts, passed on
-        self, route: Route, method: str, request_id: str, head: bytes, request: Request, log: dict[str, Any]
-    ) -> Awaitable[Result]:
+        self, route: Route, method: str, request_id: str, head: bytes, request: Request, log: dict[str, Any],
+        bypass: frozenset[str] | None,
+    ) -> Awaitable[Result]:  # fmt: skip
         caps = self._caps.get(route.upstream, self._default_caps) if self._caps else self._default_caps
         return self.policies.call(
             route.policy or self._policy,
@@ -207,11 +249,13 @@ class Proxy:
             idempotency_key=partial(_has_key, request.headers),
             send=partial(self._send, route.origin, caps, head, request, log),  # no coroutine of its own per request
             assess=assess_response,
+            bypass=bypass,
         )
 
-    async def _call_injecting(
-        self, injector: Injector, routed: Target, request_id: str, request: Request, log: dict[str, Any]
-    ) -> Result | Envelope:
+    async def _call_injecting(  # noqa: PLR0917 - the request's parts, passed on
+        self, injector: Injector, routed: Target, request_id: str, request: Request, log: dict[str, Any],
+        bypass: frozenset[str] | None,
+    ) -> Result | Envelope:  # fmt: skip
         """The request with the gateway's credential for the upstream instead of the caller's; a 401 to it makes
         one refresh and one retry, and a refusal that remains is the gateway's failure: an envelope."""
         route = routed.route
@@ -225,7 +269,7 @@ class Proxy:
                 line, credential = await injector.line()
             except CredentialError as exc:
                 return Envelope(exc.kind, exc.detail, request_id, path, upstream=route.upstream)
-            result = await self._call(route, request.method, request_id, bare + line + b"\r\n", request, log)
+            result = await self._call(route, request.method, request_id, bare + line + b"\r\n", request, log, bypass)
             response = result.response
             if refused is not None or result.failure is not None or response is None or response.status != 401:
                 break
@@ -333,7 +377,10 @@ class Proxy:
                 except BaseException:
                     pool.discard(connection)
                     raise
-                pool.checkin(origin, connection, reusable=response.keep_alive)
+                if response.stream is None:
+                    pool.checkin(origin, connection, reusable=response.keep_alive)
+                else:  # the connection is busy until the body has come; the stream hands it back
+                    response.stream.on_release(partial(_release, pool, origin, connection))
                 log["upstream_connect_ms"] = response.connect_ms
                 log["upstream_ttfb_ms"] = response.ttfb_ms
                 return response
@@ -355,7 +402,7 @@ class Proxy:
                     continue
             headers.append((name, value))
         headers.append((b"x-request-id", request_id.encode()))
-        return Response(upstream.status, headers, upstream.body)
+        return Response(upstream.status, headers, upstream.body, upstream.stream)
 
     @staticmethod
     def _from_failure(
@@ -439,15 +486,21 @@ class Proxy:
                 "upstream_connect_ms": _ms(log.get("upstream_connect_ms")),
                 "upstream_ttfb_ms": _ms(log.get("upstream_ttfb_ms")),
                 "bytes_in": len(request.body),
-                "bytes_out": len(response.body),
+                "bytes_out": len(response.body) if response.stream is None else response.stream.length,
                 "breaker": log.get("breaker"),
                 "client": request.client,
                 "credential": _credential(request.headers),
                 "upstream_request_id": log.get("upstream_request_id"),
                 "gateway": self._gateway,
                 "region": self.settings.region,
+                "degraded": log.get("degraded"),
+                "bypassed": log.get("bypassed"),
             }
         )
+
+
+def _release(pool: UpstreamPool, origin: tuple[str, str, int], connection: UpstreamConnection, reusable: bool) -> None:
+    pool.checkin(origin, connection, reusable=reusable)
 
 
 def _has_key(headers: list[tuple[bytes, bytes]]) -> bool:

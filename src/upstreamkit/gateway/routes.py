@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from upstreamkit.gateway.degrade import Fallback
+
 if TYPE_CHECKING:
     from upstreamkit.gateway.policy import RoutePolicy
 
@@ -42,6 +44,15 @@ class Route:
     """The upstream's name: in the envelope's ``upstream`` field, the access log and metrics."""
     policy: RoutePolicy | None = None
     """This route's retry, breaker, budget and rate policy; None: the gateway's default policy."""
+    stale_if_error: float | None = None
+    """Seconds past its freshness a last good GET/HEAD response may be served when the upstream fails
+    (RFC 5861; the upstream's own ``Cache-Control: stale-if-error=N`` wins); None: nothing kept or served."""
+    stale_cache_authorized: bool = False
+    """Keep and serve stale responses of requests with ``Authorization`` or ``Cookie`` too (keyed by the
+    credential's fingerprint); off by default."""
+    fallback: Fallback | None = None
+    """A static answer (status, content type, body) served instead of the envelope when the upstream fails
+    and no stale response covers it; None: the envelope."""
     scheme: str = field(init=False)
     host: str = field(init=False)
     port: int = field(init=False)
@@ -50,6 +61,8 @@ class Route:
     """The ``Host`` sent upstream: the URL's authority, its port omitted when it is the scheme's default."""
 
     def __post_init__(self) -> None:
+        if self.stale_if_error is not None and not (0 <= self.stale_if_error < float("inf")):
+            raise RouteError(f"route {self.prefix}: stale_if_error must be a finite number of seconds >= 0")
         if not _PREFIX_RE.match(self.prefix):
             raise RouteError(f"route prefix {self.prefix!r} must start with '/' and hold only path characters")
         parts = urlsplit(self.url)

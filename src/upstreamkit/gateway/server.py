@@ -24,6 +24,7 @@ from http import HTTPStatus
 import httptools
 
 from upstreamkit.errors import ErrorKind
+from upstreamkit.gateway.stream import BodyStream
 
 __all__ = ["HTTPProtocol", "Handler", "Limits", "Refuse", "Request", "Response", "ServerState"]
 
@@ -47,6 +48,8 @@ class Response:
     status: int
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
+    stream: BodyStream | None = None
+    """A body still arriving from upstream (:mod:`.stream`), written as it comes after ``body`` (empty)."""
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -261,6 +264,9 @@ class HTTPProtocol(asyncio.Protocol):
                     state.in_flight -= 1
                 keep_alive = item.keep_alive and not self._closing and not self._draining
                 self._write(item.method, response, keep_alive=keep_alive)
+                if response.stream is not None and not await self._write_stream(response.stream, keep_alive=keep_alive):
+                    self._abort_after_broken_body()
+                    return
                 if not keep_alive:
                     self._close()
                     return
@@ -282,7 +288,14 @@ class HTTPProtocol(asyncio.Protocol):
         for name, value in response.headers:
             parts += (name, b": ", value, b"\r\n")
         bodiless = status < 200 or status in (204, 304)
-        if not bodiless and method != "HEAD":
+        stream = response.stream
+        if stream is not None:
+            length = stream.length
+            if length is not None:
+                parts.append(b"content-length: %d\r\n" % length)
+            elif keep_alive:  # else the body ends with the connection, which HTTP/1.0 callers read too
+                parts.append(b"transfer-encoding: chunked\r\n")
+        elif not bodiless and method != "HEAD":
             parts.append(b"content-length: %d\r\n" % len(response.body))
         if not keep_alive:
             parts.append(b"connection: close\r\n")
@@ -290,6 +303,38 @@ class HTTPProtocol(asyncio.Protocol):
         if not bodiless and method != "HEAD":
             parts.append(response.body)
         transport.write(b"".join(parts))
+
+    async def _write_stream(self, stream: BodyStream, *, keep_alive: bool) -> bool:
+        """Write a streamed body as it arrives, waiting for the caller's transport to drain; False when it
+        broke (the upstream failed or stalled) or the caller went away."""
+        chunked = stream.length is None and keep_alive
+        try:
+            while True:
+                data = await stream.read()
+                transport = self._transport
+                if self._closing or transport is None or transport.is_closing():
+                    stream.abort()
+                    return False
+                if not data:
+                    break
+                transport.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
+                if not self._writable.is_set():
+                    await self._writable.wait()
+        except asyncio.CancelledError:
+            stream.abort()
+            raise
+        except Exception:  # noqa: BLE001 - any broken body ends the same way
+            stream.abort()
+            return False
+        if chunked and self._transport is not None:
+            self._transport.write(b"0\r\n\r\n")
+        return True
+
+    def _abort_after_broken_body(self) -> None:
+        """The status line went out, the body broke: drop the connection (no final chunk, no full length)."""
+        self._closing = True
+        if self._transport is not None:
+            self._transport.abort()
 
     def _refuse_and_close(self, status: int, kind: ErrorKind, detail: str) -> None:
         """Answer a request the parser refused, after the requests already queued, then close."""

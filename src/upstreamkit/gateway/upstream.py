@@ -14,7 +14,13 @@ them, so the core's :func:`~upstreamkit.core.classify.classify_exception` maps t
 one taxonomy. A response body larger than the limit raises the taxonomy's error directly.
 
 Bodies are read whole (up to ``max_body``): the gateway must see a body to find a 600 envelope in it, and
-the bodies it fronts are API payloads. Streaming large bodies is a later step.
+the bodies it fronts are API payloads. With a ``stream_threshold``, a body past it, of a status the gateway
+passes through, is handed on as it arrives instead (:mod:`.stream`); the connection is reused once the
+message is complete.
+
+A pool may cap the connections open to one origin (idle and busy, :mod:`.capacity`): a request beyond the cap
+waits for one to be returned or closed, in a bounded queue for a bounded time, else fails with the taxonomy's
+``connection_limit_reached`` (the gateway's own overload, the request never left).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from dataclasses import dataclass
 import httptools
 
 from upstreamkit.errors import ErrorKind, make_error
+from upstreamkit.gateway.capacity import OriginCap
+from upstreamkit.gateway.stream import BodyStream
 
 __all__ = [
     "ConnectError",
@@ -80,15 +88,21 @@ class UpstreamResponse:
     """Time to open the connection; None when a pooled one was reused."""
     ttfb_ms: float
     """From the request's first byte written to the response's first byte."""
+    stream: BodyStream | None = None
+    """The body still arriving, for a large passed-through response (``body`` is then empty); the connection
+    is not the caller's to return: the stream releases it (:meth:`BodyStream.on_release`)."""
 
 
 class UpstreamConnection(asyncio.Protocol):
     """One keep-alive connection to an upstream, answering one request at a time."""
 
-    def __init__(self, max_body: int) -> None:
+    def __init__(self, max_body: int, stream_threshold: int | None = None) -> None:
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._max_body = max_body
+        self._stream_threshold = stream_threshold
+        self._stream: BodyStream | None = None
+        self._timeout = 0.0
         self._waiter: asyncio.Future[UpstreamResponse] | None = None
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
@@ -102,6 +116,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_only = False
         self.closed = False
         self.requests = 0
+        self.origin: tuple[str, str, int] | None = None
+        """Set by a pool that caps connections per origin: whose slot this connection holds."""
 
     # --- asyncio callbacks -------------------------------------------------------------------------
 
@@ -110,6 +126,15 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        stream = self._stream
+        if stream is not None:
+            self._stream = None
+            if not self._framed and exc is None:
+                stream.finish(keep_alive=False)
+            else:
+                error = RemoteProtocolError("peer closed connection without sending complete message body")
+                stream.fail(error if exc is None else _chain(error, exc))
+            return
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
@@ -135,6 +160,7 @@ class UpstreamConnection(asyncio.Protocol):
     # --- httptools callbacks -----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._stream = None
         self._headers = []
         self._body = []
         self._body_size = 0
@@ -157,7 +183,16 @@ class UpstreamConnection(asyncio.Protocol):
             self._finish(keep_alive=False)
 
     def on_body(self, body: bytes) -> None:
+        stream = self._stream
+        if stream is not None:
+            stream.feed(body)
+            return
         self._body_size += len(body)
+        threshold = self._stream_threshold
+        if threshold is not None and self._body_size > threshold and self._streamable():
+            self._body.append(body)
+            self._start_stream()
+            return
         if self._body_size > self._max_body:
             self._fail(
                 make_error(
@@ -173,9 +208,41 @@ class UpstreamConnection(asyncio.Protocol):
         if self._status < 200:  # 1xx informational: the real response follows
             self._headers_done = False
             return
+        stream = self._stream
+        if stream is not None:
+            self._stream = None
+            stream.finish(keep_alive=self._parser.should_keep_alive())
+            return
         self._finish(keep_alive=self._parser.should_keep_alive())
 
     # --- requests ----------------------------------------------------------------------------------
+
+    def _streamable(self) -> bool:
+        """A status the gateway passes through (a failure's body is read whole, for the envelope)."""
+        status = self._status
+        return 200 <= status < 500 and status != 429 and self.transport is not None
+
+    def _start_stream(self) -> None:
+        """Hand the response on now, its body so far first in a :class:`BodyStream`, the rest as it comes."""
+        assert self.transport is not None  # noqa: S101 - _streamable() checked it
+        length = None
+        for name, value in self._headers:
+            if name.lower() == b"content-length" and value.strip().isdigit():
+                length = int(value)
+        stream = self._stream = BodyStream(self.transport, length=length, read_timeout=self._timeout)
+        for part in self._body:
+            stream.feed(part)
+        self._body = []
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            stream.abort()
+            return
+        ttfb = (self._first_byte - self._started) * 1000.0 if self._first_byte else 0.0
+        response = UpstreamResponse(
+            self._status, self._headers, b"", keep_alive=False, connect_ms=self._connect_ms,
+            ttfb_ms=max(ttfb, 0.0), stream=stream,
+        )  # fmt: skip
+        waiter.set_result(response)
 
     def _finish(self, *, keep_alive: bool) -> None:
         waiter = self._waiter
@@ -188,6 +255,9 @@ class UpstreamConnection(asyncio.Protocol):
         )
 
     def _fail(self, error: BaseException) -> None:
+        if self._stream is not None:
+            self._stream.fail(error)
+            self._stream = None
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
@@ -209,6 +279,7 @@ class UpstreamConnection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         self._head_only = head_only
+        self._timeout = timeout
         self._first_byte = 0.0
         self._connect_ms = connect_ms
         self._headers_done = False
@@ -251,14 +322,27 @@ class UpstreamPool:
         max_body: int = 32 * 1024 * 1024,
         ssl_context: ssl.SSLContext | None = None,
         resolver: Resolver | None = None,
+        max_connections_per_origin: int | None = None,
+        queue_timeout: float = 1.0,
+        max_queued: int = 1024,
+        stream_threshold: int | None = None,
     ) -> None:
-        """``resolver`` replaces the system resolver (tests point it at a loopback DNS server)."""
+        """``resolver`` replaces the system resolver (tests point it at a loopback DNS server);
+        ``max_connections_per_origin`` caps the connections open to one origin (None: no cap), a request beyond
+        it waiting at most ``queue_timeout`` s, with at most ``max_queued`` others; ``stream_threshold``: body
+        bytes past which a passed-through response is streamed (None: always read whole)."""
         self._idle: dict[tuple[str, str, int], deque[UpstreamConnection]] = {}
         self._max_idle = max_idle_per_origin
         self._max_body = max_body
         self._ssl_context = ssl_context
         self._resolver = resolver
         self._all: set[UpstreamConnection] = set()
+        self._stream_threshold = stream_threshold
+        self._cap = (
+            OriginCap(max_connections_per_origin, queue_timeout=queue_timeout, max_queued=max_queued)
+            if max_connections_per_origin is not None
+            else None
+        )
 
     def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:
@@ -266,10 +350,32 @@ class UpstreamPool:
         return self._ssl_context
 
     async def connect(self, origin: tuple[str, str, int], timeout: float) -> UpstreamConnection:
-        """A new connection to ``origin`` (TCP, then TLS for https), within ``timeout`` seconds."""
+        """A new connection to ``origin`` (TCP, then TLS for https), within ``timeout`` seconds.
+
+        At the origin's cap, it waits for a connection to be returned (and gives that one) or closed (and opens
+        one), at most the queue's timeout; raises ``connection_limit_reached`` when none comes or the queue is full.
+        """
+        cap = self._cap
+        if cap is None:
+            connection = await self._connect(origin, timeout)
+            self._all.add(connection)
+            return connection
+        idle = await cap.acquire(origin, timeout, self.checkout)
+        if idle is not None:
+            return idle
+        try:
+            connection = await self._connect(origin, timeout)
+        except BaseException:
+            cap.release(origin)
+            raise
+        connection.origin = origin
+        self._all.add(connection)
+        return connection
+
+    async def _connect(self, origin: tuple[str, str, int], timeout: float) -> UpstreamConnection:
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
-        max_body = self._max_body
+        max_body, threshold = self._max_body, self._stream_threshold
 
         async def open_connection() -> UpstreamConnection:
             if self._resolver is not None:
@@ -285,14 +391,17 @@ class UpstreamPool:
                     sock.close()
                     raise
                 _, protocol = await loop.create_connection(
-                    lambda: UpstreamConnection(max_body),
+                    lambda: UpstreamConnection(max_body, threshold),
                     sock=sock,
                     ssl=self._ssl() if scheme == "https" else None,
                     server_hostname=host if scheme == "https" else None,
                 )
                 return protocol
             _, protocol = await loop.create_connection(
-                lambda: UpstreamConnection(max_body), host, port, ssl=self._ssl() if scheme == "https" else None
+                lambda: UpstreamConnection(max_body, threshold),
+                host,
+                port,
+                ssl=self._ssl() if scheme == "https" else None,
             )
             return protocol
 
@@ -303,7 +412,6 @@ class UpstreamPool:
             raise ConnectTimeout(f"connect to {host}:{port} timed out after {timeout:g} s") from exc
         except (OSError, ssl.SSLError) as exc:
             raise ConnectError(f"connect to {host}:{port} failed: {exc}") from exc
-        self._all.add(connection)
         return connection
 
     def checkout(self, origin: tuple[str, str, int]) -> UpstreamConnection | None:
@@ -313,7 +421,7 @@ class UpstreamPool:
             connection = idle.pop()
             if not connection.closed and connection.transport is not None and not connection.transport.is_closing():
                 return connection
-            self._all.discard(connection)
+            self._forget(connection)
         return None
 
     def checkin(self, origin: tuple[str, str, int], connection: UpstreamConnection, *, reusable: bool) -> None:
@@ -323,11 +431,19 @@ class UpstreamPool:
             self.discard(connection)
             return
         idle.append(connection)
+        if self._cap is not None:
+            self._cap.wake(origin)
 
     def discard(self, connection: UpstreamConnection) -> None:
         """Close and forget a connection."""
         connection.abort()
-        self._all.discard(connection)
+        self._forget(connection)
+
+    def _forget(self, connection: UpstreamConnection) -> None:
+        if connection in self._all:
+            self._all.discard(connection)
+            if connection.origin is not None and self._cap is not None:
+                self._cap.release(connection.origin)
 
     @property
     def open_connections(self) -> int:
@@ -341,3 +457,5 @@ class UpstreamPool:
                 connection.abort()
         self._all.clear()
         self._idle.clear()
+        if self._cap is not None:
+            self._cap.clear()
