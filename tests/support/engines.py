@@ -56,15 +56,17 @@ def binary(name: str) -> str:
 
 def package_version(name: str) -> str:
     """The Debian package version of ``name`` (``1.22.1-9+deb12u11``), or its own version line without dpkg."""
-    done = subprocess.run(
-        ["dpkg-query", "-W", "-f=${Version}", _PACKAGES.get(name, name)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=10,
-    )
-    if done.returncode == 0 and done.stdout.strip():
-        return done.stdout.strip()
+    dpkg_query = shutil.which("dpkg-query")
+    if dpkg_query is not None:
+        done = subprocess.run(
+            [dpkg_query, "-W", "-f=${Version}", _PACKAGES.get(name, name)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
     flag = "-v" if name in ("nginx", "haproxy") else "--version"
     version = subprocess.run([binary(name), flag], capture_output=True, text=True, check=False, timeout=10)
     return (version.stdout + version.stderr).strip().splitlines()[0]

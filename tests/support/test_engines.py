@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support.engines import free_port, haproxy_cfg, nginx_conf, package_version, start_haproxy, start_nginx
 
 pytestmark = pytest.mark.engine

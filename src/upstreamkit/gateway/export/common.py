@@ -1,0 +1,138 @@
+"""What both renderers read from a :class:`GatewaySettings`: each route's policy as numbers an engine takes,
+the envelope as a template with the engine's variables in it, and the comment at the top of the file."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from upstreamkit.errors import ErrorKind
+from upstreamkit.gateway.envelope import Envelope, StatusMode
+from upstreamkit.gateway.export.limits import limits_for
+from upstreamkit.knowledge import kind_info
+
+if TYPE_CHECKING:
+    from upstreamkit.gateway.config import GatewaySettings
+    from upstreamkit.gateway.policy import RoutePolicy
+    from upstreamkit.gateway.routes import Route
+
+__all__ = ["RoutePlan", "duration", "envelope_template", "header_comment", "plan_routes", "sf_string"]
+
+# Placeholders put in the envelope's JSON where the engine writes a value of its own at run time.
+_MARK = "@@{}@@"
+DYNAMIC_FIELDS = ("request_id", "instance", "upstream_status", "retry_after")
+
+
+def duration(seconds: float) -> str:
+    """A time both engines parse: whole milliseconds (``1500ms``), at least 1 ms."""
+    return f"{max(1, math.ceil(seconds * 1000))}ms"
+
+
+def sf_string(text: str) -> str:
+    """``text`` as a structured-field string (RFC 8941), printable ASCII only."""
+    clean = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+    return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """One route as an engine needs it: names, where it goes, and its policy in seconds and counts."""
+
+    route: Route
+    ident: str
+    """The route's name as an engine identifier (``[a-z0-9_]``), unique in the file."""
+    attempts: int
+    connect_timeout: float
+    per_try_timeout: float
+    deadline: float | None
+    breaker_failures: int | None
+    """Consecutive failures that trip the breaker (None: no breaker)."""
+    breaker_open_for: float
+    rate: float | None
+    burst: int
+
+    @property
+    def rate_retry_after(self) -> int:
+        """The fixed Retry-After of the engine's own 429: one token's time, rounded up."""
+        return max(1, math.ceil(1 / self.rate)) if self.rate else 1
+
+
+def _policy(settings: GatewaySettings, route: Route) -> RoutePolicy:
+    return route.policy if route.policy is not None else settings.policy
+
+
+def plan_routes(settings: GatewaySettings) -> list[RoutePlan]:
+    """Every route's plan, in the settings' order."""
+    plans: list[RoutePlan] = []
+    seen: set[str] = set()
+    for route in settings.routes:
+        policy = _policy(settings, route)
+        retry = policy.retry
+        base = re.sub(r"[^a-z0-9_]", "_", route.upstream.lower()) or "default"
+        ident, n = base, 1
+        while ident in seen:
+            n += 1
+            ident = f"{base}_{n}"
+        seen.add(ident)
+        caps = [settings.timeout, *(t for t in (retry.per_try_timeout, retry.deadline) if t is not None)]
+        per_try = min(caps)
+        breaker = policy.breaker
+        plans.append(
+            RoutePlan(
+                route=route,
+                ident=ident,
+                attempts=retry.attempts,
+                connect_timeout=min(settings.connect_timeout, per_try),
+                per_try_timeout=per_try,
+                deadline=retry.deadline,
+                breaker_failures=(breaker.consecutive_failures or breaker.min_calls) if breaker is not None else None,
+                breaker_open_for=breaker.open_for if breaker is not None else 0.0,
+                rate=policy.rate,
+                burst=max(1, policy.burst),
+            )
+        )
+    return plans
+
+
+def envelope_template(
+    kind: ErrorKind, mode: StatusMode, *, upstream: str | None, refusal_status: int | None = None
+) -> tuple[int, str]:
+    """The status and the JSON body of the envelope for ``kind``, with ``@@field@@`` where the engine puts
+    the :data:`DYNAMIC_FIELDS` (quoted markers for strings, bare ones for numbers-or-null)."""
+    envelope = Envelope(
+        kind=kind,
+        detail=kind_info(kind).title,
+        request_id="",
+        instance="",
+        upstream=upstream,
+        refusal_status=refusal_status,
+    )
+    document = json.loads(envelope.body(mode))
+    for name in DYNAMIC_FIELDS:
+        document[name] = _MARK.format(name)
+    text = json.dumps(document, separators=(",", ":"))
+    return envelope.status(mode), text
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Put the engine's expressions in the template: strings inside the quotes, numbers instead of them."""
+    for name in DYNAMIC_FIELDS:
+        marker = '"' + _MARK.format(name) + '"'
+        value = values[name]
+        template = template.replace(marker, f'"{value}"' if name in ("request_id", "instance") else value)
+    return template
+
+
+def header_comment(engine: str, settings: GatewaySettings, notes: list[str]) -> str:
+    """The comment at the top of the file: where it came from and what the engine cannot express."""
+    lines = [
+        f"{engine} config exported by `upstreamkit gateway export --format {engine}` from the gateway's settings.",
+        f"Routes: {', '.join(f'{r.prefix} -> {r.url}' for r in settings.routes)}.",
+        f"Not expressible in {engine} (what this file does instead):",
+        *(f"  - {limit.line()}" for limit in limits_for(engine)),
+        *(f"  - {note}" for note in notes),
+    ]
+    return "".join(f"# {line}\n" for line in lines)

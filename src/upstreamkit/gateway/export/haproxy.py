@@ -1,0 +1,333 @@
+"""The gateway's routes and policies as a HAProxy config (``upstreamkit gateway export --format haproxy``).
+
+How each policy maps (and, in :mod:`.limits`, what HAProxy cannot express):
+
+- routes: one ACL per route (``path`` equal to the prefix or ``path_beg`` prefix + ``/``), longest prefix
+  first, one backend per route; ``set-path`` strips the prefix and prepends the base path; no match is the
+  404 envelope (``destination_not_found``) answered by ``http-request return``;
+- timeouts: ``timeout connect`` (connect), ``timeout server`` (per try), ``timeout queue`` (the deadline);
+- retries: ``retries`` = attempts - 1 and ``retry-on conn-failure empty-response response-timeout 500 502 503
+  504``; ``http-request disable-l7-retry`` for non-idempotent methods, so a sent POST is never resent (one
+  that never left, a refused connect, still is);
+- breaker: ``check observe layer7 error-limit N on-error mark-down`` (N = the breaker's consecutive failures),
+  recovered by active TCP checks every open-for seconds (``rise 1``): the half-open probe;
+- rate: a per-route stick table counting requests over one second, ``http-request deny deny_status 429``
+  with the envelope and ``Retry-After``;
+- envelope: ``http-error`` for HAProxy's own 502/503/504 (``lf-string`` with the request id and path,
+  ``hdr Proxy-Status``) and ``http-response return`` for an upstream's 5xx or 429;
+- request ids: the caller's ``X-Request-Id`` when it is sane, else ``unique-id``; sent upstream and back;
+- headers: ``Host`` set, ``option forwardfor``, hop-by-hop fields deleted both ways;
+- access log: ``log-format`` writing the gateway contract's fields as JSON lines (to stdout).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from upstreamkit.errors import ErrorKind
+from upstreamkit.gateway.accesslog import FIELDS
+from upstreamkit.gateway.envelope import error_word
+from upstreamkit.gateway.export.common import (
+    RoutePlan,
+    duration,
+    envelope_template,
+    fill,
+    header_comment,
+    plan_routes,
+    sf_string,
+)
+
+if TYPE_CHECKING:
+    from upstreamkit.gateway.config import GatewaySettings
+
+__all__ = ["render_haproxy"]
+
+_REQUEST_HOP_BY_HOP = ("Proxy-Authorization", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade")
+_RESPONSE_HOP_BY_HOP = ("Proxy-Authenticate", "Keep-Alive", "Trailer", "Upgrade")
+_IDEMPOTENT = "GET HEAD OPTIONS PUT DELETE TRACE"
+_SAFE_ID = r"'^[!#-\[\]-~]{1,200}$'"
+
+
+def _lf(text: str) -> str:
+    """A double-quoted HAProxy argument holding log-format text (quotes and backslashes escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _literal(text: str) -> str:
+    """Text inside a log-format string: ``%`` doubled so it is not read as a variable."""
+    return text.replace("%", "%%")
+
+
+def _body(kind: ErrorKind, settings: GatewaySettings, upstream: str | None, *, retry_after: str) -> tuple[int, str]:
+    refusal = 404 if kind is ErrorKind.DESTINATION_NOT_FOUND else None
+    status, template = envelope_template(kind, settings.status_mode, upstream=upstream, refusal_status=refusal)
+    body = fill(
+        _literal(template),
+        {
+            "request_id": "%[var(txn.uk_rid),json(ascii)]",
+            "instance": "%[var(txn.uk_path),json(ascii)]",
+            "upstream_status": "%[var(txn.uk_us,null)]" if upstream is not None else "null",
+            "retry_after": retry_after,
+        },
+    )
+    return status, body
+
+
+def _headers(settings: GatewaySettings, kind: ErrorKind | str, *, received: bool, retry_after: str | None) -> str:
+    proxy_status = f"{settings.name}; error={kind}; details={sf_string(str(kind))}"
+    if received:
+        proxy_status += "; received-status=%[var(txn.uk_us)]"
+    parts = [
+        "hdr Cache-Control no-store",
+        f"hdr Proxy-Status {_lf(_literal(proxy_status) if not received else proxy_status)}",
+        f"hdr X-Uk-Kind {kind}",
+        f"hdr X-Uk-Error {error_word(ErrorKind(kind))}",
+    ]
+    if retry_after is not None:
+        parts.append(f"hdr Retry-After {retry_after}")
+    return " ".join(parts)
+
+
+def _reply(
+    kind: ErrorKind, settings: GatewaySettings, upstream: str | None, *, retry_after: str = "null",
+    received: bool = False,
+) -> tuple[int, str]:  # fmt: skip
+    """The status and the ``content-type ... lf-string ... hdr ...`` arguments of one envelope."""
+    status, body = _body(kind, settings, upstream, retry_after=retry_after)
+    header_retry = None if retry_after == "null" else retry_after
+    args = (
+        f"content-type application/problem+json lf-string {_lf(body)} "
+        f"{_headers(settings, kind, received=received, retry_after=header_retry)}"
+    )
+    return status, args
+
+
+def _frontend(settings: GatewaySettings, plans: list[RoutePlan]) -> str:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    lines = [
+        "frontend uk_public",
+        f"    bind {host}:{settings.port}",
+        "    mode http",
+        "    log global",
+        "    option dontlognull",
+        "    timeout client 30s",
+        "    timeout http-request 10s",
+        f"    log-format {_lf(_log_format(settings))}",
+        "    unique-id-format %{+X}o%Ts%rt%pid%cp%fp",
+        f"    http-request set-var(txn.uk_rid) req.hdr(x-request-id) if {{ req.hdr(x-request-id) -m reg {_SAFE_ID} }}",
+        "    http-request set-var(txn.uk_rid) unique-id unless { var(txn.uk_rid) -m found }",
+        "    http-request set-header X-Request-Id %[var(txn.uk_rid)]",
+        "    http-request set-var(txn.uk_path) path",
+        "    http-after-response set-var(txn.uk_kind) res.hdr(x-uk-kind)",
+        "    http-after-response set-var-fmt(txn.uk_kind_json) "
+        + _lf('"%[res.hdr(x-uk-kind)]"')
+        + " if { res.hdr(x-uk-kind) -m found }",
+        "    http-after-response set-var-fmt(txn.uk_error_json) "
+        + _lf('"%[res.hdr(x-uk-error)]"')
+        + " if { res.hdr(x-uk-error) -m found }",
+        "    http-after-response del-header X-Uk-Kind",
+        "    http-after-response del-header X-Uk-Error",
+        "    http-after-response set-header X-Request-Id %[var(txn.uk_rid)]",
+    ]
+    if settings.status_mode.value == "5xx":
+        # HAProxy's 503 without a live server is the open breaker; with one, the connect itself failed (502).
+        lines.append("    http-after-response set-status 502 if { var(txn.uk_kind) -m str connection_refused }")
+    ordered = sorted(plans, key=lambda plan: len(plan.route.prefix.rstrip("/")), reverse=True)
+    uses = []
+    for plan in ordered:
+        prefix = plan.route.prefix.rstrip("/")
+        if prefix:
+            lines.append(f"    acl uk_route_{plan.ident} path {prefix}")
+            lines.append(f"    acl uk_route_{plan.ident} path_beg {prefix}/")
+            uses.append(f"    use_backend uk_{plan.ident} if uk_route_{plan.ident}")
+        else:
+            uses.append(f"    default_backend uk_{plan.ident}")
+    if not any(plan.route.prefix.rstrip("/") == "" for plan in plans):
+        status, args = _reply(ErrorKind.DESTINATION_NOT_FOUND, settings, None)
+        routed = " ".join(f"!uk_route_{plan.ident}" for plan in ordered)
+        lines.append(f"    http-request return status {status} {args} if {routed}")
+    lines += uses
+    return "\n".join(lines)
+
+
+def _backend(settings: GatewaySettings, plan: RoutePlan) -> str:
+    route = plan.route
+    prefix = route.prefix.rstrip("/")
+    base = route.base_path
+    name = f"uk_{plan.ident}"
+    lines = [
+        f"backend {name}",
+        "    mode http",
+        f"    timeout connect {duration(plan.connect_timeout)}",
+        f"    timeout server {duration(plan.per_try_timeout)}",
+        f"    timeout queue {duration(plan.deadline or plan.per_try_timeout * plan.attempts)}",
+        f"    retries {plan.attempts - 1}",
+        "    retry-on conn-failure empty-response response-timeout 500 502 503 504",
+        f"    http-request disable-l7-retry unless {{ method {_IDEMPOTENT} }}",
+        "    option forwardfor",
+        f"    http-request set-var-fmt(txn.uk_route_json) {_lf(_literal(json.dumps(route.prefix)))}",
+        f"    http-request set-var-fmt(txn.uk_upstream_json) {_lf(_literal(json.dumps(route.upstream)))}",
+        f"    http-request set-header Host {route.host_header}",
+        *(f"    http-request del-header {header}" for header in _REQUEST_HOP_BY_HOP),
+        *(f"    http-response del-header {header}" for header in _RESPONSE_HOP_BY_HOP),
+    ]
+    if prefix:
+        escaped = re.escape(prefix).replace(",", "\\,")
+        lines.append(f"    http-request set-path {base or '/'} if {{ path {prefix} }}")
+        lines.append(f"    http-request set-path %[path,regsub(^{escaped}/,{base}/)] if {{ path_beg {prefix}/ }}")
+    elif base:
+        lines.append(f"    http-request set-path {base}%[path]")
+    if plan.rate is not None:
+        limit = max(1, math.ceil(plan.rate)) + plan.burst - 1
+        status, args = _reply(ErrorKind.RATE_LIMITED, settings, route.upstream, retry_after=str(plan.rate_retry_after))
+        lines += [
+            "    stick-table type integer size 1 expire 10s store http_req_rate(1s)",
+            "    http-request track-sc0 int(1)",
+            f"    http-request deny deny_status {status} {args} if {{ sc_http_req_rate(0) gt {limit} }}",
+        ]
+    lines += _upstream_replies(settings, plan)
+    lines += _own_errors(settings, plan)
+    lines.append(_server(plan))
+    return "\n".join(lines)
+
+
+def _upstream_replies(settings: GatewaySettings, plan: RoutePlan) -> list[str]:
+    """An upstream's 429, 5xx (and 503 with Retry-After) replaced by the envelope."""
+    upstream = plan.route.upstream
+    ra = "%[var(txn.uk_ra)]"
+    has_ra = "{ res.hdr(retry-after) -m reg '^[0-9]{1,9}$' }"
+    rules = [
+        (
+            _reply(ErrorKind.RATE_LIMITED, settings, upstream, retry_after=ra, received=True),
+            "{ status 429 503 } " + has_ra,
+        ),
+        (_reply(ErrorKind.RATE_LIMITED, settings, upstream, received=True), "{ status 429 }"),
+        (_reply(ErrorKind.HTTP_RESPONSE_TIMEOUT, settings, upstream, received=True), "{ status 504 }"),
+        (_reply(ErrorKind.UPSTREAM_OUTAGE, settings, upstream, received=True), "{ status 500:599 }"),
+    ]
+    # Backend rules run before the frontend's: what the log needs of the upstream's answer is kept here.
+    keep = [
+        "    http-response set-var(txn.uk_us) status",
+        "    http-response set-var(txn.uk_ra) res.hdr(retry-after)",
+        "    http-response set-var-fmt(txn.uk_urid_json) "
+        + _lf('"%[res.hdr(x-request-id),json(ascii)]"')
+        + " if { res.hdr(x-request-id) -m found }",
+    ]
+    return keep + [f"    http-response return status {status} {args} if {cond}" for (status, args), cond in rules]
+
+
+def _own_errors(settings: GatewaySettings, plan: RoutePlan) -> list[str]:
+    """HAProxy's own 502/503/504 for this backend as envelopes."""
+    upstream = plan.route.upstream
+    lines = []
+    for own, kind in ((502, ErrorKind.CONNECTION_TERMINATED), (504, ErrorKind.HTTP_RESPONSE_TIMEOUT)):
+        _, args = _reply(kind, settings, upstream)
+        lines.append(f"    http-error status {own} {args}")
+    # 503: no server took the connection. With a live server the connect failed; with none, the breaker is open.
+    choose = f"%[nbsrv(uk_{plan.ident}),bool,iif({{}},{{}})]"
+    _, refused = envelope_template(ErrorKind.CONNECTION_REFUSED, settings.status_mode, upstream=upstream)
+    _, opened = envelope_template(ErrorKind.CIRCUIT_OPEN, settings.status_mode, upstream=upstream)
+    merged = _merge(json.loads(refused), json.loads(opened), choose)
+    body = fill(
+        merged,
+        {
+            "request_id": "%[var(txn.uk_rid),json(ascii)]",
+            "instance": "%[var(txn.uk_path),json(ascii)]",
+            "upstream_status": "null",
+            "retry_after": choose.format("null", max(1, math.ceil(plan.breaker_open_for))),
+        },
+    )
+    chosen = choose.format("connection_refused", "circuit_open")
+    proxy_status = f'{_literal(settings.name)}; error={chosen}; details="{chosen}"'
+    lines.append(
+        f"    http-error status 503 content-type application/problem+json lf-string {_lf(body)} "
+        f"hdr Cache-Control no-store hdr Proxy-Status {_lf(proxy_status)} hdr X-Uk-Kind {chosen} "
+        f"hdr X-Uk-Error {choose.format('upstream_error', 'upstream_unavailable')}"
+    )
+    return lines
+
+
+def _merge(refused: dict[str, object], opened: dict[str, object], choose: str) -> str:
+    """One body template for both kinds of HAProxy's 503: a field that differs chooses by the live servers."""
+    parts = []
+    for key, value in refused.items():
+        other = opened[key]
+        if value == other:
+            text = _literal(json.dumps(value))
+        else:
+            text = choose.format(_arg(value), _arg(other))
+            text = f'"{text}"' if isinstance(value, str) else text
+        parts.append(f"{json.dumps(key)}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
+def _arg(value: object) -> str:
+    text = "null" if value is None else str(value)
+    return re.sub(r"[^A-Za-z0-9_.:-]", "_", text)
+
+
+def _server(plan: RoutePlan) -> str:
+    route = plan.route
+    address = f"[{route.host}]:{route.port}" if ":" in route.host else f"{route.host}:{route.port}"
+    tls = ""
+    if route.scheme == "https":
+        tls = (
+            " ssl verify required ca-file /etc/ssl/certs/ca-certificates.crt"
+            f" sni str({route.host}) verifyhost {route.host}"
+        )
+    if plan.breaker_failures is None:
+        return f"    server s1 {address}{tls}"
+    every = duration(plan.breaker_open_for)
+    return (
+        f"    server s1 {address}{tls} check inter {every} fastinter {every} downinter {every} rise 1 fall 3"
+        f" observe layer7 error-limit {plan.breaker_failures} on-error mark-down"
+    )
+
+
+def _log_format(settings: GatewaySettings) -> str:
+    values = {
+        "ts": '"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]"',
+        "request_id": '"%[var(txn.uk_rid),json(ascii)]"',
+        "method": '"%HM"',
+        "path": '"%[var(txn.uk_path),json(ascii)]"',
+        "route": "%[var(txn.uk_route_json,null)]",
+        "upstream": "%[var(txn.uk_upstream_json,null)]",
+        "status": "%ST",
+        "upstream_status": "%[var(txn.uk_us,null)]",
+        "kind": "%[var(txn.uk_kind_json,null)]",
+        "error": "%[var(txn.uk_error_json,null)]",
+        "attempts": "null",
+        "duration_ms": "%Ta",
+        "upstream_ms": "%Tr",
+        "upstream_connect_ms": "%Tc",
+        "upstream_ttfb_ms": "%Tr",
+        "bytes_in": "%U",
+        "bytes_out": "%B",
+        "breaker": "null",
+        "client": '"%ci"',
+        "credential": "null",
+        "upstream_request_id": "%[var(txn.uk_urid_json,null)]",
+        "gateway": _literal(json.dumps(settings.name)),
+        "region": _literal(json.dumps(settings.region)) if settings.region is not None else "null",
+    }
+    return "{" + ",".join(f'"{name}":{values[name]}' for name in FIELDS) + "}"
+
+
+def render_haproxy(settings: GatewaySettings, *, snippet: bool = False, runtime_dir: Path | None = None) -> str:
+    """A complete ``haproxy.cfg`` for ``settings`` (``snippet``: only the frontend and backends).
+
+    ``runtime_dir`` is where the pid file goes (tests, unprivileged runs); None: none is written.
+    """
+    plans = plan_routes(settings)
+    sections = [_frontend(settings, plans), *(_backend(settings, plan) for plan in plans)]
+    body = "\n\n".join(sections) + "\n"
+    head = header_comment("haproxy", settings, [])
+    if snippet:
+        return head + body
+    pid = f"    pidfile {runtime_dir}/haproxy.pid\n" if runtime_dir is not None else ""
+    main = f"global\n    log stdout format raw local0 info\n{pid}\ndefaults\n    mode http\n    log global\n\n"
+    return head + main + body
