@@ -22,6 +22,7 @@ How each policy maps (and, in :mod:`.limits`, what HAProxy cannot express):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import FIELDS
-from upstreamkit.gateway.envelope import error_word
+from upstreamkit.gateway.envelope import StatusMode, error_word
 from upstreamkit.gateway.export.common import (
     RoutePlan,
     duration,
@@ -273,9 +274,10 @@ def _arg(value: object) -> str:
 def _server(plan: RoutePlan) -> str:
     route = plan.route
     address = f"[{route.host}]:{route.port}" if ":" in route.host else f"{route.host}:{route.port}"
-    tls = ""
+    # A name that does not resolve at start leaves the server down (the envelope answers) instead of no HAProxy.
+    tls = " init-addr last,libc,none"
     if route.scheme == "https":
-        tls = (
+        tls += (
             " ssl verify required ca-file /etc/ssl/certs/ca-certificates.crt"
             f" sni str({route.host}) verifyhost {route.host}"
         )
@@ -322,10 +324,17 @@ def render_haproxy(settings: GatewaySettings, *, snippet: bool = False, runtime_
 
     ``runtime_dir`` is where the pid file goes (tests, unprivileged runs); None: none is written.
     """
+    notes = []
+    if settings.status_mode is StatusMode.STATUS_600:
+        settings = dataclasses.replace(settings, status_mode=StatusMode.STATUS_5XX)
+        notes.append(
+            "status mode 600: HAProxy cannot send a raw 600 status line; the envelope goes with 502/503/504/429 "
+            "(its body still says code 600)"
+        )
     plans = plan_routes(settings)
     sections = [_frontend(settings, plans), *(_backend(settings, plan) for plan in plans)]
     body = "\n\n".join(sections) + "\n"
-    head = header_comment("haproxy", settings, [])
+    head = header_comment("haproxy", settings, notes)
     if snippet:
         return head + body
     pid = f"    pidfile {runtime_dir}/haproxy.pid\n" if runtime_dir is not None else ""

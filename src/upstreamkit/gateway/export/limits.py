@@ -87,6 +87,11 @@ LIMITS: tuple[Limit, ...] = (
         "credential is always null (nginx cannot hash a header), upstream_ms and the upstream times are the "
         "last attempt's, and a path with characters outside RFC 3986 is logged as '-'",
     ),
+    Limit(
+        "nginx",
+        "upstream names",
+        "resolved once, when nginx starts: a name that does not resolve then stops nginx from starting",
+    ),
     Limit("nginx", "dot segments", "nginx normalises /a/../b before routing instead of refusing it"),
     Limit("nginx", "600 in a 200 body", "an upstream's HTTP 200 carrying a 600 body passes through unchanged"),
     # HAProxy -----------------------------------------------------------------------------------------
