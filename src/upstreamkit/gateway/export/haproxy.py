@@ -249,6 +249,11 @@ def _own_errors(settings: GatewaySettings, plan: RoutePlan) -> list[str]:
         f"hdr Cache-Control no-store hdr Proxy-Status {_lf(proxy_status)} hdr X-Uk-Kind {chosen} "
         f"hdr X-Uk-Error {choose.format('upstream_error', 'upstream_unavailable')}"
     )
+    # Backend rules run before the frontend's, which drop the X-Uk-* fields.
+    wait = max(1, math.ceil(plan.breaker_open_for))
+    lines.append(
+        f"    http-after-response set-header Retry-After {wait} if {{ res.hdr(x-uk-kind) -m str circuit_open }}"
+    )
     return lines
 
 
