@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.engines import Engine, free_port, start_engine, start_haproxy, start_nginx
 
+from support.engines import Engine, free_port, start_engine, start_haproxy, start_nginx
 from upstreamkit.cli.gateway_export import quick_settings
 from upstreamkit.gateway.export import render
 from upstreamkit.simulator import Simulator, parse_scenario

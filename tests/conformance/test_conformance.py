@@ -48,8 +48,10 @@ EXPECTED: dict[str, Expect] = {
 ENGINE_DIFFERS: dict[tuple[str, str], tuple[Expect, str]] = {
     ("haproxy", "/refused"): (
         Expect(503, "circuit_open", "upstream_unavailable", retry_after=1),
-        "HAProxy's active TCP checks (the breaker's recovery probe) find the refusing port down before any "
-        "request arrives, so the first caller already meets the open breaker",
+        (
+            "HAProxy's active TCP checks (the breaker's recovery probe) find the refusing port down before any "
+            "request arrives, so the first caller already meets the open breaker"
+        ),
     ),
 }
 
