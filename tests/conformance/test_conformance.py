@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ATTEMPTS, ENGINES, OUTAGE_SECONDS, GatewayUnderTest, Upstreams
+from conformance_support import ATTEMPTS, ENGINES, OUTAGE_SECONDS, GatewayUnderTest, Upstreams
 
 from upstreamkit.core.headers import parse_proxy_status
 
@@ -64,6 +64,12 @@ OUTAGE_DIFFERS = {
     "upstreamkit": "the gateway holds a caller for the breaker's next probe when the caller's deadline reaches "
     "it (RetryPolicy.fail_fast off), so a sequential caller sends a few requests, each answered by a probe, "
     "where nginx and HAProxy answer every request at once with the envelope",
+}
+
+
+NAMED_HOP_BY_HOP_PASSES = {
+    "nginx": "nginx drops its fixed list of hop-by-hop fields, not the ones an upstream names in Connection",
+    "haproxy": "HAProxy drops Connection and its fixed list, not the fields an upstream names in Connection",
 }
 
 
@@ -216,3 +222,33 @@ def test_outage_attempts_bounded_then_recovers(gateway: GatewayUnderTest, upstre
                     break
             time.sleep(0.1)  # polling for recovery, bounded by count and time
     assert recovered_at is not None, "the gateway did not recover within 8 s after the outage"
+
+
+def test_headers_rewritten_and_hop_by_hop_dropped(gateway: GatewayUnderTest, upstreams: Upstreams) -> None:
+    response = httpx.get(
+        gateway.url("/echo/things?x=1"),
+        headers={
+            "X-Forwarded-For": "203.0.113.7",
+            "Host": "caller.example",
+            "Keep-Alive": "timeout=9",
+            "TE": "trailers",
+            "Upgrade": "websocket",
+            "Proxy-Authorization": "Basic c2VjcmV0OnNlY3JldA==",
+            "X-Kept": "yes",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200
+    seen = dict(response.json()["headers"])
+    assert response.json()["target"] == "/base/things?x=1"
+    assert seen["host"] == f"127.0.0.1:{upstreams.echo_port}"
+    assert seen["x-forwarded-for"].replace(" ", "").split(",")[-2:] == ["203.0.113.7", "127.0.0.1"] or (
+        # HAProxy's forwardfor adds its own X-Forwarded-For field after the caller's: one list, two fields.
+        gateway.name == "haproxy" and seen["x-forwarded-for"] in ("203.0.113.7", "127.0.0.1")
+    )
+    assert seen["x-kept"] == "yes"
+    for name in ("keep-alive", "te", "upgrade", "proxy-authorization"):
+        assert name not in seen, name
+    assert "keep-alive" not in response.headers
+    named = "x-echo-hop" in response.headers
+    assert named is (gateway.name in NAMED_HOP_BY_HOP_PASSES), NAMED_HOP_BY_HOP_PASSES

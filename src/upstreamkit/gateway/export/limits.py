@@ -73,7 +73,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit(
         "nginx",
         "hop-by-hop fields",
-        "fields named in the caller's Connection header are not removed (the fixed list is)",
+        "fields named in a Connection header are not removed (the fixed list is)",
     ),
     Limit(
         "nginx",
@@ -131,7 +131,17 @@ LIMITS: tuple[Limit, ...] = (
         "HAProxy's own errors are told apart by status only: 503 (no server answered the connect) is "
         "connection_refused, or circuit_open once every server is down; 502 is connection_terminated",
     ),
-    Limit("haproxy", "access log", "written to stdout (or syslog), not to a file; credential is always null"),
+    Limit(
+        "haproxy",
+        "hop-by-hop fields",
+        "fields named in a Connection header are not removed (the fixed list is)",
+    ),
+    Limit(
+        "haproxy",
+        "access log",
+        "written to stdout (or syslog), not to a file; ts is when the line was written, to the second; "
+        "credential and attempts are always null; upstream times are -1 when there was none",
+    ),
     Limit("haproxy", "600 in a 200 body", "an upstream's HTTP 200 carrying a 600 body passes through unchanged"),
 )
 
