@@ -141,14 +141,14 @@ class Engine:
 
 
 def start_engine(name: str, argv: Sequence[str], folder: Path, ports: Sequence[int], logs: dict[str, Path]) -> Engine:
-    """Start ``argv`` in ``folder`` (its stdout and stderr to ``folder/stdout.log``, a log named ``stdout``) and
-    wait until every port listens; stopped at once if it does not."""
+    """Start ``argv`` in ``folder`` (its stdout and stderr to ``folder/stdout.log`` and ``stderr.log``, the logs
+    named ``stdout`` and ``stderr``) and wait until every port listens; stopped at once if it does not."""
     folder.mkdir(parents=True, exist_ok=True)
-    stdout = folder / "stdout.log"
+    stdout, stderr = folder / "stdout.log", folder / "stderr.log"
     env = {**os.environ, "HOME": str(folder)}
-    with stdout.open("wb") as sink:  # the child keeps its own descriptor
-        process = subprocess.Popen(list(argv), stdout=sink, stderr=subprocess.STDOUT, cwd=folder, env=env)
-    engine = Engine(name, process, folder, tuple(ports), {**logs, "stdout": stdout})
+    with stdout.open("wb") as out, stderr.open("wb") as err:  # the child keeps its own descriptors
+        process = subprocess.Popen(list(argv), stdout=out, stderr=err, cwd=folder, env=env)
+    engine = Engine(name, process, folder, tuple(ports), {**logs, "stdout": stdout, "stderr": stderr})
     try:
         wait_listening(ports, process)
     except BaseException:
