@@ -98,7 +98,8 @@ def test_haproxy_maps_each_policy() -> None:
     assert "http-request set-header Host 127.0.0.1:9000" in text
     assert "option forwardfor" in text
     assert "http-request del-header Upgrade" in text
-    assert "acl uk_route_pay path_beg /pay/" in text
+    assert "http-request set-var(txn.uk_rt) str(pay) if !{ var(txn.uk_rt) -m found } { path /pay }" in text
+    assert "use_backend uk_pay if { var(txn.uk_rt) -m str pay }" in text
 
 
 @pytest.mark.parametrize("engine", ["nginx", "haproxy"])
@@ -131,6 +132,44 @@ def test_nginx_fractional_rate_and_break_are_said() -> None:
 
 
 runner = CliRunner()
+EXAMPLE = Path(__file__).parents[2] / "examples" / "gateway.toml"
+PLANTED = {"PAYMENTS_TOKEN": "sk-live-PLANTEDpay0123456789", "LEDGER_CLIENT_SECRET": "PLANTEDledger0123456789"}
+
+
+@pytest.mark.parametrize("engine", ["nginx", "haproxy"])
+def test_export_from_the_config_file(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in PLANTED.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["gateway", "export", "--format", engine, "--config", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    for value in PLANTED.values():
+        assert value not in text  # credentials are listed as not exported, never written
+    assert "upstream payments: the gateway adds a static credential to every request; not exported" in text
+    assert "upstream ledger: the gateway adds a oauth2" in text
+    # /pay and /pay/refunds share the payments upstream: one upstream block / backend, one breaker.
+    if engine == "nginx":
+        assert text.count("upstream uk_payments {") == 1
+        assert "proxy_connect_timeout 500ms;" in text  # the upstream's own connect timeout
+        assert "rate=200r/s" in text
+        assert "proxy_next_upstream_tries 1;" in text  # /pay/refunds: attempts = 1
+    else:
+        assert text.count("backend uk_payments\n") == 1
+        assert "timeout connect 500ms" in text
+        assert "http-request disable-l7-retry if { var(txn.uk_rt) -m str payments_2 }" in text
+    assert "edge-1" in text
+
+
+def test_config_refuses_quick_mode_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in PLANTED.items():
+        monkeypatch.setenv(name, value)
+    args = ["gateway", "export", "-f", "nginx", "--config", str(EXAMPLE), "--port", "9000", "--rate", "3"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "--config cannot be combined with --port, --rate" in result.output
+    missing = runner.invoke(app, ["gateway", "export", "-f", "nginx", "--config", "/nonexistent/gateway.toml"])
+    assert missing.exit_code == 2
+    assert "error:" in missing.output
 
 
 @pytest.mark.parametrize("engine", ["nginx", "haproxy"])

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 from support.engines import binary, free_port, start_haproxy, start_nginx
 from upstreamkit.cli.gateway_export import quick_settings
 from upstreamkit.gateway.accesslog import FIELDS
+from upstreamkit.gateway.configfile import load_config
 from upstreamkit.gateway.export import render
 from upstreamkit.simulator import Simulator
 
@@ -55,6 +58,20 @@ def test_engine_accepts_the_exported_file(tmp_path: Path, engine: str, variant: 
 
 
 @pytest.mark.parametrize("engine", ["nginx", "haproxy"])
+def test_engine_accepts_the_example_config_file(tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYMENTS_TOKEN", "planted-secret-payments")
+    monkeypatch.setenv("LEDGER_CLIENT_SECRET", "planted-secret-ledger")
+    (tmp_path / "scratch").mkdir()
+    settings = load_config(Path(__file__).parents[2] / "examples" / "gateway.toml")
+    settings = replace(settings, access_log=str(tmp_path / "access.log"))
+    config = tmp_path / f"{engine}.conf"
+    config.write_text(render(settings, engine, runtime_dir=tmp_path), encoding="utf-8")
+    assert "planted-secret" not in config.read_text()
+    done = _check(engine, config)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("engine", ["nginx", "haproxy"])
 def test_snippet_fits_in_an_existing_config(tmp_path: Path, engine: str) -> None:
     (tmp_path / "scratch").mkdir()
     settings = _settings("defaults", free_port(), tmp_path / "access.log")
@@ -76,6 +93,12 @@ def test_snippet_fits_in_an_existing_config(tmp_path: Path, engine: str) -> None
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _records(log: Path) -> list[dict[str, object]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
 @pytest.mark.parametrize("engine", ["nginx", "haproxy"])
 def test_access_log_is_read_by_analyze(tmp_path: Path, engine: str) -> None:
     port = free_port()
@@ -88,8 +111,13 @@ def test_access_log_is_read_by_analyze(tmp_path: Path, engine: str) -> None:
         with start(tmp_path, config, [port]) as running:
             assert httpx.get(running.url("/pay/orders"), headers={"X-Request-Id": "rid-1"}).status_code == 200
             assert httpx.get(running.url("/elsewhere")).status_code == 404
-        written = log if engine == "nginx" else tmp_path / "stdout.log"
-    records = [json.loads(line) for line in written.read_text().splitlines() if line.startswith("{")]
+            written = log if engine == "nginx" else tmp_path / "stdout.log"
+            # An engine writes a request's line once the exchange is over, just after the caller has its answer.
+            for _ in range(100):
+                if len(_records(written)) >= 2:
+                    break
+                time.sleep(0.05)  # bounded: 100 polls
+    records = _records(written)
     assert len(records) == 2
     assert all(list(record) == list(FIELDS) for record in records)
     ok, missing = records

@@ -1,20 +1,23 @@
 """``upstreamkit gateway export``: the gateway's routes and policies as an nginx or HAProxy config.
 
-Takes the quick mode's ``--route /PREFIX=URL ... [--host H] [--port P]`` and its policy knobs, builds the
-same :class:`~upstreamkit.gateway.GatewaySettings` the gateway runs on, and prints the engine's config
+Takes ``--config gateway.toml`` or the quick mode's ``--route /PREFIX=URL ... [--host H] [--port P]`` and its
+policy knobs, builds the same :class:`~upstreamkit.gateway.GatewaySettings` the gateway runs on (the gateway
+command's own quick-mode builder, or the config loader), and prints the engine's config
 (``--snippet``: only the part to include in an existing config; ``--output FILE`` writes it). What the engine
 cannot express is listed in a comment at the top of the file. A bad option is one ``error:`` line, exit 2.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from upstreamkit.cli.checks import UsageError, check_url, integer, number
 from upstreamkit.cli.checks import fail as _fail
+from upstreamkit.cli.checks import integer, number
+from upstreamkit.cli.gateway import _quick_settings  # one quick mode: the gateway command's own
 
 if TYPE_CHECKING:
     from upstreamkit.gateway import GatewaySettings
@@ -22,71 +25,40 @@ if TYPE_CHECKING:
 __all__ = ["export", "quick_settings"]
 
 MAX_SECONDS = 3600.0
+"""The longest timeout an option takes (as ``gateway``'s)."""
 
 
-def quick_settings(
-    route: list[str],
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8600,
-    status_mode: str = "5xx",
-    access_log: str | None = None,
-    name: str = "upstreamkit",
-    timeout: float = 30.0,
-    connect_timeout: float = 5.0,
-    attempts: int = 3,
-    deadline: float = 30.0,
-    per_try_timeout: float = 10.0,
-    breaker: bool = True,
-    budget: bool = True,
-    rate: float | None = None,
-    burst: int = 1,
-) -> GatewaySettings:
-    """The settings quick mode's options describe; a mistake raises :class:`UsageError` (one line)."""
-    from upstreamkit.core.retry import RetryPolicy  # noqa: PLC0415 - other commands need none of the gateway
-    from upstreamkit.gateway import GatewaySettings, RouteError, RoutePolicy, StatusMode, parse_route  # noqa: PLC0415
+def quick_settings(routes: list[str], *, rate: float | None = None, burst: int = 1, **options: Any) -> GatewaySettings:
+    """The settings quick mode's options describe, built as ``upstreamkit gateway`` builds them.
 
-    if not route:
-        raise UsageError("give at least one --route /PREFIX=URL")
-    for spec in route:
-        prefix, sep, url = spec.partition("=")
-        if sep and url.strip():
-            check_url(url.strip(), f"--route {prefix}")
-    try:
-        routes = tuple(parse_route(spec) for spec in route)
-        mode = StatusMode(status_mode)
-    except RouteError as exc:
-        raise UsageError(str(exc)) from None
-    except ValueError:
-        raise UsageError(f"--status-mode must be 5xx, 200 or 600, not {status_mode!r}") from None
-    default = RoutePolicy()
-    policy = RoutePolicy(
-        retry=RetryPolicy(attempts=attempts, deadline=deadline, per_try_timeout=per_try_timeout),
-        breaker=default.breaker if breaker else None,
-        budget=default.budget if budget else None,
-        rate=rate,
-        burst=burst,
-    )
-    return GatewaySettings(
-        routes=routes,
-        host=host,
-        port=port,
-        status_mode=mode,
-        access_log=access_log,
-        name=name,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        policy=policy,
-    )
+    ``options`` are the gateway command's quick-mode options by their parameter names (``port=8700``,
+    ``attempts=2``, ``breaker=False``...); a mistake prints one ``error:`` line and raises :class:`typer.Exit`.
+    """
+    given: dict[str, Any] = {"--route": routes}
+    for key, value in options.items():
+        if key in ("breaker", "budget"):
+            if not value:
+                given[f"--no-{key}"] = True
+        elif value is not None:
+            given["--" + key.replace("_", "-")] = value
+    settings = _quick_settings(given)
+    if rate is None and burst == 1:
+        return settings
+    return replace(settings, policy=replace(settings.policy, rate=rate, burst=burst))
 
 
 def export(
     format_: str = typer.Option(..., "--format", "-f", metavar="ENGINE", help="nginx or haproxy."),
+    config: str | None = typer.Option(
+        None, "--config", "-c", metavar="FILE", help="The gateway's TOML config file (instead of --route ...)."
+    ),
     route: list[str] = typer.Option(
         [], "--route", "-r", help="/PREFIX=URL: forward /PREFIX/... to URL/... (repeatable; longest prefix wins)."
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address the engine listens on."),
-    port: int = typer.Option(8600, "--port", "-p", parser=integer(1, 65535), metavar="PORT", help="Public port."),
+    host: str | None = typer.Option(None, "--host", help="Address the engine listens on [default: 127.0.0.1]."),
+    port: int | None = typer.Option(
+        None, "--port", "-p", parser=integer(1, 65535), metavar="PORT", help="Public port [default: 8600]."
+    ),
     snippet: bool = typer.Option(False, "--snippet", help="Only the part to include in an existing config."),
     output: str | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to FILE, not stdout."),
     runtime_dir: str | None = typer.Option(
@@ -95,25 +67,25 @@ def export(
         metavar="DIR",
         help="Keep the pid file, temp paths and error log in DIR (unprivileged runs); default: the engine's own.",
     ),
-    status_mode: str = typer.Option("5xx", "--status-mode", help="Status of the error envelope: 5xx, 200 or 600."),
+    status_mode: str | None = typer.Option(None, "--status-mode", help="Envelope status: 5xx (default), 200 or 600."),
     access_log: str | None = typer.Option(
         None, "--access-log", metavar="FILE", help="nginx: the JSON access log's file (default: stdout)."
     ),
-    name: str = typer.Option("upstreamkit", "--name", help="The gateway's name, in Proxy-Status and the log."),
-    timeout: float = typer.Option(
-        30.0, "--timeout", parser=number(0.001, MAX_SECONDS), metavar="SECONDS", help="Cap on one attempt."
+    name: str | None = typer.Option(None, "--name", help="The gateway's name, in Proxy-Status and the log."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", parser=number(0.001, MAX_SECONDS), metavar="SECONDS", help="Cap on one attempt."
     ),
-    connect_timeout: float = typer.Option(
-        5.0, "--connect-timeout", parser=number(0.001, MAX_SECONDS), metavar="SECONDS", help="Seconds to connect."
+    connect_timeout: float | None = typer.Option(
+        None, "--connect-timeout", parser=number(0.001, MAX_SECONDS), metavar="SECONDS", help="Seconds to connect."
     ),
-    attempts: int = typer.Option(
-        3, "--attempts", parser=integer(1, 10), metavar="N", help="Attempts per request, the first included."
+    attempts: int | None = typer.Option(
+        None, "--attempts", parser=integer(1, 10), metavar="N", help="Attempts per request, the first included."
     ),
-    deadline: float = typer.Option(
-        30.0, "--deadline", parser=number(0.001, MAX_SECONDS), metavar="SECONDS", help="Seconds per request."
+    deadline: float | None = typer.Option(
+        None, "--deadline", parser=number(0.001, MAX_SECONDS), metavar="SECONDS", help="Seconds per request."
     ),
-    per_try_timeout: float = typer.Option(
-        10.0, "--per-try-timeout", parser=number(0.001, MAX_SECONDS), metavar="SECONDS", help="Seconds per attempt."
+    per_try_timeout: float | None = typer.Option(
+        None, "--per-try-timeout", parser=number(0.001, MAX_SECONDS), metavar="SECONDS", help="Seconds per attempt."
     ),
     no_breaker: bool = typer.Option(False, "--no-breaker", help="No passive health check (breaker)."),
     no_budget: bool = typer.Option(False, "--no-budget", help="No retry budget (neither engine has one)."),
@@ -127,14 +99,25 @@ def export(
 
     if format_ not in ENGINES:
         raise _fail(f"--format must be {' or '.join(ENGINES)}, not {format_!r}")
-    try:
-        settings = quick_settings(
-            route, host=host, port=port, status_mode=status_mode, access_log=access_log, name=name,
-            timeout=timeout, connect_timeout=connect_timeout, attempts=attempts, deadline=deadline,
-            per_try_timeout=per_try_timeout, breaker=not no_breaker, budget=not no_budget, rate=rate, burst=burst,
-        )  # fmt: skip
-    except UsageError as exc:
-        raise _fail(str(exc)) from None
+    quick = {
+        "host": host, "port": port, "status_mode": status_mode, "access_log": access_log, "name": name,
+        "timeout": timeout, "connect_timeout": connect_timeout, "attempts": attempts, "deadline": deadline,
+        "per_try_timeout": per_try_timeout, "breaker": not no_breaker, "budget": not no_budget,
+    }  # fmt: skip
+    if config is None:
+        settings = quick_settings(route, rate=rate, burst=burst, **quick)
+    else:
+        given = [k for k, v in quick.items() if v is not None and v is not True] + (["route"] if route else [])
+        given += [k for k, v in (("rate", rate), ("burst", burst != 1)) if v]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise _fail(f"--config cannot be combined with {flags}: set them in the file instead")
+        from upstreamkit.gateway.configfile import ConfigError, load_config  # noqa: PLC0415
+
+        try:
+            settings = load_config(config)
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
     text = render(settings, format_, snippet=snippet, runtime_dir=Path(runtime_dir) if runtime_dir else None)
     if output is None:
         typer.echo(text, nl=False)

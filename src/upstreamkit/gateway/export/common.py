@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from upstreamkit.gateway.policy import RoutePolicy
     from upstreamkit.gateway.routes import Route
 
-__all__ = ["RoutePlan", "duration", "envelope_template", "header_comment", "plan_routes", "sf_string"]
+__all__ = ["RoutePlan", "by_upstream", "duration", "envelope_template", "header_comment", "plan_routes", "sf_string"]
 
 # Placeholders put in the envelope's JSON where the engine writes a value of its own at run time.
 _MARK = "@@{}@@"
@@ -44,6 +44,9 @@ class RoutePlan:
     route: Route
     ident: str
     """The route's name as an engine identifier (``[a-z0-9_]``), unique in the file."""
+    upstream_ident: str
+    """The upstream's name as an engine identifier: routes to one upstream share its breaker and rate limit,
+    as they share the gateway's state for that upstream."""
     attempts: int
     connect_timeout: float
     per_try_timeout: float
@@ -68,24 +71,26 @@ def plan_routes(settings: GatewaySettings) -> list[RoutePlan]:
     """Every route's plan, in the settings' order."""
     plans: list[RoutePlan] = []
     seen: set[str] = set()
+    upstream_idents: dict[str, str] = {}
     for route in settings.routes:
         policy = _policy(settings, route)
         retry = policy.retry
         base = re.sub(r"[^a-z0-9_]", "_", route.upstream.lower()) or "default"
-        ident, n = base, 1
-        while ident in seen:
-            n += 1
-            ident = f"{base}_{n}"
-        seen.add(ident)
-        caps = [settings.timeout, *(t for t in (retry.per_try_timeout, retry.deadline) if t is not None)]
-        per_try = min(caps)
+        ident = _unique(base, seen)
+        if route.upstream not in upstream_idents:
+            upstream_idents[route.upstream] = _unique(base, set(upstream_idents.values()))
+        own = settings.upstream(route.upstream)  # a config file's per-upstream timeouts win over the gateway's
+        cap = own.timeout if own is not None and own.timeout is not None else settings.timeout
+        connect = own.connect_timeout if own is not None and own.connect_timeout is not None else None
+        per_try = min([cap, *(t for t in (retry.per_try_timeout, retry.deadline) if t is not None)])
         breaker = policy.breaker
         plans.append(
             RoutePlan(
                 route=route,
                 ident=ident,
+                upstream_ident=upstream_idents[route.upstream],
                 attempts=retry.attempts,
-                connect_timeout=min(settings.connect_timeout, per_try),
+                connect_timeout=min(connect if connect is not None else settings.connect_timeout, per_try),
                 per_try_timeout=per_try,
                 deadline=retry.deadline,
                 breaker_failures=(breaker.consecutive_failures or breaker.min_calls) if breaker is not None else None,
@@ -95,6 +100,23 @@ def plan_routes(settings: GatewaySettings) -> list[RoutePlan]:
             )
         )
     return plans
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    ident, n = base, 1
+    while ident in taken:
+        n += 1
+        ident = f"{base}_{n}"
+    taken.add(ident)
+    return ident
+
+
+def by_upstream(plans: list[RoutePlan]) -> dict[str, list[RoutePlan]]:
+    """The routes of each upstream (by its identifier), in the settings' order."""
+    groups: dict[str, list[RoutePlan]] = {}
+    for plan in plans:
+        groups.setdefault(plan.upstream_ident, []).append(plan)
+    return groups
 
 
 def envelope_template(
@@ -128,6 +150,16 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 def header_comment(engine: str, settings: GatewaySettings, notes: list[str]) -> str:
     """The comment at the top of the file: where it came from and what the engine cannot express."""
+    for upstream in settings.upstreams:
+        if upstream.credentials is not None:
+            kind = upstream.credentials.kind
+            notes = [
+                *notes,
+                (
+                    f"upstream {upstream.name}: the gateway adds a {kind} credential to every request; not exported "
+                    "(the secret would be written into this file): add it with the engine's own secret handling"
+                ),
+            ]
     lines = [
         f"{engine} config exported by `upstreamkit gateway export --format {engine}` from the gateway's settings.",
         f"Routes: {', '.join(f'{r.prefix} -> {r.url}' for r in settings.routes)}.",

@@ -34,6 +34,7 @@ from upstreamkit.gateway.accesslog import FIELDS
 from upstreamkit.gateway.envelope import StatusMode, error_word
 from upstreamkit.gateway.export.common import (
     RoutePlan,
+    by_upstream,
     duration,
     envelope_template,
     fill,
@@ -138,50 +139,69 @@ def _frontend(settings: GatewaySettings, plans: list[RoutePlan]) -> str:
         # HAProxy's 503 without a live server is the open breaker; with one, the connect itself failed (502).
         lines.append("    http-after-response set-status 502 if { var(txn.uk_kind) -m str connection_refused }")
     ordered = sorted(plans, key=lambda plan: len(plan.route.prefix.rstrip("/")), reverse=True)
-    uses = []
-    for plan in ordered:
+    for plan in ordered:  # the longest matching prefix names the route (txn.uk_rt)
         prefix = plan.route.prefix.rstrip("/")
-        if prefix:
-            lines.append(f"    acl uk_route_{plan.ident} path {prefix}")
-            lines.append(f"    acl uk_route_{plan.ident} path_beg {prefix}/")
-            uses.append(f"    use_backend uk_{plan.ident} if uk_route_{plan.ident}")
-        else:
-            uses.append(f"    default_backend uk_{plan.ident}")
+        unset = "!{ var(txn.uk_rt) -m found }"
+        match = f"{unset} {{ path {prefix} }} || {unset} {{ path_beg {prefix}/ }}" if prefix else unset
+        lines.append(f"    http-request set-var(txn.uk_rt) str({plan.ident}) if {match}")
     if not any(plan.route.prefix.rstrip("/") == "" for plan in plans):
         status, args = _reply(ErrorKind.DESTINATION_NOT_FOUND, settings, None)
-        routed = " ".join(f"!uk_route_{plan.ident}" for plan in ordered)
-        lines.append(f"    http-request return status {status} {args} if {routed}")
-    lines += uses
+        lines.append(f"    http-request return status {status} {args} if !{{ var(txn.uk_rt) -m found }}")
+    for plan in ordered:
+        lines += _route_rules(plan)
+    lines += [
+        f"    use_backend uk_{plan.upstream_ident} if {{ var(txn.uk_rt) -m str {plan.ident} }}" for plan in ordered
+    ]
     return "\n".join(lines)
 
 
-def _backend(settings: GatewaySettings, plan: RoutePlan) -> str:
+def _route_rules(plan: RoutePlan) -> list[str]:
+    """One route's rules in the frontend: its log fields and the prefix stripped."""
     route = plan.route
     prefix = route.prefix.rstrip("/")
     base = route.base_path
-    name = f"uk_{plan.ident}"
+    when = f"{{ var(txn.uk_rt) -m str {plan.ident} }}"
     lines = [
-        f"backend {name}",
+        f"    http-request set-var-fmt(txn.uk_route_json) {_lf(_literal(json.dumps(route.prefix)))} if {when}",
+        f"    http-request set-var-fmt(txn.uk_upstream_json) {_lf(_literal(json.dumps(route.upstream)))} if {when}",
+    ]
+    if prefix:
+        escaped = re.escape(prefix).replace(",", "\\,")
+        lines.append(f"    http-request set-path {base or '/'} if {when} {{ path {prefix} }}")
+        lines.append(
+            f"    http-request set-path %[path,regsub(^{escaped}/,{base}/)] if {when} {{ path_beg {prefix}/ }}"
+        )
+    elif base:
+        lines.append(f"    http-request set-path {base}%[path] if {when}")
+    return lines
+
+
+def _backend(settings: GatewaySettings, routes: list[RoutePlan]) -> str:
+    """One backend per upstream: the routes to it share its server's health (the breaker) and rate limit."""
+    plan = routes[0]
+    route = plan.route
+    attempts = max(each.attempts for each in routes)
+    deadline = max(each.deadline or each.per_try_timeout * each.attempts for each in routes)
+    lines = [
+        f"backend uk_{plan.upstream_ident}",
         "    mode http",
         f"    timeout connect {duration(plan.connect_timeout)}",
         f"    timeout server {duration(plan.per_try_timeout)}",
-        f"    timeout queue {duration(plan.deadline or plan.per_try_timeout * plan.attempts)}",
-        f"    retries {plan.attempts - 1}",
+        f"    timeout queue {duration(deadline)}",
+        f"    retries {attempts - 1}",
         "    retry-on conn-failure empty-response response-timeout 500 502 503 504",
         f"    http-request disable-l7-retry unless {{ method {_IDEMPOTENT} }}",
         "    option forwardfor",
-        f"    http-request set-var-fmt(txn.uk_route_json) {_lf(_literal(json.dumps(route.prefix)))}",
-        f"    http-request set-var-fmt(txn.uk_upstream_json) {_lf(_literal(json.dumps(route.upstream)))}",
         f"    http-request set-header Host {route.host_header}",
         *(f"    http-request del-header {header}" for header in _REQUEST_HOP_BY_HOP),
         *(f"    http-response del-header {header}" for header in _RESPONSE_HOP_BY_HOP),
     ]
-    if prefix:
-        escaped = re.escape(prefix).replace(",", "\\,")
-        lines.append(f"    http-request set-path {base or '/'} if {{ path {prefix} }}")
-        lines.append(f"    http-request set-path %[path,regsub(^{escaped}/,{base}/)] if {{ path_beg {prefix}/ }}")
-    elif base:
-        lines.append(f"    http-request set-path {base}%[path]")
+    for each in routes:  # a route may change how it retries: its own per-try time, no retries at all
+        when = f"{{ var(txn.uk_rt) -m str {each.ident} }}"
+        if each.per_try_timeout != plan.per_try_timeout:
+            lines.append(f"    http-request set-timeout server {duration(each.per_try_timeout)} if {when}")
+        if each.attempts == 1 and attempts > 1:
+            lines.append(f"    http-request disable-l7-retry if {when}")
     if plan.rate is not None:
         limit = max(1, math.ceil(plan.rate)) + plan.burst - 1
         status, args = _reply(ErrorKind.RATE_LIMITED, settings, route.upstream, retry_after=str(plan.rate_retry_after))
@@ -229,7 +249,7 @@ def _own_errors(settings: GatewaySettings, plan: RoutePlan) -> list[str]:
         _, args = _reply(kind, settings, upstream)
         lines.append(f"    http-error status {own} {args}")
     # 503: no server took the connection. With a live server the connect failed; with none, the breaker is open.
-    choose = f"%[nbsrv(uk_{plan.ident}),bool,iif({{}},{{}})]"
+    choose = f"%[nbsrv(uk_{plan.upstream_ident}),bool,iif({{}},{{}})]"
     _, refused = envelope_template(ErrorKind.CONNECTION_REFUSED, settings.status_mode, upstream=upstream)
     _, opened = envelope_template(ErrorKind.CIRCUIT_OPEN, settings.status_mode, upstream=upstream)
     merged = _merge(json.loads(refused), json.loads(opened), choose)
@@ -337,7 +357,7 @@ def render_haproxy(settings: GatewaySettings, *, snippet: bool = False, runtime_
             "(its body still says code 600)"
         )
     plans = plan_routes(settings)
-    sections = [_frontend(settings, plans), *(_backend(settings, plan) for plan in plans)]
+    sections = [_frontend(settings, plans), *(_backend(settings, routes) for routes in by_upstream(plans).values())]
     body = "\n\n".join(sections) + "\n"
     head = header_comment("haproxy", settings, notes)
     if snippet:

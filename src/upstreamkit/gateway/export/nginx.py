@@ -33,6 +33,7 @@ from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import FIELDS
 from upstreamkit.gateway.export.common import (
     RoutePlan,
+    by_upstream,
     duration,
     envelope_template,
     fill,
@@ -227,18 +228,21 @@ def _envelope_headers(settings: GatewaySettings) -> list[str]:
     ]
 
 
-def _upstream_block(plan: RoutePlan) -> str:
+def _upstream_block(routes: list[RoutePlan]) -> str:
+    """One upstream block for all the routes to one upstream: they share its passive health (the breaker)."""
+    plan = routes[0]
     route = plan.route
     address = f"[{route.host}]:{route.port}" if ":" in route.host else f"{route.host}:{route.port}"
-    peers = max(plan.attempts, 2)  # one peer is never marked down by nginx: a second keeps max_fails working
+    attempts = max(each.attempts for each in routes)
+    peers = max(attempts, 2)  # one peer is never marked down by nginx: a second keeps max_fails working
     if plan.breaker_failures is not None:
-        max_fails = max(1, math.ceil(plan.breaker_failures / max(plan.attempts, 1)))
+        max_fails = max(1, math.ceil(plan.breaker_failures / attempts))
         health = f" max_fails={max_fails} fail_timeout={max(1, math.ceil(plan.breaker_open_for))}s"
     else:
         health = " max_fails=0"
-    lines = [f"upstream uk_{plan.ident} {{"]
+    lines = [f"upstream uk_{plan.upstream_ident} {{"]
     for index in range(peers):
-        down = " down" if index >= plan.attempts else ""
+        down = " down" if index >= attempts else ""
         lines.append(f"    server {address}{health}{down};")
     lines += ["    keepalive 16;", "}"]
     return "\n".join(lines) + "\n"
@@ -276,9 +280,9 @@ def _route_locations(settings: GatewaySettings, plan: RoutePlan) -> str:
             "proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
         ]
     if plan.rate is not None:
-        common.append(f"limit_req zone=uk_{plan.ident} burst={plan.burst};")
+        common.append(f"limit_req zone=uk_{plan.upstream_ident} burst={plan.burst};")
     body = "".join(f"        {line}\n" for line in common)
-    target = f"{scheme}://uk_{plan.ident}"
+    target = f"{scheme}://uk_{plan.upstream_ident}"
     if prefix == "":
         return f"    location / {{\n{body}        proxy_pass {target}{base}/;\n    }}\n"
     return (
@@ -292,8 +296,8 @@ def _rate_zone(plan: RoutePlan) -> str:
     # nginx takes whole requests per second or per minute.
     rate = f"{round(plan.rate)}r/s" if plan.rate and plan.rate >= 1 else f"{max(1, round(per_minute))}r/m"
     return (
-        f'map $request_method $uk_rate_key_{plan.ident} {{ default "{plan.ident}"; }}\n'
-        f"limit_req_zone $uk_rate_key_{plan.ident} zone=uk_{plan.ident}:1m rate={rate};\n"
+        f'map $request_method $uk_rate_key_{plan.upstream_ident} {{ default "{plan.upstream_ident}"; }}\n'
+        f"limit_req_zone $uk_rate_key_{plan.upstream_ident} zone=uk_{plan.upstream_ident}:1m rate={rate};\n"
     )
 
 
@@ -317,6 +321,7 @@ def render_nginx(settings: GatewaySettings, *, snippet: bool = False, runtime_di
     None: Debian's defaults.
     """
     plans = plan_routes(settings)
+    groups = by_upstream(plans)
     access = settings.access_log if settings.access_log not in (None, "-") else "/dev/stdout"
     http: list[str] = [
         "# --- upstreamkit: maps, upstreams and log format (inside http {}) ---",
@@ -324,8 +329,8 @@ def render_nginx(settings: GatewaySettings, *, snippet: bool = False, runtime_di
         _ms_maps().strip(),
         _log_format(settings).strip(),
         "limit_req_status 429;",
-        *(_rate_zone(plan).strip() for plan in plans if plan.rate is not None),
-        *(_upstream_block(plan).strip() for plan in plans),
+        *(_rate_zone(routes[0]).strip() for routes in groups.values() if routes[0].rate is not None),
+        *(_upstream_block(routes).strip() for routes in groups.values()),
     ]
     server = [
         "server {",
