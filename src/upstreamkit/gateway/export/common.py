@@ -19,7 +19,16 @@ if TYPE_CHECKING:
     from upstreamkit.gateway.policy import RoutePolicy
     from upstreamkit.gateway.routes import Route
 
-__all__ = ["RoutePlan", "by_upstream", "duration", "envelope_template", "header_comment", "plan_routes", "sf_string"]
+__all__ = [
+    "RoutePlan",
+    "address",
+    "by_upstream",
+    "duration",
+    "envelope_template",
+    "header_comment",
+    "plan_routes",
+    "sf_string",
+]
 
 # Placeholders put in the envelope's JSON where the engine writes a value of its own at run time.
 _MARK = "@@{}@@"
@@ -29,6 +38,11 @@ DYNAMIC_FIELDS = ("request_id", "instance", "upstream_status", "retry_after")
 def duration(seconds: float) -> str:
     """A time both engines parse: whole milliseconds (``1500ms``), at least 1 ms."""
     return f"{max(1, math.ceil(seconds * 1000))}ms"
+
+
+def address(host: str, port: int) -> str:
+    """``host:port`` as both engines write it (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def sf_string(text: str) -> str:

@@ -2,11 +2,13 @@
 
 How each policy maps (and, in :mod:`.limits`, what HAProxy cannot express):
 
-- routes: one ACL per route (``path`` equal to the prefix or ``path_beg`` prefix + ``/``), longest prefix
-  first, one backend per route; ``set-path`` strips the prefix and prepends the base path; no match is the
-  404 envelope (``destination_not_found``) answered by ``http-request return``;
+- routes: the longest matching prefix (``path`` equal to it or ``path_beg`` it + ``/``) names the route in
+  ``txn.uk_rt``; ``set-path`` strips the prefix and prepends the base path; one backend per upstream, so its
+  routes share its server's health and rate limit as they share the gateway's state; no match is the 404
+  envelope (``destination_not_found``) answered by ``http-request return``;
 - timeouts: ``timeout connect`` (connect), ``timeout server`` (per try), ``timeout queue`` (the deadline);
-- retries: ``retries`` = attempts - 1 and ``retry-on conn-failure empty-response response-timeout 500 502 503
+- retries: ``retries`` = attempts - 1 (a route with one attempt: ``disable-l7-retry``; its own per-try time:
+  ``set-timeout server``) and ``retry-on conn-failure empty-response response-timeout 500 502 503
   504``; ``http-request disable-l7-retry`` for non-idempotent methods, so a sent POST is never resent (one
   that never left, a refused connect, still is);
 - breaker: ``check observe layer7 error-limit N on-error mark-down`` (N = the breaker's consecutive failures),
@@ -34,6 +36,7 @@ from upstreamkit.gateway.accesslog import FIELDS
 from upstreamkit.gateway.envelope import StatusMode, error_word
 from upstreamkit.gateway.export.common import (
     RoutePlan,
+    address,
     by_upstream,
     duration,
     envelope_template,
@@ -109,10 +112,9 @@ def _reply(
 
 
 def _frontend(settings: GatewaySettings, plans: list[RoutePlan]) -> str:
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
     lines = [
         "frontend uk_public",
-        f"    bind {host}:{settings.port}",
+        f"    bind {address(settings.host, settings.port)}",
         "    mode http",
         "    log global",
         "    option dontlognull",
@@ -298,7 +300,7 @@ def _arg(value: object) -> str:
 
 def _server(plan: RoutePlan) -> str:
     route = plan.route
-    address = f"[{route.host}]:{route.port}" if ":" in route.host else f"{route.host}:{route.port}"
+    where = address(route.host, route.port)
     # A name that does not resolve at start leaves the server down (the envelope answers) instead of no HAProxy.
     tls = " init-addr last,libc,none"
     if route.scheme == "https":
@@ -307,10 +309,10 @@ def _server(plan: RoutePlan) -> str:
             f" sni str({route.host}) verifyhost {route.host}"
         )
     if plan.breaker_failures is None:
-        return f"    server s1 {address}{tls}"
+        return f"    server s1 {where}{tls}"
     every = duration(plan.breaker_open_for)
     return (
-        f"    server s1 {address}{tls} check inter {every} fastinter {every} downinter {every} rise 1 fall 3"
+        f"    server s1 {where}{tls} check inter {every} fastinter {every} downinter {every} rise 1 fall 3"
         f" observe layer7 error-limit {plan.breaker_failures} on-error mark-down"
     )
 

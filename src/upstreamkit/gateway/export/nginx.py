@@ -10,8 +10,9 @@ How each policy maps (and, in :mod:`.limits`, what nginx cannot express):
 - retries: ``proxy_next_upstream error timeout http_500 http_502 http_503 http_504`` without
   ``non_idempotent`` (a sent POST is never resent) and ``proxy_next_upstream_tries`` = attempts. nginx only
   retries on another peer, so the upstream is listed once per attempt;
-- breaker: ``max_fails``/``fail_timeout`` per peer (passive health); with every peer down nginx answers
-  "no live upstreams", rendered as the ``circuit_open`` envelope;
+- breaker: ``max_fails``/``fail_timeout`` per peer (passive health), one ``upstream`` block per upstream so
+  its routes share it as they share the gateway's breaker; with every peer down nginx answers "no live
+  upstreams", rendered as the ``circuit_open`` envelope;
 - rate: ``limit_req`` (per route, ``burst``) with ``limit_req_status 429`` and the envelope with Retry-After;
 - envelope: ``proxy_intercept_errors on`` and ``error_page`` to named locations per route and status, each
   telling the kind apart from nginx's upstream variables (connect time, header time, live peer) and
@@ -33,6 +34,7 @@ from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import FIELDS
 from upstreamkit.gateway.export.common import (
     RoutePlan,
+    address,
     by_upstream,
     duration,
     envelope_template,
@@ -232,7 +234,7 @@ def _upstream_block(routes: list[RoutePlan]) -> str:
     """One upstream block for all the routes to one upstream: they share its passive health (the breaker)."""
     plan = routes[0]
     route = plan.route
-    address = f"[{route.host}]:{route.port}" if ":" in route.host else f"{route.host}:{route.port}"
+    where = address(route.host, route.port)
     attempts = max(each.attempts for each in routes)
     peers = max(attempts, 2)  # one peer is never marked down by nginx: a second keeps max_fails working
     if plan.breaker_failures is not None:
@@ -243,7 +245,7 @@ def _upstream_block(routes: list[RoutePlan]) -> str:
     lines = [f"upstream uk_{plan.upstream_ident} {{"]
     for index in range(peers):
         down = " down" if index >= attempts else ""
-        lines.append(f"    server {address}{health}{down};")
+        lines.append(f"    server {where}{health}{down};")
     lines += ["    keepalive 16;", "}"]
     return "\n".join(lines) + "\n"
 
@@ -334,7 +336,7 @@ def render_nginx(settings: GatewaySettings, *, snippet: bool = False, runtime_di
     ]
     server = [
         "server {",
-        f"    listen {_listen(settings.host, settings.port)};",
+        f"    listen {address(settings.host, settings.port)};",
         f"    access_log {access} upstreamkit;",
         "    server_tokens off;",
         "    proxy_buffering on;",
@@ -358,10 +360,6 @@ def render_nginx(settings: GatewaySettings, *, snippet: bool = False, runtime_di
     if snippet:
         return head + inner
     return head + _main(runtime_dir, inner)
-
-
-def _listen(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _main(runtime_dir: Path | None, http: str) -> str:
