@@ -84,7 +84,8 @@ LIMITS: tuple[Limit, ...] = (
     Limit(
         "nginx",
         "access log",
-        "credential is always null (nginx cannot hash a header), upstream_ms and the upstream times are the "
+        "credential and breaker are always null (nginx cannot hash a header nor show a peer's state), "
+        "upstream_ms and the upstream times are the "
         "last attempt's, and a path with characters outside RFC 3986 is logged as '-'",
     ),
     Limit(
@@ -140,7 +141,7 @@ LIMITS: tuple[Limit, ...] = (
         "haproxy",
         "access log",
         "written to stdout (or syslog), not to a file; ts is when the line was written, to the second; "
-        "credential and attempts are always null; upstream times are -1 when there was none",
+        "credential, attempts and breaker are always null; upstream times are -1 when there was none",
     ),
     Limit("haproxy", "600 in a 200 body", "an upstream's HTTP 200 carrying a 600 body passes through unchanged"),
 )
