@@ -44,6 +44,8 @@ faults = [{ kind = "hang" }]
 faults = [{ kind = "reset", at = "before" }]
 [phases.routes."/v1/down*"]
 faults = [{ kind = "outage", status = 503 }]
+[phases.routes."/v1/shed*"]
+faults = [{ kind = "outage", status = 503, retry_after = 7 }]
 [phases.routes."/v1/throttled*"]
 faults = [{ kind = "rate_limited", retry_after = 3 }]
 """
@@ -98,6 +100,7 @@ def route_options(upstreams: Upstreams) -> list[str]:
         "/post": f"{sim}/v1/down",
         "/retry": f"{sim}/v1/down",
         "/throttled": f"{sim}/v1/throttled",
+        "/shed": f"{sim}/v1/shed",
         "/refused": f"http://127.0.0.1:{upstreams.closed_port}/v1",
         "/outage": f"{outage}/v1",
         "/echo": f"http://127.0.0.1:{upstreams.echo_port}/base",

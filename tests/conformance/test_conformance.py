@@ -42,6 +42,8 @@ EXPECTED: dict[str, Expect] = {
     "/reset": Expect(502, "connection_terminated", "upstream_error"),
     "/down": Expect(503, "upstream_outage", "upstream_unavailable", upstream_status=503),
     "/throttled": Expect(429, "rate_limited", "rate_limited", upstream_status=429, retry_after=3),
+    # Load shedding: the upstream's 503 with Retry-After stays 503 (not the caller's quota), with its wait.
+    "/shed": Expect(503, "rate_limited", "rate_limited", upstream_status=503, retry_after=7),
     "/refused": Expect(502, "connection_refused", "upstream_error"),
 }
 

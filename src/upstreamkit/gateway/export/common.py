@@ -134,16 +134,25 @@ def by_upstream(plans: list[RoutePlan]) -> dict[str, list[RoutePlan]]:
 
 
 def envelope_template(
-    kind: ErrorKind, mode: StatusMode, *, upstream: str | None, refusal_status: int | None = None
+    kind: ErrorKind,
+    mode: StatusMode,
+    *,
+    upstream: str | None,
+    refusal_status: int | None = None,
+    upstream_status: int | None = None,
 ) -> tuple[int, str]:
     """The status and the JSON body of the envelope for ``kind``, with ``@@field@@`` where the engine puts
-    the :data:`DYNAMIC_FIELDS` (quoted markers for strings, bare ones for numbers-or-null)."""
+    the :data:`DYNAMIC_FIELDS` (quoted markers for strings, bare ones for numbers-or-null).
+
+    ``upstream_status`` is the status the upstream answered when the engine knows it: the envelope's own
+    status may depend on it (a 503 with Retry-After stays 503)."""
     envelope = Envelope(
         kind=kind,
         detail=kind_info(kind).title,
         request_id="",
         instance="",
         upstream=upstream,
+        upstream_status=upstream_status,
         refusal_status=refusal_status,
     )
     document = json.loads(envelope.body(mode))

@@ -67,9 +67,13 @@ def _literal(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def _body(kind: ErrorKind, settings: GatewaySettings, upstream: str | None, *, retry_after: str) -> tuple[int, str]:
+def _body(
+    kind: ErrorKind, settings: GatewaySettings, upstream: str | None, *, retry_after: str, received: int | None = None
+) -> tuple[int, str]:
     refusal = 404 if kind is ErrorKind.DESTINATION_NOT_FOUND else None
-    status, template = envelope_template(kind, settings.status_mode, upstream=upstream, refusal_status=refusal)
+    status, template = envelope_template(
+        kind, settings.status_mode, upstream=upstream, refusal_status=refusal, upstream_status=received
+    )
     body = fill(
         _literal(template),
         {
@@ -99,14 +103,15 @@ def _headers(settings: GatewaySettings, kind: ErrorKind | str, *, received: bool
 
 def _reply(
     kind: ErrorKind, settings: GatewaySettings, upstream: str | None, *, retry_after: str = "null",
-    received: bool = False,
+    received: int | None = None,
 ) -> tuple[int, str]:  # fmt: skip
-    """The status and the ``content-type ... lf-string ... hdr ...`` arguments of one envelope."""
-    status, body = _body(kind, settings, upstream, retry_after=retry_after)
+    """The status and the ``content-type ... lf-string ... hdr ...`` arguments of one envelope; ``received``:
+    the upstream's status when the envelope replaces the upstream's answer."""
+    status, body = _body(kind, settings, upstream, retry_after=retry_after, received=received)
     header_retry = None if retry_after == "null" else retry_after
     args = (
         f"content-type application/problem+json lf-string {_lf(body)} "
-        f"{_headers(settings, kind, received=received, retry_after=header_retry)}"
+        f"{_headers(settings, kind, received=received is not None, retry_after=header_retry)}"
     )
     return status, args
 
@@ -224,13 +229,12 @@ def _upstream_replies(settings: GatewaySettings, plan: RoutePlan) -> list[str]:
     ra = "%[var(txn.uk_ra)]"
     has_ra = "{ res.hdr(retry-after) -m reg '^[0-9]{1,9}$' }"
     rules = [
-        (
-            _reply(ErrorKind.RATE_LIMITED, settings, upstream, retry_after=ra, received=True),
-            "{ status 429 503 } " + has_ra,
-        ),
-        (_reply(ErrorKind.RATE_LIMITED, settings, upstream, received=True), "{ status 429 }"),
-        (_reply(ErrorKind.HTTP_RESPONSE_TIMEOUT, settings, upstream, received=True), "{ status 504 }"),
-        (_reply(ErrorKind.UPSTREAM_OUTAGE, settings, upstream, received=True), "{ status 500:599 }"),
+        (_reply(ErrorKind.RATE_LIMITED, settings, upstream, retry_after=ra, received=429), "{ status 429 } " + has_ra),
+        (_reply(ErrorKind.RATE_LIMITED, settings, upstream, received=429), "{ status 429 }"),
+        # A 503 with Retry-After is load shedding: rate_limited, answered 503 with the upstream's wait.
+        (_reply(ErrorKind.RATE_LIMITED, settings, upstream, retry_after=ra, received=503), "{ status 503 } " + has_ra),
+        (_reply(ErrorKind.HTTP_RESPONSE_TIMEOUT, settings, upstream, received=504), "{ status 504 }"),
+        (_reply(ErrorKind.UPSTREAM_OUTAGE, settings, upstream, received=503), "{ status 500:599 }"),
     ]
     # Backend rules run before the frontend's: what the log needs of the upstream's answer is kept here.
     keep = [

@@ -162,11 +162,16 @@ def _quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _envelope_return(kind: ErrorKind, settings: GatewaySettings, plan: RoutePlan | None, *, retry_after: str) -> str:
-    """``set`` the log's kind and ``return`` the envelope (status, body) for ``kind``."""
+def _envelope_return(
+    kind: ErrorKind, settings: GatewaySettings, plan: RoutePlan | None, *, retry_after: str, received: int | None = None
+) -> str:
+    """``set`` the log's kind and ``return`` the envelope (status, body) for ``kind``; ``received``: the
+    upstream's status when the upstream answered it."""
     upstream = plan.route.upstream if plan is not None else None
     refusal = 404 if kind is ErrorKind.DESTINATION_NOT_FOUND else None
-    status, template = envelope_template(kind, settings.status_mode, upstream=upstream, refusal_status=refusal)
+    status, template = envelope_template(
+        kind, settings.status_mode, upstream=upstream, refusal_status=refusal, upstream_status=received
+    )
     body = fill(
         template,
         {
@@ -203,16 +208,18 @@ def _error_location(settings: GatewaySettings, plan: RoutePlan, status: int) -> 
             ('$upstream_status = ""', ErrorKind.RATE_LIMITED, own_retry),
             (None, ErrorKind.RATE_LIMITED, "null"),
         ]
-    else:  # 500, 501, 503: the upstream's own answer (nginx makes none of these here)
+    elif status == 503:  # the upstream's own (nginx makes none here); with Retry-After, load shedding
         branches = [
             ('$uk_upstream_retry_after != ""', ErrorKind.RATE_LIMITED, "$uk_upstream_retry_after"),
             (None, ErrorKind.UPSTREAM_OUTAGE, "null"),
         ]
+    else:  # 500, 501: the upstream's own answer
+        branches = [(None, ErrorKind.UPSTREAM_OUTAGE, "null")]
     lines = [f"    location @uk_{plan.ident}_{status} {{", "        default_type application/problem+json;"]
     lines += _envelope_headers(settings)
     lines.append(f"        set $uk_route {plan.route.prefix}; set $uk_upstream {plan.route.upstream};")
     for condition, kind, retry_after in branches:
-        action = _envelope_return(kind, settings, plan, retry_after=retry_after)
+        action = _envelope_return(kind, settings, plan, retry_after=retry_after, received=status)
         if retry_after not in ("null", ""):
             action = f"set $uk_retry_after {retry_after}; {action}"
         lines.append(f"        if ({condition}) {{ {action} }}" if condition else f"        {action}")
