@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from upstreamkit._version import __version__
-from upstreamkit.cli import analyze, demo, diagnose, explain, gateway, simulate
+from upstreamkit.cli import analyze, demo, diagnose, explain, gateway, gateway_export, simulate
 from upstreamkit.cli.checks import fail
 from upstreamkit.diagnose.runner import describe_error
 
@@ -113,7 +113,14 @@ app.command("diagnose")(diagnose.diagnose)
 app.command("explain")(explain.explain)
 app.command("demo")(demo.demo)
 app.command("simulate")(simulate.simulate)
-app.command("gateway")(gateway.gateway)
+# `gateway` runs the gateway (quick-mode options on the group itself) or, with `export`, prints an engine's config.
+gateway_app = typer.Typer(
+    name="gateway", add_completion=False, pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)  # fmt: skip
+gateway_app.callback(invoke_without_command=True)(gateway.gateway)
+gateway_app.command("export")(gateway_export.export)
+app.add_typer(gateway_app)
 # DuckDB (the `analyze` extra) is imported only when the command runs.
 app.command("analyze")(analyze.analyze)
 

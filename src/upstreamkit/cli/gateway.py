@@ -37,6 +37,7 @@ MAX_SECONDS = 3600.0
 
 
 def gateway(
+    ctx: typer.Context,
     config: str | None = typer.Option(
         None, "--config", "-c", metavar="FILE", help="TOML config file (see examples/gateway.toml); SIGHUP reloads it."
     ),
@@ -140,7 +141,12 @@ def gateway(
         help="How long a request waits for a connection at --max-upstream-connections (1 s).",
     ),
 ) -> None:
-    """Run the gateway: forward configured routes, answer every upstream failure with one envelope."""
+    """Run the gateway: forward configured routes, answer every upstream failure with one envelope.
+
+    ``upstreamkit gateway export --format nginx|haproxy ...`` prints the same routes and policies as an
+    engine's config instead (see ``upstreamkit gateway export --help``)."""
+    if ctx.invoked_subcommand is not None:  # `gateway export ...`: the subcommand does the work
+        return
     # Loaded here, not at the top: other commands need none of the gateway.
     from upstreamkit.gateway import run  # noqa: PLC0415
     from upstreamkit.gateway.configfile import ConfigError, load_config  # noqa: PLC0415
