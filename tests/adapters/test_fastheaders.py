@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from upstreamkit.adapters.httpx._commands import upstream_key
-from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names, teaches_nothing
+from upstreamkit.adapters.httpx._fastheaders import add_header, ensure_header, header, lower_names, teaches_nothing
 from upstreamkit.core.classify import is_plain_success
 
 RAW = [("Content-Type", "application/json"), ("X-Request-Id", "abc"), ("x-request-id", "second"), ("Date", "x")]
@@ -101,3 +101,28 @@ def test_upstream_keys_agree_with_the_public_api(url: str) -> None:
     # A second URL to the same upstream finds the same cached key; another port does not.
     assert upstream_key(httpx.URL(url)) == expected
     assert upstream_key(parsed.copy_with(port=1234)).endswith(":1234")
+
+
+@pytest.mark.parametrize("opaque", [False, True])
+@pytest.mark.parametrize(
+    ("raw", "expected", "made"),
+    [
+        ([("X-Request-Id", "abc")], "abc", False),  # the caller's id is kept
+        ([("x-request-id", "first"), ("X-Request-Id", "second")], "first", False),
+        ([("Accept", "*/*")], "made-1", True),  # none: one is made and added
+        ([("X-Request-Id", "")], "made-1", True),  # empty: as if absent
+    ],
+)
+def test_ensure_header_keeps_or_adds_once(opaque: bool, raw: list[tuple[str, str]], expected: str, made: bool) -> None:
+    headers = httpx.Headers(raw)
+    probe = cast("httpx.Headers", _Opaque(headers)) if opaque else headers
+    calls: list[str] = []
+
+    def make() -> str:
+        calls.append(f"made-{len(calls) + 1}")
+        return calls[-1]
+
+    assert ensure_header(probe, b"x-request-id", "X-Request-Id", make) == expected
+    assert len(calls) == int(made)
+    if made:
+        assert expected in headers.get_list("x-request-id")

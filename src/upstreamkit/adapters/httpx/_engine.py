@@ -38,7 +38,7 @@ from upstreamkit.adapters.httpx._commands import (
     success,
     upstream_key,
 )
-from upstreamkit.adapters.httpx._fastheaders import add_header, header, lower_names, teaches_nothing
+from upstreamkit.adapters.httpx._fastheaders import add_header, ensure_header, header, lower_names, teaches_nothing
 from upstreamkit.adapters.httpx.auth import Token, TokenAuth
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
@@ -180,10 +180,7 @@ class Engine:
         idempotency key when asked for. Idempotent: a second look finds what the first added."""
         headers = request.headers
         method = request.method  # httpx upper-cases it
-        request_id = header(headers, self._request_id_lower)
-        if not request_id:
-            request_id = new_request_id()
-            add_header(headers, self.request_id_header, request_id)
+        request_id = ensure_header(headers, self._request_id_lower, self.request_id_header, new_request_id)
         if (
             self.auto_idempotency_key and method in ("POST", "PATCH")
             and header(headers, b"idempotency-key") is None
@@ -202,7 +199,8 @@ class Engine:
         limit = self._first_limit
         if limit is not None and _longest(timeout) > limit:
             return None  # some part of the caller's timeout is longer than the policy allows: _prepare caps it
-        now = self.clock.monotonic()
+        clock = self._clock if self._clock is not None else get_clock()  # self.clock, without the property call
+        now = clock.monotonic()
         upstream, _, _ = self._identify(request)
         state = self.store.get(upstream, now)
         breaker, budget = state.breaker, state.budget
@@ -222,7 +220,7 @@ class Engine:
             return None
         state = quick.state
         if state.breaker is not None:
-            done = self.clock.monotonic()
+            done = (self._clock if self._clock is not None else get_clock()).monotonic()
             state.breaker.record_success(done, done - quick.started)
         if state.budget is not None:
             state.budget.record_success()

@@ -12,11 +12,13 @@ that they agree with the public API, so an httpx release that changes the intern
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 from upstreamkit.core.classify import teaches
 
-__all__ = ["add_header", "header", "lower_names", "teaches_nothing"]
+__all__ = ["add_header", "ensure_header", "header", "lower_names", "teaches_nothing"]
 
 
 def _items(headers: httpx.Headers) -> list[tuple[bytes, bytes, bytes]] | None:
@@ -44,6 +46,28 @@ def add_header(headers: httpx.Headers, name: str, value: str) -> None:
         return
     raw = name.encode("ascii")
     items.append((raw, raw.lower(), value.encode("ascii")))
+
+
+def ensure_header(headers: httpx.Headers, lower: bytes, name: str, make: Callable[[], str]) -> str:
+    """The first value of the header ``lower``; when it is absent or empty, ``make()``'s value (ASCII), added
+    as ``name``. :func:`header` then :func:`add_header` in one pass: the transport does this on every call."""
+    items = _items(headers)
+    if items is None:
+        found = header(headers, lower)
+        if found:
+            return found
+        made = make()
+        headers[name] = made
+        return made
+    for _, key, value in items:
+        if key == lower:
+            if value:
+                return value.decode("latin-1")
+            break
+    made = make()
+    raw = name.encode("ascii")
+    items.append((raw, raw.lower(), made.encode("ascii")))
+    return made
 
 
 def lower_names(headers: httpx.Headers) -> list[str]:
