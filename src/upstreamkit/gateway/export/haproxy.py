@@ -346,6 +346,8 @@ def _log_format(settings: GatewaySettings) -> str:
         "upstream_request_id": "%[var(txn.uk_urid_json,null)]",
         "gateway": _literal(json.dumps(settings.name)),
         "region": _literal(json.dumps(settings.region)) if settings.region is not None else "null",
+        "degraded": "null",  # no stale copy or fallback of ours, no bypass switches (listed in LIMITS)
+        "bypassed": "null",
     }
     return "{" + ",".join(f'"{name}":{values[name]}' for name in FIELDS) + "}"
 

@@ -85,6 +85,7 @@ LIMITS: tuple[Limit, ...] = (
         "nginx",
         "access log",
         "credential and breaker are always null (nginx cannot hash a header nor show a peer's state), "
+        "degraded and bypassed too (no stale-if-error, fallback body or bypass switches are exported), "
         "upstream_ms and the upstream times are the "
         "last attempt's, and a path with characters outside RFC 3986 is logged as '-'",
     ),
@@ -141,7 +142,8 @@ LIMITS: tuple[Limit, ...] = (
         "haproxy",
         "access log",
         "written to stdout (or syslog), not to a file; ts is when the line was written, to the second; "
-        "credential, attempts and breaker are always null; upstream times are -1 when there was none",
+        "credential, attempts and breaker are always null, degraded and bypassed too (no stale-if-error, "
+        "fallback body or bypass switches are exported); upstream times are -1 when there was none",
     ),
     Limit("haproxy", "600 in a 200 body", "an upstream's HTTP 200 carrying a 600 body passes through unchanged"),
 )

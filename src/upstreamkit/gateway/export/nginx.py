@@ -145,6 +145,8 @@ def _log_format(settings: GatewaySettings) -> str:
         "upstream_request_id": "$uk_upstream_request_id_json",
         "gateway": _json_literal(settings.name),
         "region": _json_literal(settings.region) if settings.region is not None else "null",
+        "degraded": "null",  # nginx serves no stale copy or fallback of ours (listed in LIMITS)
+        "bypassed": "null",  # and has no bypass switches
     }
     missing = set(FIELDS) - set(values)
     if missing:  # the contract grew: the export must grow with it
