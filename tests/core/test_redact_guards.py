@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from upstreamkit.core._redact_grammar import guarded, holds_any
-from upstreamkit.core._redact_text import HINTS
+from upstreamkit.core._redact_text import _MULTIPART, HINTS
 from upstreamkit.core.redact import redact_text
 
 _WORDS = (*HINTS, "AKIA", "secret", "x", "zz")
@@ -63,3 +63,17 @@ def test_cdata_values_of_secret_elements_are_redacted_keeping_the_markup() -> No
 
 def test_empty_cdata_stays_empty() -> None:
     assert re.search(r"<!\[CDATA\[\]\]>", redact_text("<password><![CDATA[]]></password>"))
+
+
+# The multipart rule without its look-ahead: the look-ahead only makes failing searches cheap.
+_PLAIN_MULTIPART = re.compile(
+    r"form-data[^\r\n]{0,1024}?(?<![\w-])name=(\"?)([^\"\r\n;]{1,128}+)\1[^\r\n]{0,1024}+"
+    r"(?:\r?\n[^\r\n]{1,1024}+){0,4}+\r?\n\r?\n"
+)
+_PARTS = ["form-data; ", "name=", '"pw"', "x", "\r\n", "\n", "content-type: a", "\r\n\r\n", ";", "-", " ", "a" * 900]
+
+
+@given(st.lists(st.sampled_from(_PARTS), max_size=16).map("".join))
+def test_the_multipart_look_ahead_changes_no_match(text: str) -> None:
+    plain = [(m.span(), m.groups()) for m in _PLAIN_MULTIPART.finditer(text)]
+    assert [(m.span(), m.groups()) for m in _MULTIPART.finditer(text)] == plain

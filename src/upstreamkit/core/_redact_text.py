@@ -59,7 +59,10 @@ _PRIVATE_KEY = re.compile(
 )
 # 2. Multipart form fields (RFC 7578): the value after a secret field's part headers.
 _MULTIPART = re.compile(
-    r"form-data[^\r\n]{0,1024}?(?<![\w-])name=(\"?)([^\"\r\n;]{1,128}+)\1[^\r\n]{0,1024}+"
+    # First, cheaply, the blank line that ends a part's headers (a superset of what follows, whose lazy search
+    # for name= costs a megabyte of header lines without one 25 ms): 2200 >= 1024 + len('name=""') + 128 + 1024.
+    r"form-data(?=[^\r\n]{0,2200}+(?:\r?\n[^\r\n]{1,1024}+){0,4}+\r?\n\r?\n)"
+    r"[^\r\n]{0,1024}?(?<![\w-])name=(\"?)([^\"\r\n;]{1,128}+)\1[^\r\n]{0,1024}+"
     r"(?:\r?\n[^\r\n]{1,1024}+){0,4}+\r?\n\r?\n"  # a part has a few header lines: 4 is plenty
 )
 _MULTIPART_VALUE = re.compile(r"(?:(?!\r?\n--).)*+", re.DOTALL)
