@@ -181,6 +181,15 @@ class RedisStateStore(MemoryStateStore):
         if isinstance(self.client, redis.Redis):
             self.client.close()
 
+    def stop_soon(self) -> None:
+        """Stop synchronising without waiting (from inside the loop: the asyncio client is closed by a task)."""
+        if isinstance(self.client, redis.asyncio.Redis):
+            self._stopping.set()
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing was started on one
+                asyncio.get_running_loop().create_task(self.aclose())
+        else:
+            self.close()
+
     async def aclose(self) -> None:
         """Stop the asyncio driver and close the client."""
         self._stopping.set()
