@@ -14,12 +14,12 @@ import threading
 
 import pytest
 import redis
-from redis_support import RedisServer
 
 from upstreamkit.core.breaker import BreakerConfig, BreakerState
 from upstreamkit.core.budget import BudgetConfig
 from upstreamkit.state._shared import SharedBreaker, SharedBudget
 from upstreamkit.state.redis import SCRIPT, RedisStateStore, keys
+from upstreamkit.state.testing import RedisServer
 from upstreamkit.testing import FakeClock
 
 pytestmark = pytest.mark.engine
