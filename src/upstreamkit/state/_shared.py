@@ -20,7 +20,7 @@ from upstreamkit.core.budget import BUCKETS, BudgetConfig, RetryBudget
 from upstreamkit.core.ratelimit import RateLimiter
 from upstreamkit.state.memory import UpstreamState
 
-__all__ = ["Reply", "SharedBreaker", "SharedBudget", "SharedLimiter", "adopt", "payload"]
+__all__ = ["Reply", "SharedBreaker", "SharedBudget", "SharedLimiter", "adopt", "idle", "payload"]
 
 _MILLI = 1000
 
@@ -243,6 +243,14 @@ def payload(state: UpstreamState, me: str, now: float, now_ms: int = 0) -> tuple
         args += [0] * 6
     args.append(_ms(limiter.local_block(now)) if isinstance(limiter, SharedLimiter) else 0)
     return args, sent
+
+
+def idle(args: list[str | int]) -> bool:
+    """A payload with nothing to tell: no breaker or a closed one already in step with the shared state (epoch
+    known), no outcome, deposit, withdrawal, throttle change or block to push."""
+    if args[2] == 1 and (args[12] == 0 or any(args[i] for i in (14, 19, 20))):
+        return False
+    return not (args[22] == 1 and any(args[i] for i in (24, 25, 26))) and not args[28]
 
 
 def settle_sent(state: UpstreamState, sent: Sent) -> None:

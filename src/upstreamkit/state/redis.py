@@ -61,6 +61,7 @@ from upstreamkit.state._shared import (
     SharedBudget,
     SharedLimiter,
     adopt,
+    idle,
     payload,
     settle_sent,
 )
@@ -74,6 +75,10 @@ SCRIPT = resources.files("upstreamkit.state").joinpath("sync.lua").read_text(enc
 """The one Lua script (``sync.lua``)."""
 _SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 _FAILURES = (RedisError, OSError)
+_IDLE_EVERY = 10
+"""An upstream with nothing to push and a closed breaker is synchronised every this many rounds, not every one:
+a process without traffic to it needs the shared news only when its traffic starts (hundreds of idle
+upstreams would otherwise cost a round trip's worth of encoding each, every ``sync_every``)."""
 
 _Batch = list[tuple[str, UpstreamState, list[str | int], Sent]]
 
@@ -116,6 +121,7 @@ class RedisStateStore(MemoryStateStore):
         """How many times the backend went down and decisions fell back to local state."""
         self._backoff = retry_every
         self._next_try = 0.0
+        self._round = 0
         self._fixed_redis_ms = 0  # tests only: the script's "now" instead of TIME
         self._driver: threading.Thread | asyncio.Task[None] | None = None
         self._stopping = threading.Event()
@@ -203,21 +209,26 @@ class RedisStateStore(MemoryStateStore):
 
     def _run_thread(self) -> None:
         while not self._stopping.wait(self._delay()):
-            self.sync_once()
+            self.sync_once(everything=self._next_round())
 
     async def _run_async(self) -> None:
         while not self._stopping.is_set():
             await asyncio.sleep(self._delay())
-            await self.async_sync_once()
+            await self.async_sync_once(everything=self._next_round())
 
     def _delay(self) -> float:
         if self.backend_up is False:
             return max(self._next_try - self.clock.monotonic(), self.sync_every)
         return self.sync_every
 
-    def sync_once(self) -> bool:
-        """One synchronisation with a ``redis.Redis`` client (what the thread does); True when it went through."""
-        batch = self._collect()
+    def _next_round(self) -> bool:
+        self._round += 1
+        return self._round % _IDLE_EVERY == 0
+
+    def sync_once(self, *, everything: bool = True) -> bool:
+        """One synchronisation with a ``redis.Redis`` client (what the thread does); True when it went through.
+        ``everything=False`` leaves out the upstreams with nothing to push (the driver's rounds but one in ten)."""
+        batch = self._collect(everything)
         if batch is None:
             return False
         client = self.client
@@ -238,9 +249,9 @@ class RedisStateStore(MemoryStateStore):
             return False
         return self._answered(batch, replies)
 
-    async def async_sync_once(self) -> bool:
+    async def async_sync_once(self, *, everything: bool = True) -> bool:
         """One synchronisation with a ``redis.asyncio.Redis`` client (what the task does)."""
-        batch = self._collect()
+        batch = self._collect(everything)
         if batch is None:
             return False
         client = self.client
@@ -263,15 +274,17 @@ class RedisStateStore(MemoryStateStore):
 
     # --- the pure steps around the round trip ------------------------------------------------------------
 
-    def _collect(self) -> _Batch | None:
+    def _collect(self, everything: bool) -> _Batch | None:
         """Every kept upstream's push; None when there is none, or while the backend is down and not yet due."""
         now = self.clock.monotonic()
         if self.backend_up is False and now < self._next_try:
             return None
         batch: _Batch = []
+        every = everything or self.backend_up is not True
         for name, state in list(self._states.items()):
             args, sent = payload(state, self.me, now, self._fixed_redis_ms)
-            batch.append((name, state, args, sent))
+            if every or not idle(args):
+                batch.append((name, state, args, sent))
         return batch or None
 
     def _failed(self, batch: _Batch, exc: BaseException) -> None:
@@ -327,4 +340,4 @@ def keys(prefix: str, upstream: str) -> list[str]:
 def _queue(pipe: Any, prefix: str, batch: _Batch) -> None:
     """One EVALSHA per upstream on the pipeline (sync or asyncio: the same calls)."""
     for name, _, args, _ in batch:
-        pipe.evalsha(_SHA, 4, *keys(prefix, name), *args)
+        pipe.evalsha(_SHA, 4, *keys(prefix, name), args[0], ",".join(map(str, args[1:])))

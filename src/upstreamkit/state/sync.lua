@@ -7,25 +7,30 @@
 -- an integer, so clients with decode_responses on or off read the same reply.
 --
 -- KEYS: 1 breaker hash, 2 breaker window hash, 3 budget hash, 4 limiter block (string)
--- ARGV: see ARGS in state/_shared.py (the order is the contract between the two files)
+-- ARGV: 1 this process's name, 2 the numbers of state/_shared.py's payload(), comma-separated (the order is
+-- the contract between the two files)
 
-local me = ARGV[1]
-local now = tonumber(ARGV[2])
+-- The numbers come as one comma-separated ARGV[2] (encoding 30 arguments one by one was most of a client's
+-- cost per upstream); A[i] below is argument i of the list in state/_shared.py's payload().
+local A = {ARGV[1]}
+for v in string.gmatch(ARGV[2], '[^,]+') do A[#A + 1] = v end
+local me = A[1]
+local now = tonumber(A[2])
 if now <= 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function num(i) return tonumber(ARGV[i]) end
+local function num(i) return tonumber(A[i]) end
 
 -- Breaker --------------------------------------------------------------------------------------------
 local epoch, gen, st, left, fp, cf = 0, 0, 0, 0, 0, 0
-if ARGV[3] == '1' then
+if A[3] == '1' then
   local key, wkey = KEYS[1], KEYS[2]
   local limit, rate, slow_rate, min_calls = num(4), num(5) / 1000, num(6) / 1000, num(7)
   local window, open_for, growth, max_open, lease_for = num(8), num(9), num(10) / 1000, num(11), num(12)
-  local known_epoch, known_gen = tonumber(ARGV[13]) or 0, num(14)
-  local calls, failures, slow, streak, reset = num(15), num(16), num(17), num(18), ARGV[19] == '1'
+  local known_epoch, known_gen = num(13), num(14)
+  local calls, failures, slow, streak, reset = num(15), num(16), num(17), num(18), A[19] == '1'
   local local_open, probe, probe_hold = num(20), num(21), num(22)
   local h = redis.call('HMGET', key, 'epoch', 'gen', 'st', 'until', 'fp', 'cf', 'prober', 'lease')
   epoch = tonumber(h[1]) or 0
@@ -106,7 +111,7 @@ end
 
 -- Retry budget ---------------------------------------------------------------------------------------
 local deposits, withdrawals, tokens = -1, -1, -1
-if ARGV[23] == '1' then
+if A[23] == '1' then
   local key, ttl = KEYS[3], num(24)
   local dep, wd, delta, max_tokens = num(25), num(26), num(27), num(28)
   local width = math.max(math.floor(ttl / 10), 1)
