@@ -276,3 +276,16 @@ def test_the_script_is_loaded_once_and_reloaded_after_a_flush(redis_server: Redi
     assert client.script_exists(sha) == [True]
     client.script_flush()
     assert store.sync_once()
+
+
+def test_a_closed_store_leaves_its_breakers_to_decide_alone(redis_server: RedisServer) -> None:
+    """An open breaker waits for the shared grant only while the store synchronises; closed, time alone heals it."""
+    clock = FakeClock()
+    store = _store(redis_server, clock)
+    _fail(store, 5)
+    assert store.sync_once()
+    breaker = _breaker(store)
+    clock.advance(5.0)
+    assert breaker.state(clock.monotonic()) is BreakerState.OPEN  # online: waiting for the shared grant
+    store.close()
+    assert breaker.state(clock.monotonic()) is BreakerState.HALF_OPEN

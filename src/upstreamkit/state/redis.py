@@ -181,8 +181,9 @@ class RedisStateStore(MemoryStateStore):
     def close(self) -> None:
         """Stop the thread driver (a last sync is not attempted: what is local stays local)."""
         self._stopping.set()
+        self._online[0] = False  # from now on the breakers decide alone, as the memory store's do
         driver = self._driver
-        if isinstance(driver, threading.Thread):
+        if isinstance(driver, threading.Thread) and driver.is_alive():
             driver.join(timeout=1.0)
         if isinstance(self.client, redis.Redis):
             self.client.close()
@@ -191,6 +192,7 @@ class RedisStateStore(MemoryStateStore):
         """Stop synchronising without waiting (from inside the loop: the asyncio client is closed by a task)."""
         if isinstance(self.client, redis.asyncio.Redis):
             self._stopping.set()
+            self._online[0] = False
             with contextlib.suppress(RuntimeError):  # no running loop: nothing was started on one
                 asyncio.get_running_loop().create_task(self.aclose())
         else:
@@ -199,6 +201,7 @@ class RedisStateStore(MemoryStateStore):
     async def aclose(self) -> None:
         """Stop the asyncio driver and close the client."""
         self._stopping.set()
+        self._online[0] = False
         driver = self._driver
         if isinstance(driver, asyncio.Task):
             driver.cancel()
@@ -209,12 +212,24 @@ class RedisStateStore(MemoryStateStore):
 
     def _run_thread(self) -> None:
         while not self._stopping.wait(self._delay()):
-            self.sync_once(everything=self._next_round())
+            try:
+                self.sync_once(everything=self._next_round())
+            except Exception as exc:  # noqa: BLE001 - a bug must not leave breakers waiting for a grant
+                self._crashed(exc)
 
     async def _run_async(self) -> None:
         while not self._stopping.is_set():
             await asyncio.sleep(self._delay())
-            await self.async_sync_once(everything=self._next_round())
+            try:
+                await self.async_sync_once(everything=self._next_round())
+            except Exception as exc:  # noqa: BLE001 - as in the thread: local decisions, not a stuck state
+                self._crashed(exc)
+
+    def _crashed(self, exc: Exception) -> None:
+        logger.exception("upstreamkit shared state: the synchronisation failed; decisions are local", exc_info=exc)
+        self._online[0] = False
+        self.backend_up = False
+        self._next_try = self.clock.monotonic() + self.max_retry_every
 
     def _delay(self) -> float:
         if self.backend_up is False:
