@@ -106,3 +106,36 @@ def test_workers_with_a_bad_state_url_is_a_usage_error(start_gateway: Start, tmp
     assert result.stderr.strip().splitlines() == [
         "error: --state: state must be a redis://HOST:PORT/DB URL, not 'http://x'"
     ]
+
+
+def test_the_config_file_says_state_and_workers() -> None:
+    from upstreamkit.gateway.configfile import ConfigError, parse_config  # noqa: PLC0415
+
+    routes = '[upstreams.pay]\nurl = "http://127.0.0.1:9000/v1"\n[[routes]]\nprefix = "/pay"\nupstream = "pay"\n'
+    settings = parse_config(f'[gateway]\nstate = "redis://127.0.0.1:6379/2"\nworkers = 3\n{routes}', source_name="g")
+    assert (settings.state, settings.workers) == ("redis://127.0.0.1:6379/2", 3)
+    assert (parse_config(routes, source_name="g").state, parse_config(routes, source_name="g").workers) == (None, 1)
+    with pytest.raises(ConfigError, match=r"gateway\.state"):
+        parse_config(f'[gateway]\nstate = "http://127.0.0.1:6379"\n{routes}', source_name="g")
+    with pytest.raises(ConfigError, match=r"gateway\.workers"):
+        parse_config(f"[gateway]\nworkers = 0\n{routes}", source_name="g")
+
+
+def test_sighup_with_a_config_file_reloads_every_worker(
+    start_gateway: Start, simulator: Simulator, tmp_path: Path
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'[gateway]\nport = 0\nadmin_port = 0\nworkers = 2\n[upstreams.api]\nurl = "{simulator.base_url}"\n'
+        '[[routes]]\nprefix = "/api"\nupstream = "api"\n'
+    )
+    gateway = start_gateway("--config", str(config), workers=2)
+    before = {pid for pid, _ in gateway.admin.values()}
+    os.kill(gateway.process.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while gateway.lines().count("reloaded: 1 route(s)") < 2 and time.monotonic() < deadline:  # bounded
+        time.sleep(0.05)
+    assert gateway.lines().count("reloaded: 1 route(s)") == 2  # each worker reloaded the file, none restarted
+    assert {state["pid"] for state in (gateway.status(0)["state"], gateway.status(1)["state"])} == before
+    assert httpx.get(gateway.url("/api/v1/ok"), timeout=5).status_code == 200
+    assert gateway.stop() == 0

@@ -29,8 +29,9 @@ class GatewayProcess:
     def __init__(self, tmp_path: Path, *args: str, workers: int = 1, wait: bool = True) -> None:
         """Start the command; ``wait=False`` returns at once (start several, then :meth:`wait_ready` each)."""
         self.stderr_path = tmp_path / f"gateway-{time.monotonic_ns()}.err"
-        command = [sys.executable, "-m", "upstreamkit", "gateway", "--port", "0", "--admin-port", "0", *args]
-        if workers > 1:
+        ports = [] if "--config" in args else ["--port", "0", "--admin-port", "0"]  # a file says its own ports
+        command = [sys.executable, "-m", "upstreamkit", "gateway", *ports, *args]
+        if workers > 1 and "--config" not in args:
             command += ["--workers", str(workers)]
         self.workers = workers
         with self.stderr_path.open("wb") as stderr:
