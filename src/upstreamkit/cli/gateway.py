@@ -8,14 +8,17 @@ which command-line values were meant to win.
 Quick mode: ``--route /PREFIX=URL`` (repeatable), and the main policy knobs (``--attempts``, ``--deadline``,
 ``--per-try-timeout``, ``--no-breaker``, ``--no-budget``; the client's defaults otherwise), degraded mode for
 every route (``--stale-if-error SECONDS``, ``--fallback-body TEXT|@FILE`` with ``--fallback-status`` and
-``--fallback-type``) and a connection cap per upstream (``--max-upstream-connections``). Prints where it
-listens and the routes, then serves; on Ctrl-C or SIGTERM it stops accepting, finishes the requests in flight
-(bounded by ``--drain-timeout``) and exits 0. A bad route or a port that cannot be bound is one ``error:`` line
-on stderr and exit code 2.
+``--fallback-type``) and a connection cap per upstream (``--max-upstream-connections``). ``--state
+redis://HOST:PORT/DB`` shares the breakers, budgets and limiters through Redis and ``--workers N`` serves the port
+with N supervised processes (:mod:`upstreamkit.gateway.workers`); a config file says ``state`` and ``workers``
+in its ``[gateway]`` table. Prints where it listens and the routes, then serves; on Ctrl-C or SIGTERM it stops
+accepting, finishes the requests in flight (bounded by ``--drain-timeout``) and exits 0. A bad route or a port
+that cannot be bound is one ``error:`` line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -140,6 +143,20 @@ def gateway(
         metavar="SECONDS",
         help="How long a request waits for a connection at --max-upstream-connections (1 s).",
     ),
+    state: str | None = typer.Option(
+        None,
+        "--state",
+        metavar="URL",
+        help="redis://HOST:PORT/DB: breaker, budget and limiter state shared by every worker and replica on that "
+        "Redis (default: in each process).",
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        parser=integer(1, 64),
+        metavar="N",
+        help="Processes serving the port (admin port + i for worker i). State is per worker unless --state.",
+    ),
 ) -> None:
     """Run the gateway: forward configured routes, answer every upstream failure with one envelope.
 
@@ -148,7 +165,6 @@ def gateway(
     if ctx.invoked_subcommand is not None:  # `gateway export ...`: the subcommand does the work
         return
     # Loaded here, not at the top: other commands need none of the gateway.
-    from upstreamkit.gateway import run  # noqa: PLC0415
     from upstreamkit.gateway.configfile import ConfigError, load_config  # noqa: PLC0415
 
     given = {
@@ -176,6 +192,8 @@ def gateway(
             ("--fallback-type", fallback_type),
             ("--max-upstream-connections", max_upstream_connections),
             ("--upstream-queue-timeout", upstream_queue_timeout),
+            ("--state", state),
+            ("--workers", workers),
         )
         if value is not None and value is not False and value != []  # identity: --port 0 is given
     }
@@ -199,22 +217,8 @@ def gateway(
     if not _is_loopback(settings.host):
         typer.echo(f"warning: listening on {settings.host}, not loopback: anyone who can reach it can use it", err=True)
 
-    def announce(started: Gateway) -> None:
-        where = f"http://{settings.host}:{started.port}"
-        admin = f"http://{settings.admin_host}:{started.admin_port}" if started.admin_port is not None else "none"
-        lines = [f"upstreamkit gateway on {where}  (admin {admin})"]
-        lines += [f"  {r.prefix:<16} -> {r.url}  (upstream {r.upstream})" for r in settings.routes]
-        lines.append("Ctrl-C to stop." + ("  SIGHUP reloads the config." if load is not None else ""))
-        # stderr: stdout may be the access log.
-        typer.echo("\n".join(lines), err=True)
-
-    try:
-        code = run(settings, on_ready=announce, load=load, say=lambda line: typer.echo(line, err=True))
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise _fail(f"cannot listen on {settings.host}:{settings.port} or the admin port: {reason}") from None
-    except ImportError:
-        raise _fail("loop uvloop needs uvloop: pip install 'upstreamkit[gateway]'") from None
+    _check_scale(settings)
+    code = _serve(settings, load)
     typer.echo("stopped", err=True)
     raise typer.Exit(code)
 
@@ -273,6 +277,8 @@ def _quick_settings(given: dict[str, Any]) -> GatewaySettings:
         loop=loop,
         max_connections_per_upstream=given.get("--max-upstream-connections"),
         connection_queue_timeout=given.get("--upstream-queue-timeout", plain.connection_queue_timeout),
+        state=given.get("--state"),
+        workers=given.get("--workers", plain.workers),
     )
 
 
@@ -320,3 +326,65 @@ def _degraded(routes: tuple[Route, ...], given: dict[str, Any]) -> tuple[Route, 
     if stale_if_error is None and fallback is None:
         return routes
     return tuple(replace(route, stale_if_error=stale_if_error, fallback=fallback) for route in routes)
+
+
+def _check_scale(settings: GatewaySettings) -> None:
+    """``state`` names a Redis and its client is installed; ``workers`` leave room for their admin ports."""
+    from upstreamkit.gateway.state import check_state_url  # noqa: PLC0415
+
+    state, workers, admin_port = settings.state, settings.workers, settings.admin_port
+    if state is not None:
+        try:
+            check_state_url(state)
+            import redis  # noqa: F401, PLC0415 - the optional extra, checked before anything listens
+        except ValueError as exc:
+            raise _fail(f"--state: {exc}") from None
+        except ImportError:
+            raise _fail("--state redis:// needs the redis client: pip install 'upstreamkit[redis]'") from None
+    if workers > 1 and admin_port and admin_port + workers - 1 > 65535:
+        raise _fail(f"--admin-port {admin_port} leaves no room for {workers} workers (admin port + i each)")
+
+
+def _serve(settings: GatewaySettings, load: Callable[[], GatewaySettings] | None) -> int:
+    """Serve in this process, or with ``settings.workers`` supervised ones; announce where on stderr."""
+    from upstreamkit.core.redact import redact_url  # noqa: PLC0415
+    from upstreamkit.gateway import run  # noqa: PLC0415
+    from upstreamkit.gateway.workers import serve_workers  # noqa: PLC0415
+
+    where = "in each process" if settings.state is None else f"shared on {redact_url(settings.state)}"
+    reloads = "  SIGHUP reloads the config." if load is not None else ""
+
+    def announce_lines(port: int, admin: str) -> None:
+        lines = [f"upstreamkit gateway on http://{settings.host}:{port}  ({admin})"]
+        lines += [f"  {r.prefix:<16} -> {r.url}  (upstream {r.upstream})" for r in settings.routes]
+        if settings.state is not None or settings.workers > 1:
+            lines.append(f"state: {where}")
+        lines.append("Ctrl-C to stop." + reloads)
+        # stderr: stdout may be the access log.
+        typer.echo("\n".join(lines), err=True)
+
+    def admin_of(started: Gateway) -> str:
+        port = started.admin_port
+        return f"admin http://{settings.admin_host}:{port}" if port is not None else "admin none"
+
+    def announce(started: Gateway) -> None:
+        announce_lines(started.port, admin_of(started))
+
+    def announce_worker(started: Gateway, index: int) -> None:
+        typer.echo(f"worker {index} pid {os.getpid()}: {admin_of(started)}", err=True)
+
+    def say(line: str) -> None:
+        typer.echo(line, err=True)
+
+    try:
+        if settings.workers > 1:
+            return serve_workers(
+                settings, on_ready=lambda port: announce_lines(port, f"{settings.workers} workers"),
+                on_worker_ready=announce_worker, load=load, say=say,
+            )  # fmt: skip
+        return run(settings, on_ready=announce, load=load, say=say)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise _fail(f"cannot listen on {settings.host}:{settings.port} or the admin port: {reason}") from None
+    except ImportError:
+        raise _fail("loop uvloop needs uvloop: pip install 'upstreamkit[gateway]'") from None

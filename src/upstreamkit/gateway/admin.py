@@ -50,10 +50,14 @@ class AdminHandler:
         metrics: GatewayMetrics,
         bypass: BypassAPI | None = None,
         stale_cache: Callable[[], StaleCache | None] | None = None,
+        state: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         """``ready()`` says whether the public listener takes requests; ``breakers()`` gives each upstream's
         breaker state; ``metrics`` renders ``/metrics`` and ``/status``; ``bypass`` answers ``/routes``;
-        ``stale_cache()`` gives ``/status`` the stale cache (None when no route keeps stale responses)."""
+        ``stale_cache()`` gives ``/status`` the stale cache (None when no route keeps stale responses); ``state()``
+        is ``/status``'s ``state`` (where the per-upstream state lives: backend, shared or not, workers, this
+        process)."""
+        self._state = state
         self._ready = ready
         self._breakers = breakers
         self._metrics = metrics
@@ -94,6 +98,8 @@ class AdminHandler:
                     "max_bytes": cache.max_bytes,
                 }
             )
+            if self._state is not None:
+                document["state"] = self._state()
             return _json(200, document)
         if path == b"/series":
             return _json(200, self._metrics.timeseries(self._breakers()))

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
+import socket
 import ssl
 import sys
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,8 @@ from upstreamkit.gateway.metrics import GatewayMetrics
 from upstreamkit.gateway.policy import Policies
 from upstreamkit.gateway.proxy import Proxy
 from upstreamkit.gateway.server import HTTPProtocol, Request, Response, ServerState
+from upstreamkit.gateway.state import StateCollector
+from upstreamkit.gateway.state import describe as describe_state
 from upstreamkit.gateway.upstream import Resolver, UpstreamPool
 
 __all__ = ["Gateway", "loop_factory", "run"]
@@ -61,10 +64,12 @@ class Gateway:
         on_ready: Callable[[Gateway], None] | None = None,
         clock: Clock | None = None,
         rng: RandomSource | None = None,
+        listen_socket: socket.socket | None = None,
     ) -> None:
         """Configure (nothing listens until :meth:`start`); ``resolver`` and ``ssl_context`` are for the
         upstream connections (tests point them at loopback DNS and a local CA); ``clock`` is the policies'
-        (upstreamkit's current clock by default: a FakeClock under ``upstreamkit.testing.testing()``)."""
+        (upstreamkit's current clock by default: a FakeClock under ``upstreamkit.testing.testing()``);
+        ``listen_socket``: a bound public socket to serve instead of binding ``host:port`` (a worker's)."""
         self.settings = settings
         self.clock = clock if clock is not None else get_clock()
         self.metrics = GatewayMetrics(self.clock)
@@ -73,6 +78,10 @@ class Gateway:
         self.injectors = _injectors(settings, {}, self.clock)
         self.bypass = BypassSwitches(settings.routes, settings.policy, on_change=self.metrics.bypassed)
         """The admin API's bypass switches: the gateway's, kept across reloads."""
+        if self.metrics.registry is not None:
+            # Read at each scrape, from the policies in use (a reload replaces them).
+            self.metrics.registry.register(StateCollector(lambda: self.policies.stores()))  # noqa: PLW0108 - late
+        self.listen_socket = listen_socket
         self._resolver = resolver
         self._ssl_context = ssl_context
         self._on_ready = on_ready
@@ -110,12 +119,17 @@ class Gateway:
         limits = settings.limits
         public_state = self._public_state
         handle, refuse = self._handle, self._refuse
-        self._public = await loop.create_server(
-            lambda: HTTPProtocol(handle, refuse, limits, public_state),
-            settings.host,
-            settings.port,
-            backlog=2048,
-        )
+        if self.listen_socket is not None:  # a worker's socket (SO_REUSEPORT, or inherited from the parent)
+            self._public = await loop.create_server(
+                lambda: HTTPProtocol(handle, refuse, limits, public_state), sock=self.listen_socket, backlog=2048
+            )
+        else:
+            self._public = await loop.create_server(
+                lambda: HTTPProtocol(handle, refuse, limits, public_state),
+                settings.host,
+                settings.port,
+                backlog=2048,
+            )
         if settings.admin_port is not None:
             admin = AdminHandler(
                 ready=lambda: self._accepting,
@@ -123,6 +137,7 @@ class Gateway:
                 metrics=self.metrics,
                 bypass=BypassAPI(self.bypass, gateway=settings.name),
                 stale_cache=lambda: self.proxy.degraded.cache if self.proxy is not None else None,
+                state=lambda: describe_state(self.policies.stores(), self.settings.state, self.settings.workers),
             )
             admin_state = self._admin_state
             self._admin = await loop.create_server(
@@ -146,6 +161,7 @@ class Gateway:
             on_success=self.metrics.success,
             previous=previous,
             keep=keep,
+            state=settings.state,
         )
 
     # The connections call these, never a Proxy directly: a reload replaces the proxy under open connections.
@@ -236,6 +252,7 @@ class Gateway:
                     await asyncio.wait_for(server.wait_closed(), 1.0)
         if self._pool is not None:
             self._pool.close()
+        await self.policies.aclose()
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         if self._access_log is not None:
@@ -252,10 +269,10 @@ class Gateway:
 _RESTART_ONLY = (
     "host", "port", "admin_host", "admin_port", "access_log", "limits", "loop", "max_response_bytes",
     "max_connections_per_upstream", "connection_queue_timeout", "connection_queue_max", "stream_threshold",
-    "stale_cache_entries", "stale_cache_bytes",
+    "stale_cache_entries", "stale_cache_bytes", "state", "workers",
 )  # fmt: skip
 """Settings the process holds (listeners, the log file, the connections' limits, the loop, the pool and its
-connection cap, the stale-if-error cache's bounds)."""
+connection cap, the stale-if-error cache's bounds, the state backend, the workers)."""
 
 
 def _unchanged(old: GatewaySettings, new: GatewaySettings) -> set[str]:
@@ -310,11 +327,13 @@ def run(
     on_ready: Callable[[Gateway], None] | None = None,
     load: Callable[[], GatewaySettings] | None = None,
     say: Callable[[str], None] | None = None,
+    listen_socket: socket.socket | None = None,
 ) -> int:
     """Run in the foreground until SIGINT or SIGTERM, then stop gracefully; returns the exit code (0).
 
     ``load`` (the config file's loader): SIGHUP calls it and reloads; an exception's ``str()`` is reported as
-    one ``error:`` line through ``say`` (stderr by default) and the running config is kept."""
+    one ``error:`` line through ``say`` (stderr by default) and the running config is kept. ``listen_socket``:
+    serve this bound socket (a worker of :mod:`.workers`) instead of binding ``host:port``."""
     report = say if say is not None else _stderr
 
     async def main() -> None:
@@ -322,7 +341,7 @@ def run(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        gateway = Gateway(settings, on_ready=on_ready)
+        gateway = Gateway(settings, on_ready=on_ready, listen_socket=listen_socket)
         if load is not None:
             loop.add_signal_handler(signal.SIGHUP, _reloader(gateway, load, report))
         try:

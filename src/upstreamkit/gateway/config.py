@@ -79,6 +79,12 @@ class GatewaySettings:
     """How long a request waits for a connection when its upstream is at ``max_connections_per_upstream``."""
     connection_queue_max: int = 1024
     """Requests waiting at once for a connection to one upstream; more are refused at once."""
+    state: str | None = None
+    """Where each upstream's breaker, retry budget and limiter live: None in each process (per worker), or
+    ``redis://HOST:PORT/DB`` (``rediss://`` for TLS) shared by every worker and replica on that Redis (the
+    ``redis`` extra). When Redis fails, each process goes on deciding on its own state and re-joins later."""
+    workers: int = 1
+    """Processes serving the public port (``--workers``): forked and supervised by a parent (:mod:`.workers`)."""
 
     def upstream(self, name: str) -> UpstreamSettings | None:
         """The settings of the upstream named ``name``, if the config gave any."""

@@ -293,6 +293,9 @@ class GatewayModel(_Model):
     access_log: str | None = None
     drain_timeout: Duration = 10.0
     loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    state: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://")
+    """Where the per-upstream state lives (GatewaySettings.state): None per process, or a Redis URL."""
+    workers: int = Field(default=1, ge=1, le=64)
     timeouts: TimeoutsModel = TimeoutsModel()
     limits: LimitsModel = LimitsModel()
 
@@ -410,6 +413,8 @@ def _settings(model: ConfigModel) -> GatewaySettings:
         drain_timeout=g.drain_timeout,
         loop=g.loop,
         upstreams=tuple(upstreams),
+        state=g.state,
+        workers=g.workers,
     )
 
 

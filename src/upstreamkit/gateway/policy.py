@@ -45,6 +45,8 @@ from upstreamkit.core.outcome import Outcome
 from upstreamkit.core.ratelimit import RateLimiter
 from upstreamkit.core.retry import Deadline, GiveUp, RetryPolicy
 from upstreamkit.errors import ErrorKind, Hop
+from upstreamkit.gateway.state import aclose as close_stores
+from upstreamkit.gateway.state import discard, make_store
 from upstreamkit.gateway.upstream import UpstreamResponse
 from upstreamkit.state.memory import MemoryStateStore, UpstreamState
 
@@ -108,10 +110,12 @@ class Policies:
         on_success: Callable[[str, str, float, float], None] | None = None,
         previous: Policies | None = None,
         keep: Iterable[str] = (),
+        state: str | None = None,
     ) -> None:
         """One state store per distinct breaker, budget and rate (state per upstream name); ``observe`` hears every
         event, except the quick path's successful attempts when ``on_success(upstream, method, duration, at)`` is
-        given (the same facts without making an event: the one thing nearly every request does).
+        given (the same facts without making an event: the one thing nearly every request does). ``state``: None
+        keeps the state in this process; a ``redis://`` URL shares it (:mod:`upstreamkit.gateway.state`).
 
         ``previous`` and ``keep`` (a reload): the live state of the upstreams named in ``keep`` is carried over
         from ``previous`` where their breaker, budget and rate are configured the same (breaker state, budget
@@ -120,6 +124,7 @@ class Policies:
         self.rng: RandomSource = rng if rng is not None else random.Random()
         self._observe = observe
         self._on_success = on_success
+        self.state_url = state
         self._stores: dict[tuple[object, ...], MemoryStateStore] = {}
         self._entries: dict[int, tuple[RoutePolicy, MemoryStateStore, float | None]] = {}
         kept = set(keep)
@@ -138,15 +143,20 @@ class Policies:
                         old.forget(name)
                 self._stores[key] = old
             else:
-                self._stores[key] = MemoryStateStore(
-                    breaker=policy.breaker,
-                    budget=policy.budget,
-                    rate=policy.rate,
-                    burst=policy.burst,
-                    on_transition=self._transition,
-                    max_upstreams=4096,
-                    idle_for=1e12,  # the gateway's upstreams are configured, never forgotten
-                )
+                self._stores[key] = make_store(
+                    state, breaker=policy.breaker, budget=policy.budget, rate=policy.rate, burst=policy.burst,
+                    on_transition=self._transition, clock=clock,
+                )  # fmt: skip
+        if previous is not None:  # a reload: the stores no policy uses any more stop sharing
+            discard([store for store in previous.stores() if store not in self._stores.values()])
+
+    def stores(self) -> list[MemoryStateStore]:
+        """The state stores, one per distinct breaker, budget and rate."""
+        return list(self._stores.values())
+
+    async def aclose(self) -> None:
+        """Stop sharing (the Redis stores' synchronisation); the local state stays as it is."""
+        await close_stores(self._stores.values())
 
     def _transition(self, transition: BreakerTransition) -> None:
         if self._observe is not None:

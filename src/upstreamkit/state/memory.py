@@ -84,16 +84,19 @@ class MemoryStateStore:
             if state is None:
                 if len(self._states) >= self.max_upstreams or now >= self._next_sweep:
                     self._sweep(now)
-                state = UpstreamState(
-                    breaker=CircuitBreaker(self.breaker_config, name=upstream, on_transition=self._announce)
-                    if self.breaker_config is not None
-                    else None,
-                    budget=RetryBudget(self.budget_config) if self.budget_config is not None else None,
-                    limiter=RateLimiter(self.rate, self.burst, learn=self.learn_rate_limits),
-                    last_used=now,
-                )
-                self._states[upstream] = state
+                state = self._states[upstream] = self._new_state(upstream, now)
         return state
+
+    def _new_state(self, upstream: str, now: float) -> UpstreamState:
+        """A fresh state for ``upstream`` (a shared store makes the objects that share)."""
+        return UpstreamState(
+            breaker=CircuitBreaker(self.breaker_config, name=upstream, on_transition=self._announce)
+            if self.breaker_config is not None
+            else None,
+            budget=RetryBudget(self.budget_config) if self.budget_config is not None else None,
+            limiter=RateLimiter(self.rate, self.burst, learn=self.learn_rate_limits),
+            last_used=now,
+        )
 
     def upstreams(self) -> list[str]:
         """The upstreams whose state is kept."""
