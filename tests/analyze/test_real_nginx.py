@@ -1,0 +1,196 @@
+"""analyze on the real nginx's logs (Debian's nginx), written during an incident the test scripts and knows.
+
+nginx proxies ``/v1/orders/`` and ``/v1/users/`` to two simulators and writes four logs at once: ``combined``,
+ingress-nginx's ``upstreaminfo`` (its ``log_format`` as ingress-nginx's docs give it), a custom format with the
+client's key id (given to analyze with ``--log-format`` and ``--credential-field``), and the error log. The
+clients present three keys; ``key-c`` is revoked (the simulator answers it 401 all along). The script:
+
+    healthy 2 s · the orders upstream is stopped 2.5 s (nginx: connect() failed (111: Connection refused))
+    · healthy 2 s · the users upstream hangs 1.5 s (nginx: upstream timed out, read timeout 250 ms) · healthy
+
+Each access log, read together with the error log, must give both incidents within one bucket (1 s: nginx's
+access-log times have whole seconds), read to their causes (connection refused, a response timeout: not
+"outage"), the orders endpoint on top, and (where the key is logged) the revoked key's fingerprint on top.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from support.engines import Engine, free_port, nginx_conf, start_nginx
+from support.traffic import REVOKED, Dial, Traffic, Window, api_key, hold
+from upstreamkit.cli.app import app
+from upstreamkit.core.redact import fingerprint
+from upstreamkit.simulator import Simulator
+from upstreamkit.simulator.scenario import Scenario, parse_scenario
+
+pytestmark = pytest.mark.engine
+
+BUCKET_S = 1.0
+# ingress-nginx's upstreaminfo, as its docs print it (user-guide/nginx-configuration/log-format); the ingress
+# controller sets $proxy_upstream_name, $proxy_alternative_upstream_name and $req_id, this config does too.
+UPSTREAMINFO = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
+    '"$http_user_agent" $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] '
+    "$upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id"
+)
+CUSTOM = (
+    '$time_iso8601 $request_id $remote_addr "$request" $status $upstream_status $upstream_response_time '
+    "$request_time $upstream_addr key=$http_x_api_key_id"
+)
+PATHS = ("/v1/orders/17", "/v1/users/5", "/v1/orders/23", "/v1/users/8", "/v1/orders/4711", "/v1/users/13")
+
+
+def _scenario(name: str, hang: str | None = None) -> Scenario:
+    """Auth on (``key-c`` is not a valid key: revoked); a ``hang`` phase at dial 100-200 on that glob."""
+    keys = ", ".join(f'"{api_key(key)}"' for key in ("key-a", "key-b"))
+    text = f'name = "{name}"\n[auth]\nmode = "optional"\napi_keys = [{keys}]\n'
+    if hang:
+        text += f'[[phases]]\nname = "hang"\nstart = 100\nend = 200\n[phases.routes."{hang}"]\n'
+        text += 'faults = [{ kind = "hang", at = "before" }]\n'
+    else:
+        text += '[[phases]]\nname = "healthy"\nstart = 0\n'
+    return parse_scenario(text, source_name=name)
+
+
+def _config(folder: Path, port: int, orders: int, users: int) -> str:
+    logs = folder / "logs"
+    http = f"""
+    log_format upstreaminfo '{UPSTREAMINFO}';
+    log_format keyed '{CUSTOM}';
+    access_log {logs}/combined.log combined;
+    access_log {logs}/upstreaminfo.log upstreaminfo;
+    access_log {logs}/keyed.log keyed;
+    proxy_connect_timeout 1s;
+    proxy_read_timeout 250ms;
+    server {{
+        listen 127.0.0.1:{port};
+        set $req_id $request_id;
+        set $proxy_alternative_upstream_name "";
+        location /v1/orders/ {{ set $proxy_upstream_name "default-orders-80"; proxy_pass http://127.0.0.1:{orders}; }}
+        location /v1/users/ {{ set $proxy_upstream_name "default-users-80"; proxy_pass http://127.0.0.1:{users}; }}
+    }}"""
+    return nginx_conf(folder, http, error_level="warn")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What the test did (the truth) and the logs nginx wrote."""
+
+    nginx: Engine
+    refused: Window
+    timeouts: Window
+    statuses: dict[int, int]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    folder = tmp_path_factory.mktemp("real-nginx")
+    dial = Dial()
+    users = Simulator(_scenario("users", hang="/v1/users/*"), clock=dial).start()
+    orders = Simulator(_scenario("orders")).start()
+    port = free_port()
+    try:
+        with start_nginx(folder, _config(folder, port, orders.port, users.port), [port]) as nginx:
+            with Traffic(nginx.url(""), PATHS) as traffic:
+                hold(2.0)
+                start = time.time()
+                orders.stop()  # nothing listens on its port: nginx's connect() is refused
+                hold(2.5)
+                end = time.time()
+                orders = Simulator(_scenario("orders"), port=orders.port).start()
+                hold(2.0)
+                dial.position = 150.0  # the users upstream's hang phase
+                timeouts_start = time.time()
+                hold(1.5)
+                dial.position = 300.0
+                timeouts_end = time.time()
+                hold(1.5)
+            assert not traffic.errors, traffic.errors[:3]
+        yield Run(nginx, Window(start, end), Window(timeouts_start, timeouts_end), dict(traffic.statuses))
+    finally:
+        orders.stop()
+        users.stop()
+
+
+def _analyze(*args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["analyze", *args, "--bucket", "1s", "--json"])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def _epoch(text: str) -> float:
+    from datetime import datetime  # noqa: PLC0415 - one use
+
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _bucket(epoch: float) -> int:
+    return math.floor(epoch / BUCKET_S)
+
+
+def _assert_incidents(document: dict[str, Any], run: Run, *, upstream: str | None) -> None:
+    incidents = document["incidents"]
+    assert len(incidents) == 2, [(i["start"], i["end"], i["kinds"]) for i in incidents]
+    refused, timeouts = incidents
+    for found, truth in ((refused, run.refused), (timeouts, run.timeouts)):
+        # within one bucket: the bucket the log puts it in is the true one or its neighbour
+        assert abs(_bucket(_epoch(found["start"])) - _bucket(truth.start)) <= 1, (found["start"], truth)
+        assert abs(_bucket(_epoch(found["end"])) - _bucket(truth.end)) <= 1, (found["end"], truth)
+        assert abs(found["time_to_recover_s"] - (truth.end - truth.start)) <= 2 * BUCKET_S
+    assert max(refused["kinds"], key=refused["kinds"].get) == "connection_refused", refused["kinds"]
+    assert "upstream_outage" not in refused["kinds"], refused["kinds"]
+    assert max(timeouts["kinds"], key=timeouts["kinds"].get) == "http_response_timeout", timeouts["kinds"]
+    assert refused["top"]["endpoint"] == "/v1/orders/{id}"
+    assert timeouts["top"]["endpoint"] == "/v1/users/{id}"
+    if upstream is not None:
+        assert refused["top"]["upstream"] == upstream
+    assert document["clusters"]["by_endpoint"][0]["key"] == "/v1/orders/{id}"
+    assert document["unparsed"] == 0, document["formats"]
+
+
+def test_the_script_made_the_failures_it_meant(run: Run) -> None:
+    assert {401, 502, 504, 200} <= set(run.statuses), run.statuses
+    errors = "\n".join(run.nginx.lines("error"))
+    assert "connect() failed (111: Connection refused) while connecting to upstream" in errors
+    assert "upstream timed out (110: Connection timed out) while reading response header from upstream" in errors
+
+
+def test_combined_with_the_error_log(run: Run) -> None:
+    document = _analyze(str(run.nginx.logs["combined"]), str(run.nginx.logs["error"]))
+    assert [item["format"] for item in document["formats"]] == ["nginx", "nginx-error"]
+    _assert_incidents(document, run, upstream=None)
+
+
+def test_upstreaminfo_with_the_error_log(run: Run) -> None:
+    document = _analyze(str(run.nginx.logs["upstreaminfo"]), str(run.nginx.logs["error"]))
+    assert [item["format"] for item in document["formats"]] == ["nginx-upstreaminfo", "nginx-error"]
+    _assert_incidents(document, run, upstream="default-orders-80")
+    assert document["latency"]["p99"] is not None
+
+
+def test_custom_log_format_with_the_key_and_the_error_log(run: Run) -> None:
+    document = _analyze(
+        str(run.nginx.logs["keyed"]),
+        str(run.nginx.logs["error"]),
+        "--log-format",
+        CUSTOM,
+        "--credential-field",
+        "$http_x_api_key_id",
+    )
+    assert [item["format"] for item in document["formats"]][1] == "nginx-error"
+    _assert_incidents(document, run, upstream=None)
+    by_credential = document["clusters"]["by_credential"]
+    assert by_credential[0]["key"] == fingerprint(REVOKED)
+    assert max(by_credential[0]["kinds"], key=by_credential[0]["kinds"].get) == "auth_invalid"
+    assert REVOKED not in json.dumps(document)

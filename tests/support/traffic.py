@@ -1,0 +1,102 @@
+"""Steady client traffic through a proxy during a scripted incident, and the incident's truth as the test saw it.
+
+The script is real time (a proxy's log has real timestamps): the test holds each phase for a fixed wall-clock
+stretch, records when it switched, and the analysis must find those moments. The simulator's own timeline is
+moved by a :class:`Dial` (its clock), so a phase starts when the test says, not when a timer guesses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+__all__ = ["KEYS", "REVOKED", "Dial", "Traffic", "Window", "api_key", "hold"]
+
+KEYS = ("key-a", "key-b", "key-a", "key-b", "key-a", "key-b", "key-a", "key-b", "key-a", "key-c")
+"""The key ids the clients present, in turn: key-c, one request in ten, is the revoked one."""
+REVOKED = "key-c"
+MAX_REQUESTS = 20_000
+"""A bound on the whole run's requests, whatever the machine's speed."""
+
+
+def api_key(key_id: str) -> str:
+    """The secret of a key id (what ``X-Api-Key`` carries; the log shows only the id)."""
+    return f"{key_id}-secret-0123456789"
+
+
+def hold(seconds: float) -> None:
+    """Let the traffic run for a stretch of the script (real time: the proxy stamps its log with it)."""
+    time.sleep(seconds)
+
+
+@dataclass(slots=True)
+class Dial:
+    """A simulator clock the test turns: the scenario's phase is the one at :attr:`position`."""
+
+    position: float = 0.0
+
+    def __call__(self) -> float:
+        return self.position
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """When the test made the upstream fail (``start``) and healthy again (``end``), epoch seconds."""
+
+    start: float
+    end: float
+
+
+@dataclass(slots=True)
+class Traffic:
+    """``threads`` clients sending ``paths`` in turn (with the keys of :data:`KEYS` in turn) to ``base``.
+
+    A context manager: the clients start on enter and stop on exit. ``statuses`` counts what they got."""
+
+    base: str
+    paths: Sequence[str]
+    threads: int = 4
+    pause_s: float = 0.03
+    timeout_s: float = 5.0
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _workers: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _budget: itertools.count[int] = field(default_factory=itertools.count)
+
+    def _client(self, offset: int) -> None:
+        paths = itertools.cycle(self.paths)
+        keys = itertools.cycle(KEYS[offset:] + KEYS[:offset])
+        with httpx.Client(base_url=self.base, timeout=self.timeout_s) as client:
+            while not self._stop.is_set() and next(self._budget) < MAX_REQUESTS:
+                key = next(keys)
+                headers = {"X-Api-Key": api_key(key), "X-Api-Key-Id": key}
+                try:
+                    status = client.get(next(paths), headers=headers).status_code
+                except httpx.HTTPError as exc:  # the proxy is the one that answers; an error here is the test's
+                    with self._lock:
+                        self.errors.append(repr(exc))
+                    continue
+                with self._lock:
+                    self.statuses[status] = self.statuses.get(status, 0) + 1
+                self._stop.wait(self.pause_s)
+
+    def __enter__(self) -> Self:
+        for index in range(self.threads):
+            worker = threading.Thread(target=self._client, args=(index * 3,), name=f"traffic-{index}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(self.timeout_s + 5)
