@@ -16,7 +16,6 @@ access-log times have whole seconds), read to their causes (connection refused, 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,14 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from support.engines import Engine, free_port, nginx_conf, start_nginx
-from support.traffic import REVOKED, Dial, Traffic, Window, api_key, hold
-from upstreamkit.cli.app import app
+from support.traffic import REVOKED, Dial, Traffic, Window, analyze_json, hold, keyed_scenario, within_one_bucket
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.simulator import Simulator
-from upstreamkit.simulator.scenario import Scenario, parse_scenario
 
 pytestmark = pytest.mark.engine
 
@@ -47,19 +43,8 @@ CUSTOM = (
     '$time_iso8601 $request_id $remote_addr "$request" $status $upstream_status $upstream_response_time '
     "$request_time $upstream_addr key=$http_x_api_key_id"
 )
+HANG = '[{ kind = "hang", at = "before" }]'
 PATHS = ("/v1/orders/17", "/v1/users/5", "/v1/orders/23", "/v1/users/8", "/v1/orders/4711", "/v1/users/13")
-
-
-def _scenario(name: str, hang: str | None = None) -> Scenario:
-    """Auth on (``key-c`` is not a valid key: revoked); a ``hang`` phase at dial 100-200 on that glob."""
-    keys = ", ".join(f'"{api_key(key)}"' for key in ("key-a", "key-b"))
-    text = f'name = "{name}"\n[auth]\nmode = "optional"\napi_keys = [{keys}]\n'
-    if hang:
-        text += f'[[phases]]\nname = "hang"\nstart = 100\nend = 200\n[phases.routes."{hang}"]\n'
-        text += 'faults = [{ kind = "hang", at = "before" }]\n'
-    else:
-        text += '[[phases]]\nname = "healthy"\nstart = 0\n'
-    return parse_scenario(text, source_name=name)
 
 
 def _config(folder: Path, port: int, orders: int, users: int) -> str:
@@ -96,8 +81,8 @@ class Run:
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     folder = tmp_path_factory.mktemp("real-nginx")
     dial = Dial()
-    users = Simulator(_scenario("users", hang="/v1/users/*"), clock=dial).start()
-    orders = Simulator(_scenario("orders")).start()
+    users = Simulator(keyed_scenario("users", fault=HANG, route="/v1/users/*"), clock=dial).start()
+    orders = Simulator(keyed_scenario("orders")).start()
     port = free_port()
     try:
         with start_nginx(folder, _config(folder, port, orders.port, users.port), [port]) as nginx:
@@ -107,7 +92,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 orders.stop()  # nothing listens on its port: nginx's connect() is refused
                 hold(2.5)
                 end = time.time()
-                orders = Simulator(_scenario("orders"), port=orders.port).start()
+                orders = Simulator(keyed_scenario("orders"), port=orders.port).start()
                 hold(2.0)
                 dial.position = 150.0  # the users upstream's hang phase
                 timeouts_start = time.time()
@@ -122,31 +107,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         users.stop()
 
 
-def _analyze(*args: str) -> dict[str, Any]:
-    result = CliRunner().invoke(app, ["analyze", *args, "--bucket", "1s", "--json"])
-    assert result.exit_code == 0, result.output
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
-
-
-def _epoch(text: str) -> float:
-    from datetime import datetime  # noqa: PLC0415 - one use
-
-    return datetime.fromisoformat(text).timestamp()
-
-
-def _bucket(epoch: float) -> int:
-    return math.floor(epoch / BUCKET_S)
-
-
 def _assert_incidents(document: dict[str, Any], run: Run, *, upstream: str | None) -> None:
     incidents = document["incidents"]
     assert len(incidents) == 2, [(i["start"], i["end"], i["kinds"]) for i in incidents]
     refused, timeouts = incidents
     for found, truth in ((refused, run.refused), (timeouts, run.timeouts)):
-        # within one bucket: the bucket the log puts it in is the true one or its neighbour
-        assert abs(_bucket(_epoch(found["start"])) - _bucket(truth.start)) <= 1, (found["start"], truth)
-        assert abs(_bucket(_epoch(found["end"])) - _bucket(truth.end)) <= 1, (found["end"], truth)
+        assert within_one_bucket(found["start"], truth.start, BUCKET_S), (found["start"], truth)
+        assert within_one_bucket(found["end"], truth.end, BUCKET_S), (found["end"], truth)
         assert abs(found["time_to_recover_s"] - (truth.end - truth.start)) <= 2 * BUCKET_S
     assert max(refused["kinds"], key=refused["kinds"].get) == "connection_refused", refused["kinds"]
     assert "upstream_outage" not in refused["kinds"], refused["kinds"]
@@ -167,20 +134,20 @@ def test_the_script_made_the_failures_it_meant(run: Run) -> None:
 
 
 def test_combined_with_the_error_log(run: Run) -> None:
-    document = _analyze(str(run.nginx.logs["combined"]), str(run.nginx.logs["error"]))
+    document = analyze_json(str(run.nginx.logs["combined"]), str(run.nginx.logs["error"]))
     assert [item["format"] for item in document["formats"]] == ["nginx", "nginx-error"]
     _assert_incidents(document, run, upstream=None)
 
 
 def test_upstreaminfo_with_the_error_log(run: Run) -> None:
-    document = _analyze(str(run.nginx.logs["upstreaminfo"]), str(run.nginx.logs["error"]))
+    document = analyze_json(str(run.nginx.logs["upstreaminfo"]), str(run.nginx.logs["error"]))
     assert [item["format"] for item in document["formats"]] == ["nginx-upstreaminfo", "nginx-error"]
     _assert_incidents(document, run, upstream="default-orders-80")
     assert document["latency"]["p99"] is not None
 
 
 def test_custom_log_format_with_the_key_and_the_error_log(run: Run) -> None:
-    document = _analyze(
+    document = analyze_json(
         str(run.nginx.logs["keyed"]),
         str(run.nginx.logs["error"]),
         "--log-format",

@@ -8,16 +8,34 @@ moved by a :class:`Dial` (its clock), so a phase starts when the test says, not 
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
+from typer.testing import CliRunner
 
-__all__ = ["KEYS", "REVOKED", "Dial", "Traffic", "Window", "api_key", "hold"]
+from upstreamkit.cli.app import app
+from upstreamkit.simulator.scenario import Scenario, parse_scenario
+
+__all__ = [
+    "KEYS",
+    "REVOKED",
+    "Dial",
+    "Traffic",
+    "Window",
+    "analyze_json",
+    "api_key",
+    "hold",
+    "keyed_scenario",
+    "within_one_bucket",
+]
 
 KEYS = ("key-a", "key-b", "key-a", "key-b", "key-a", "key-b", "key-a", "key-b", "key-a", "key-c")
 """The key ids the clients present, in turn: key-c, one request in ten, is the revoked one."""
@@ -100,3 +118,29 @@ class Traffic:
         self._stop.set()
         for worker in self._workers:
             worker.join(self.timeout_s + 5)
+
+
+def keyed_scenario(name: str, *, fault: str | None = None, route: str = "/v1/*") -> Scenario:
+    """The simulator's upstream with auth on (the keys of :data:`KEYS` but the revoked one pass); with ``fault``
+    (a TOML inline table list, ``[{ kind = "hang" }]``), those faults on ``route`` while the dial is in 100-200."""
+    keys = ", ".join(f'"{api_key(key)}"' for key in sorted(set(KEYS) - {REVOKED}))
+    text = f'name = "{name}"\n[auth]\nmode = "optional"\napi_keys = [{keys}]\n'
+    if fault:
+        text += f'[[phases]]\nname = "fault"\nstart = 100\nend = 200\n[phases.routes."{route}"]\nfaults = {fault}\n'
+    else:
+        text += '[[phases]]\nname = "healthy"\nstart = 0\n'
+    return parse_scenario(text, source_name=name)
+
+
+def analyze_json(*args: str, bucket: str = "1s") -> dict[str, Any]:
+    """``upstreamkit analyze ARGS --bucket BUCKET --json``, in process; its document (exit 0 asserted)."""
+    result = CliRunner().invoke(app, ["analyze", *args, "--bucket", bucket, "--json"])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def within_one_bucket(found: str, truth: float, bucket_s: float) -> bool:
+    """Whether the RFC 3339 time ``found`` falls in the bucket of ``truth`` (epoch seconds) or a neighbour."""
+    bucket = math.floor(datetime.fromisoformat(found).timestamp() / bucket_s)
+    return abs(bucket - math.floor(truth / bucket_s)) <= 1

@@ -1,0 +1,128 @@
+"""analyze on the real HAProxy's log (Debian's haproxy, ``option httplog``), written during an incident the test
+scripts and knows.
+
+HAProxy routes ``/v1/orders/`` to one simulator (health-checked every 100 ms) and the rest to another, and
+captures the client's key id (``capture request header X-Api-Key-Id``, the log's ``{...}``). ``key-c`` is
+revoked (401 all along). The script:
+
+    healthy 2 s · the orders upstream is stopped 2.5 s (termination state SC: refused, then ``<NOSRV>`` once
+    the health check marks the server down) · healthy 2 s · the users upstream answers half its requests
+    429 with Retry-After and leaves the other half hanging 1.5 s (sH: ``timeout server`` 250 ms) · healthy
+
+The analysis must find both incidents within one bucket, read to their causes (connection refused; rate
+limit and response timeout), the orders endpoint on top and, with ``--credential-field hr``, the revoked
+key's fingerprint on top.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from support.engines import Engine, free_port, haproxy_cfg, start_haproxy
+from support.traffic import REVOKED, Dial, Traffic, Window, analyze_json, hold, keyed_scenario, within_one_bucket
+from upstreamkit.core.redact import fingerprint
+from upstreamkit.simulator import Simulator
+
+pytestmark = pytest.mark.engine
+
+BUCKET_S = 1.0
+PATHS = ("/v1/orders/17", "/v1/users/5", "/v1/orders/23", "/v1/users/8", "/v1/orders/4711", "/v1/users/13")
+THROTTLE_OR_HANG = '[{ kind = "rate_limited", p = 0.5, retry_after = 1 }, { kind = "hang", at = "before", p = 0.5 }]'
+
+
+def _config(port: int, orders: int, users: int) -> str:
+    body = f"""
+frontend web
+    bind 127.0.0.1:{port}
+    capture request header X-Api-Key-Id len 32
+    use_backend orders if {{ path_beg /v1/orders/ }}
+    default_backend users
+backend orders
+    retries 0
+    server orders1 127.0.0.1:{orders} check inter 100ms fall 1 rise 1
+backend users
+    server users1 127.0.0.1:{users}
+"""
+    return haproxy_cfg(body, timeouts="timeout connect 500ms\n    timeout client 10s\n    timeout server 250ms")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What the test did (the truth) and the log HAProxy wrote."""
+
+    haproxy: Engine
+    refused: Window
+    throttled: Window
+    statuses: dict[int, int]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    folder = tmp_path_factory.mktemp("real-haproxy")
+    dial = Dial()
+    users = Simulator(keyed_scenario("users", fault=THROTTLE_OR_HANG), clock=dial, seed=14).start()
+    orders = Simulator(keyed_scenario("orders")).start()
+    port = free_port()
+    try:
+        with start_haproxy(folder, _config(port, orders.port, users.port), [port]) as haproxy:
+            with Traffic(haproxy.url(""), PATHS) as traffic:
+                hold(2.0)
+                start = time.time()
+                orders.stop()
+                hold(2.5)
+                orders = Simulator(keyed_scenario("orders"), port=orders.port).start()
+                end = time.time()
+                hold(2.0)
+                dial.position = 150.0
+                throttled_start = time.time()
+                hold(1.5)
+                dial.position = 300.0
+                throttled_end = time.time()
+                hold(1.5)
+            assert not traffic.errors, traffic.errors[:3]
+        yield Run(haproxy, Window(start, end), Window(throttled_start, throttled_end), dict(traffic.statuses))
+    finally:
+        orders.stop()
+        users.stop()
+
+
+def test_the_script_made_the_failures_it_meant(run: Run) -> None:
+    assert {200, 401, 429, 503, 504} <= set(run.statuses), run.statuses
+    log = "\n".join(run.haproxy.lines("stdout"))
+    assert " orders/<NOSRV> " in log
+    assert " 503 " in log
+    assert " SC-- " in log
+    assert " sH-- " in log
+    assert "{key-c}" in log
+
+
+def test_httplog_read_to_the_causes(run: Run) -> None:
+    document = analyze_json(str(run.haproxy.logs["stdout"]), "--credential-field", "hr")
+    assert [item["format"] for item in document["formats"]] == ["haproxy"]
+    # HAProxy's own server-state lines ("Server orders/orders1 is DOWN ...") carry no time in the raw format
+    states = [line for line in run.haproxy.lines("stdout") if not line.startswith("127.0.0.1:")]
+    assert len(states) >= 2, states
+    assert document["unparsed"] == len(states), states
+    incidents = document["incidents"]
+    assert len(incidents) == 2, [(i["start"], i["end"], i["kinds"]) for i in incidents]
+    refused, throttled = incidents
+    for found, truth in ((refused, run.refused), (throttled, run.throttled)):
+        assert within_one_bucket(found["start"], truth.start, BUCKET_S), (found["start"], truth)
+        assert within_one_bucket(found["end"], truth.end, BUCKET_S), (found["end"], truth)
+        assert abs(found["time_to_recover_s"] - (truth.end - truth.start)) <= 2 * BUCKET_S
+    assert max(refused["kinds"], key=refused["kinds"].get) == "connection_refused", refused["kinds"]
+    assert "upstream_outage" not in refused["kinds"], refused["kinds"]
+    assert refused["top"]["endpoint"] == "/v1/orders/{id}"
+    assert refused["top"]["upstream"] == "orders"
+    assert {"rate_limited", "http_response_timeout"} <= set(throttled["kinds"]), throttled["kinds"]
+    assert throttled["top"]["endpoint"] == "/v1/users/{id}"
+    assert document["clusters"]["by_endpoint"][0]["key"] == "/v1/orders/{id}"
+    by_credential = document["clusters"]["by_credential"]
+    assert by_credential[0]["key"] == fingerprint(REVOKED)
+    assert max(by_credential[0]["kinds"], key=by_credential[0]["kinds"].get) == "auth_invalid"
+    assert REVOKED not in json.dumps(document)
