@@ -15,12 +15,12 @@ from functools import cache
 from typing import Any
 
 from upstreamkit.analyze.formats import LogFormat, is_request, lookup
-from upstreamkit.analyze.logsignatures import kind_of_flags, kind_of_message
+from upstreamkit.analyze.logsignatures import signature_of_line
 from upstreamkit.core.classify import classify
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
 
-__all__ = ["COLUMNS", "Step", "chain", "normalize_path", "run_chain"]
+__all__ = ["COLUMNS", "Step", "chain", "normalize_path", "run_chain", "status_kind"]
 
 Step = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -90,7 +90,8 @@ def _float(value: object, scale: float = 1.0) -> float | None:
 
 
 @cache
-def _status_kind(status: int) -> str | None:
+def status_kind(status: int) -> str | None:
+    """The kind a status alone is read as in a log line that names no cause; None when it is no failure."""
     if status < 500 and status not in _FAILING_4XX:
         return None
     return str(classify(status).kind)
@@ -132,6 +133,7 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
     if credential_field:
         fields["credential"] = credential_field.lstrip("$")
     last_time: list[tuple[str, float | None]] = [("", None)]
+    flags_log = fmt.flags[1] if fmt.flags else None
 
     def columns(raw: dict[str, Any]) -> dict[str, Any] | None:
         event = {column: lookup(raw, name) for column, name in fields.items()}
@@ -194,14 +196,12 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
         flags = event.pop("_flags", None)
         if given not in _KINDS:
             given = None
-            message = event.get("message")
-            signature = kind_of_message(message) if message else None
-            if signature is None and isinstance(flags, str) and fmt.flags:
-                signature = kind_of_flags(flags, event["status"], fmt.flags[1])
+            flags_text = flags if isinstance(flags, str) else None
+            signature = signature_of_line(event.get("message"), flags_text, event["status"], flags_log)
             if signature is not None:
                 given = signature.kind.value
             elif event["status"] is not None:
-                given = _status_kind(event["status"])
+                given = status_kind(event["status"])
         event["kind"] = given
         event["failed"] = given is not None
         event["file"] = file_index
