@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from support.cli import analyze_json, explain_line_json
 from support.engines import Engine, free_port, haproxy_cfg, start_haproxy
-from support.traffic import REVOKED, Dial, Traffic, Window, analyze_json, hold, keyed_scenario, within_one_bucket
+from support.traffic import REVOKED, Dial, Traffic, Window, hold, keyed_scenario, within_one_bucket
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.simulator import Simulator
 
@@ -126,3 +127,31 @@ def test_httplog_read_to_the_causes(run: Run) -> None:
     assert by_credential[0]["key"] == fingerprint(REVOKED)
     assert max(by_credential[0]["kinds"], key=by_credential[0]["kinds"].get) == "auth_invalid"
     assert REVOKED not in json.dumps(document)
+
+
+def test_explain_reads_real_httplog_lines_by_their_termination_state(run: Run) -> None:
+    lines = run.haproxy.lines("stdout")
+    expected = {
+        " SC-- ": ("connection_refused", "haproxy-sc"),
+        " sH-- ": ("http_response_timeout", "haproxy-sh-timeout"),
+        " 429 ": ("rate_limited", None),
+        " 401 ": ("auth_invalid", None),
+    }
+    for marker, (kind, signature) in expected.items():
+        line = next(line for line in lines if marker in line and line.startswith("127.0.0.1:"))
+        document = explain_line_json(line)
+        assert document["log_line"]["format"] == "haproxy"
+        assert (document["kind"], document["signature"]) == (kind, signature), line
+    nosrv = next(line for line in lines if "/<NOSRV> " in line)
+    assert explain_line_json(nosrv)["kind"] == "connection_refused"
+
+
+def test_explain_reads_real_server_state_lines(run: Run) -> None:
+    states = [line for line in run.haproxy.lines("stdout") if not line.startswith("127.0.0.1:")]
+    down = next(line for line in states if " is DOWN" in line)
+    document = explain_line_json(down)
+    assert document["log_line"]["format"] == "text"
+    assert (document["kind"], document["signature"]) == ("connection_refused", "haproxy-check-refused")
+    assert "Debian's haproxy" in document["source"]  # the version it was seen from
+    none_left = next(line for line in states if "has no server available" in line)
+    assert explain_line_json(none_left)["kind"] == "destination_unavailable"

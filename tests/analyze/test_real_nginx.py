@@ -24,8 +24,11 @@ from typing import Any
 
 import pytest
 
+from support.cli import analyze_json, explain_line_json
 from support.engines import Engine, free_port, nginx_conf, start_nginx
-from support.traffic import REVOKED, Dial, Traffic, Window, analyze_json, hold, keyed_scenario, within_one_bucket
+from support.traffic import REVOKED, Dial, Traffic, Window, hold, keyed_scenario, within_one_bucket
+from upstreamkit.analyze.formats import formats, parse_line
+from upstreamkit.analyze.steps import COLUMNS, chain, run_chain
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.simulator import Simulator
 
@@ -161,3 +164,44 @@ def test_custom_log_format_with_the_key_and_the_error_log(run: Run) -> None:
     assert by_credential[0]["key"] == fingerprint(REVOKED)
     assert max(by_credential[0]["kinds"], key=by_credential[0]["kinds"].get) == "auth_invalid"
     assert REVOKED not in json.dumps(document)
+
+
+def _analyzer_kind(line: str, format_name: str) -> str | None:
+    """The kind analyze's reader gives one line (the event row's ``kind``)."""
+    fmt = formats()[format_name]
+    fields = parse_line(line, fmt)
+    assert fields is not None, line
+    row = run_chain(chain(fmt), fields)
+    assert row is not None, line
+    kind: str | None = row[COLUMNS.index("kind")]
+    return kind
+
+
+def test_explain_reads_each_real_error_line_as_analyze_does(run: Run) -> None:
+    seen: dict[str, str] = {}
+    for line in run.nginx.lines("error"):
+        document = explain_line_json(line)
+        assert document["log_line"]["format"] == "nginx-error"
+        assert document["kind"] == _analyzer_kind(line, "nginx-error"), line
+        assert document["producer"] == "nginx"
+        assert document["source"].startswith("https://")
+        assert document["fixes"], line
+        seen[document["signature"]] = document["kind"]
+    assert seen["nginx-connect-refused"] == "connection_refused"
+    assert seen["nginx-upstream-timed-out"] == "http_response_timeout"
+
+
+def test_explain_reads_real_access_lines_by_their_status(run: Run) -> None:
+    lines = run.nginx.lines("upstreaminfo")
+    for status, kind in (("502", "upstream_outage"), ("504", "http_response_timeout"), ("401", "auth_invalid")):
+        line = next(line for line in lines if f'HTTP/1.1" {status} ' in line)
+        document = explain_line_json(line)
+        assert document["log_line"]["format"] == "nginx-upstreaminfo"
+        assert document["kind"] == kind == _analyzer_kind(line, "nginx-upstreaminfo")
+        assert document["log_line"]["fields"]["status"] == status
+    healthy = next(line for line in lines if 'HTTP/1.1" 200 ' in line)
+    assert explain_line_json(healthy)["kind"] is None
+    keyed = next(line for line in run.nginx.lines("keyed") if " 401 " in line)
+    document = explain_line_json(keyed, "--log-format", CUSTOM)
+    assert document["log_line"]["format"] == "nginx-log-format"
+    assert document["kind"] == "auth_invalid"

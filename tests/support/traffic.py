@@ -8,7 +8,6 @@ moved by a :class:`Dial` (its clock), so a phase starts when the test says, not 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import threading
 import time
@@ -16,12 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import httpx
-from typer.testing import CliRunner
 
-from upstreamkit.cli.app import app
 from upstreamkit.simulator.scenario import Scenario, parse_scenario
 
 __all__ = [
@@ -30,7 +27,6 @@ __all__ = [
     "Dial",
     "Traffic",
     "Window",
-    "analyze_json",
     "api_key",
     "hold",
     "keyed_scenario",
@@ -130,14 +126,6 @@ def keyed_scenario(name: str, *, fault: str | None = None, route: str = "/v1/*")
     else:
         text += '[[phases]]\nname = "healthy"\nstart = 0\n'
     return parse_scenario(text, source_name=name)
-
-
-def analyze_json(*args: str, bucket: str = "1s") -> dict[str, Any]:
-    """``upstreamkit analyze ARGS --bucket BUCKET --json``, in process; its document (exit 0 asserted)."""
-    result = CliRunner().invoke(app, ["analyze", *args, "--bucket", bucket, "--json"])
-    assert result.exit_code == 0, result.output
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
 
 
 def within_one_bucket(found: str, truth: float, bucket_s: float) -> bool:

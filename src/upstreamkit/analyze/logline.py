@@ -89,22 +89,31 @@ def _producer(fmt: LogFormat, signature: LogSignature | None) -> str:
 
 
 def read_log_line(line: str, custom: LogFormat | None = None) -> LogLine | None:
-    """``line`` read as a gateway log line; None when it is a line of no known format (nor of ``custom``)."""
+    """``line`` read as a gateway log line; None when it is a line of no known format (nor of ``custom``) and
+    holds no phrase a log signature knows (a bare phrase, or a line of a log without a format here, such as
+    HAProxy's server-state lines, is read as ``text``)."""
     line = line[:MAX_LINE].strip("\r\n")
     fmt = detect_format([line], custom)
     raw = parse_line(line, fmt) if fmt is not None else None
     if fmt is None or raw is None:
-        return None
+        signature = signature_of_line(line[:512], None, None, None)
+        if signature is None:
+            return None
+        fields = {"message": redact_text(line)[:500]}
+        return LogLine("text", fields, signature, _outcome(fields, signature, None, signature.producer))
     fields = _shown(raw, fmt)
     status = _status(lookup(raw, fmt.fields["status"])) if "status" in fmt.fields else None
     flags = fields.get("flags")
     signature = signature_of_line(_message(raw, fmt), flags, status, fmt.flags[1] if fmt.flags else None)
+    return LogLine(fmt.name, fields, signature, _outcome(fields, signature, status, _producer(fmt, signature)))
+
+
+def _outcome(fields: dict[str, str], signature: LogSignature | None, status: int | None, producer: str) -> Outcome:
     evidence = tuple(f"{name}: {value}" for name, value in fields.items())
-    producer = _producer(fmt, signature)
     if signature is not None:
-        outcome = make_outcome(
+        return make_outcome(
             signature.kind,
-            signature.explanation or f"{producer} logged: {fields.get('message') or flags}",
+            signature.explanation or f"{producer} logged: {fields.get('message') or fields.get('flags')}",
             hop=Hop.GATEWAY,
             status=status,
             producer=producer,
@@ -113,9 +122,9 @@ def read_log_line(line: str, custom: LogFormat | None = None) -> LogLine | None:
             fix=signature.fix,
             evidence=evidence,
         )
-    elif status is not None and status_kind(status) is not None:  # no phrase or flag names a cause: the status
+    if status is not None and status_kind(status) is not None:  # no phrase or flag names a cause: the status
         by_status = classify(status)
-        outcome = Outcome(
+        return Outcome(
             ok=by_status.ok,
             kind=by_status.kind,
             retryable=by_status.retryable,
@@ -126,15 +135,14 @@ def read_log_line(line: str, custom: LogFormat | None = None) -> LogLine | None:
             producer=producer,
             evidence=evidence,
         )
-    else:
-        outcome = Outcome(
-            ok=True,
-            kind=None,
-            retryable=False,
-            request_sent=False,
-            explanation=f"A {fmt.name} line that names no failure the knowledge base knows"
-            + (f" (status {status} is not a failed upstream call)." if status is not None else "."),
-            producer=producer,
-            evidence=evidence,
-        )
-    return LogLine(fmt.name, fields, signature, outcome)
+    return Outcome(
+        ok=True,
+        kind=None,
+        retryable=False,
+        request_sent=False,
+        explanation="A log line that names no failure the knowledge base knows"
+        + (f" (status {status} is not a failed upstream call)." if status is not None else "."),
+        status=status,
+        producer=producer,
+        evidence=evidence,
+    )
