@@ -17,22 +17,18 @@ key's fingerprint on top.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from support.cli import analyze_json, explain_line_json
 from support.engines import Engine, free_port, haproxy_cfg, start_haproxy
-from support.traffic import REVOKED, Dial, Traffic, Window, hold, keyed_scenario, within_one_bucket
+from support.traffic import REVOKED, Script, Upstreams, within_one_bucket
 from upstreamkit.core.redact import fingerprint
-from upstreamkit.simulator import Simulator
 
 pytestmark = pytest.mark.engine
 
 BUCKET_S = 1.0
-PATHS = ("/v1/orders/17", "/v1/users/5", "/v1/orders/23", "/v1/users/8", "/v1/orders/4711", "/v1/users/13")
 THROTTLE_OR_HANG = '[{ kind = "rate_limited", p = 0.5, retry_after = 1 }, { kind = "hang", at = "before", p = 0.5 }]'
 
 
@@ -54,46 +50,26 @@ backend users
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """What the test did (the truth) and the log HAProxy wrote."""
+    """The logs HAProxy wrote and what the test did (the truth)."""
 
     haproxy: Engine
-    refused: Window
-    throttled: Window
-    statuses: dict[int, int]
+    script: Script
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     folder = tmp_path_factory.mktemp("real-haproxy")
-    dial = Dial()
-    users = Simulator(keyed_scenario("users", fault=THROTTLE_OR_HANG), clock=dial, seed=14).start()
-    orders = Simulator(keyed_scenario("orders")).start()
     port = free_port()
-    try:
-        with start_haproxy(folder, _config(port, orders.port, users.port), [port]) as haproxy:
-            with Traffic(haproxy.url(""), PATHS) as traffic:
-                hold(2.0)
-                start = time.time()
-                orders.stop()
-                hold(2.5)
-                orders = Simulator(keyed_scenario("orders"), port=orders.port).start()
-                end = time.time()
-                hold(2.0)
-                dial.position = 150.0
-                throttled_start = time.time()
-                hold(1.5)
-                dial.position = 300.0
-                throttled_end = time.time()
-                hold(1.5)
-            assert not traffic.errors, traffic.errors[:3]
-        yield Run(haproxy, Window(start, end), Window(throttled_start, throttled_end), dict(traffic.statuses))
-    finally:
-        orders.stop()
-        users.stop()
+    with (
+        Upstreams(THROTTLE_OR_HANG, seed=14) as upstreams,
+        start_haproxy(folder, _config(port, upstreams.orders.port, upstreams.users.port), [port]) as haproxy,
+    ):
+        script = upstreams.play(haproxy.url(""))
+    return Run(haproxy, script)
 
 
 def test_the_script_made_the_failures_it_meant(run: Run) -> None:
-    assert {200, 401, 429, 503, 504} <= set(run.statuses), run.statuses
+    assert {200, 401, 429, 503, 504} <= set(run.script.statuses), run.script.statuses
     log = "\n".join(run.haproxy.lines("stdout"))
     assert " orders/<NOSRV> " in log
     assert " 503 " in log
@@ -112,7 +88,7 @@ def test_httplog_read_to_the_causes(run: Run) -> None:
     incidents = document["incidents"]
     assert len(incidents) == 2, [(i["start"], i["end"], i["kinds"]) for i in incidents]
     refused, throttled = incidents
-    for found, truth in ((refused, run.refused), (throttled, run.throttled)):
+    for found, truth in ((refused, run.script.refused), (throttled, run.script.faulted)):
         assert within_one_bucket(found["start"], truth.start, BUCKET_S), (found["start"], truth)
         assert within_one_bucket(found["end"], truth.end, BUCKET_S), (found["end"], truth)
         assert abs(found["time_to_recover_s"] - (truth.end - truth.start)) <= 2 * BUCKET_S

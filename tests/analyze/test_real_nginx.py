@@ -16,8 +16,6 @@ access-log times have whole seconds), read to their causes (connection refused, 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +24,10 @@ import pytest
 
 from support.cli import analyze_json, explain_line_json
 from support.engines import Engine, free_port, nginx_conf, start_nginx
-from support.traffic import REVOKED, Dial, Traffic, Window, hold, keyed_scenario, within_one_bucket
+from support.traffic import REVOKED, Script, Upstreams, within_one_bucket
 from upstreamkit.analyze.formats import formats, parse_line
 from upstreamkit.analyze.steps import COLUMNS, chain, run_chain
 from upstreamkit.core.redact import fingerprint
-from upstreamkit.simulator import Simulator
 
 pytestmark = pytest.mark.engine
 
@@ -47,7 +44,6 @@ CUSTOM = (
     "$request_time $upstream_addr key=$http_x_api_key_id"
 )
 HANG = '[{ kind = "hang", at = "before" }]'
-PATHS = ("/v1/orders/17", "/v1/users/5", "/v1/orders/23", "/v1/users/8", "/v1/orders/4711", "/v1/users/13")
 
 
 def _config(folder: Path, port: int, orders: int, users: int) -> str:
@@ -72,49 +68,29 @@ def _config(folder: Path, port: int, orders: int, users: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """What the test did (the truth) and the logs nginx wrote."""
+    """The logs nginx wrote and what the test did (the truth)."""
 
     nginx: Engine
-    refused: Window
-    timeouts: Window
-    statuses: dict[int, int]
+    script: Script
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     folder = tmp_path_factory.mktemp("real-nginx")
-    dial = Dial()
-    users = Simulator(keyed_scenario("users", fault=HANG, route="/v1/users/*"), clock=dial).start()
-    orders = Simulator(keyed_scenario("orders")).start()
     port = free_port()
-    try:
-        with start_nginx(folder, _config(folder, port, orders.port, users.port), [port]) as nginx:
-            with Traffic(nginx.url(""), PATHS) as traffic:
-                hold(2.0)
-                start = time.time()
-                orders.stop()  # nothing listens on its port: nginx's connect() is refused
-                hold(2.5)
-                end = time.time()
-                orders = Simulator(keyed_scenario("orders"), port=orders.port).start()
-                hold(2.0)
-                dial.position = 150.0  # the users upstream's hang phase
-                timeouts_start = time.time()
-                hold(1.5)
-                dial.position = 300.0
-                timeouts_end = time.time()
-                hold(1.5)
-            assert not traffic.errors, traffic.errors[:3]
-        yield Run(nginx, Window(start, end), Window(timeouts_start, timeouts_end), dict(traffic.statuses))
-    finally:
-        orders.stop()
-        users.stop()
+    with (
+        Upstreams(HANG, "/v1/users/*") as upstreams,
+        start_nginx(folder, _config(folder, port, upstreams.orders.port, upstreams.users.port), [port]) as nginx,
+    ):
+        script = upstreams.play(nginx.url(""))
+    return Run(nginx, script)
 
 
 def _assert_incidents(document: dict[str, Any], run: Run, *, upstream: str | None) -> None:
     incidents = document["incidents"]
     assert len(incidents) == 2, [(i["start"], i["end"], i["kinds"]) for i in incidents]
     refused, timeouts = incidents
-    for found, truth in ((refused, run.refused), (timeouts, run.timeouts)):
+    for found, truth in ((refused, run.script.refused), (timeouts, run.script.faulted)):
         assert within_one_bucket(found["start"], truth.start, BUCKET_S), (found["start"], truth)
         assert within_one_bucket(found["end"], truth.end, BUCKET_S), (found["end"], truth)
         assert abs(found["time_to_recover_s"] - (truth.end - truth.start)) <= 2 * BUCKET_S
@@ -130,7 +106,7 @@ def _assert_incidents(document: dict[str, Any], run: Run, *, upstream: str | Non
 
 
 def test_the_script_made_the_failures_it_meant(run: Run) -> None:
-    assert {401, 502, 504, 200} <= set(run.statuses), run.statuses
+    assert {401, 502, 504, 200} <= set(run.script.statuses), run.script.statuses
     errors = "\n".join(run.nginx.lines("error"))
     assert "connect() failed (111: Connection refused) while connecting to upstream" in errors
     assert "upstream timed out (110: Connection timed out) while reading response header from upstream" in errors

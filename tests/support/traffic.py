@@ -19,13 +19,17 @@ from typing import Self
 
 import httpx
 
+from upstreamkit.simulator import Simulator
 from upstreamkit.simulator.scenario import Scenario, parse_scenario
 
 __all__ = [
     "KEYS",
+    "PATHS",
     "REVOKED",
     "Dial",
+    "Script",
     "Traffic",
+    "Upstreams",
     "Window",
     "api_key",
     "hold",
@@ -36,6 +40,8 @@ __all__ = [
 KEYS = ("key-a", "key-b", "key-a", "key-b", "key-a", "key-b", "key-a", "key-b", "key-a", "key-c")
 """The key ids the clients present, in turn: key-c, one request in ten, is the revoked one."""
 REVOKED = "key-c"
+PATHS = ("/v1/orders/17", "/v1/users/5", "/v1/orders/23", "/v1/users/8", "/v1/orders/4711", "/v1/users/13")
+"""What the clients ask, in turn: half orders, half users, ids that analyze masks to ``{id}``."""
 MAX_REQUESTS = 20_000
 """A bound on the whole run's requests, whatever the machine's speed."""
 
@@ -132,3 +138,51 @@ def within_one_bucket(found: str, truth: float, bucket_s: float) -> bool:
     """Whether the RFC 3339 time ``found`` falls in the bucket of ``truth`` (epoch seconds) or a neighbour."""
     bucket = math.floor(datetime.fromisoformat(found).timestamp() / bucket_s)
     return abs(bucket - math.floor(truth / bucket_s)) <= 1
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """The incident as the test made it: the orders upstream down, later the users upstream faulty."""
+
+    refused: Window
+    faulted: Window
+    statuses: dict[int, int]
+
+
+class Upstreams:
+    """Two simulators behind the proxy under test, ``orders`` and ``users`` (``users`` runs ``fault`` on
+    ``route`` when :meth:`play` turns its dial); a context manager that stops both."""
+
+    def __init__(self, fault: str, route: str = "/v1/*", *, seed: int = 0) -> None:
+        self.dial = Dial()
+        self.users = Simulator(keyed_scenario("users", fault=fault, route=route), clock=self.dial, seed=seed).start()
+        self.orders = Simulator(keyed_scenario("orders")).start()
+
+    def play(self, base: str) -> Script:
+        """Traffic through ``base`` while the script runs; what happened when:
+
+        healthy 2 s · orders stopped 2.5 s (nothing listens: the proxy's connect is refused) · healthy 2 s ·
+        the users upstream's fault 1.5 s · healthy 1.5 s."""
+        with Traffic(base, PATHS) as traffic:
+            hold(2.0)
+            refused_start = time.time()
+            self.orders.stop()
+            hold(2.5)
+            self.orders = Simulator(keyed_scenario("orders"), port=self.orders.port).start()
+            refused_end = time.time()
+            hold(2.0)
+            self.dial.position = 150.0
+            faulted_start = time.time()
+            hold(1.5)
+            self.dial.position = 300.0
+            faulted_end = time.time()
+            hold(1.5)
+        assert not traffic.errors, traffic.errors[:3]
+        return Script(Window(refused_start, refused_end), Window(faulted_start, faulted_end), dict(traffic.statuses))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.orders.stop()
+        self.users.stop()
