@@ -5,9 +5,9 @@ HAProxy routes ``/v1/orders/`` to one simulator (health-checked every 100 ms) an
 captures the client's key id (``capture request header X-Api-Key-Id``, the log's ``{...}``). ``key-c`` is
 revoked (401 all along). The script:
 
-    healthy 2 s · the orders upstream is stopped 2.5 s (termination state SC: refused, then ``<NOSRV>`` once
-    the health check marks the server down) · healthy 2 s · the users upstream answers half its requests
-    429 with Retry-After and leaves the other half hanging 1.5 s (sH: ``timeout server`` 250 ms) · healthy
+    healthy 3 s · the orders upstream is stopped 2 s (termination state SC: refused, then ``<NOSRV>`` once
+    the health check marks the server down) · healthy 3 s · the users upstream answers 30 % of its requests
+    429 with Retry-After and leaves 30 % hanging for 2 s (sH: ``timeout server`` 250 ms) · healthy
 
 The analysis must find both incidents within one bucket, read to their causes (connection refused; rate
 limit and response timeout), the orders endpoint on top and, with ``--credential-field hr``, the revoked
@@ -17,19 +17,18 @@ key's fingerprint on top.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import pytest
 
 from support.cli import analyze_json, explain_line_json
-from support.engines import Engine, free_port, haproxy_cfg, start_haproxy
-from support.traffic import REVOKED, Script, Upstreams, within_one_bucket
+from support.engines import free_port, haproxy_cfg, start_haproxy
+from support.traffic import REVOKED, Run, Upstreams, within_one_bucket
 from upstreamkit.core.redact import fingerprint
 
 pytestmark = pytest.mark.engine
 
 BUCKET_S = 1.0
-THROTTLE_OR_HANG = '[{ kind = "rate_limited", p = 0.5, retry_after = 1 }, { kind = "hang", at = "before", p = 0.5 }]'
+THROTTLE_OR_HANG = '[{ kind = "rate_limited", p = 0.3, retry_after = 1 }, { kind = "hang", at = "before", p = 0.3 }]'
 
 
 def _config(port: int, orders: int, users: int) -> str:
@@ -48,14 +47,6 @@ backend users
     return haproxy_cfg(body, timeouts="timeout connect 500ms\n    timeout client 10s\n    timeout server 250ms")
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    """The logs HAProxy wrote and what the test did (the truth)."""
-
-    haproxy: Engine
-    script: Script
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     folder = tmp_path_factory.mktemp("real-haproxy")
@@ -70,7 +61,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 def test_the_script_made_the_failures_it_meant(run: Run) -> None:
     assert {200, 401, 429, 503, 504} <= set(run.script.statuses), run.script.statuses
-    log = "\n".join(run.haproxy.lines("stdout"))
+    log = "\n".join(run.engine.lines("stdout"))
     assert " orders/<NOSRV> " in log
     assert " 503 " in log
     assert " SC-- " in log
@@ -79,14 +70,15 @@ def test_the_script_made_the_failures_it_meant(run: Run) -> None:
 
 
 def test_httplog_read_to_the_causes(run: Run) -> None:
-    document = analyze_json(str(run.haproxy.logs["stdout"]), "--credential-field", "hr")
+    document = analyze_json(str(run.engine.logs["stdout"]), "--credential-field", "hr")
     assert [item["format"] for item in document["formats"]] == ["haproxy"]
     # HAProxy's own server-state lines ("Server orders/orders1 is DOWN ...") carry no time in the raw format
-    states = [line for line in run.haproxy.lines("stdout") if not line.startswith("127.0.0.1:")]
+    states = [line for line in run.engine.lines("stdout") if not line.startswith("127.0.0.1:")]
     assert len(states) >= 2, states
     assert document["unparsed"] == len(states), states
     incidents = document["incidents"]
-    assert len(incidents) == 2, [(i["start"], i["end"], i["kinds"]) for i in incidents]
+    series = [(bucket["t"][11:19], bucket["requests"], bucket["failures"]) for bucket in document["series"]]
+    assert len(incidents) == 2, ([(i["start"], i["end"], i["kinds"]) for i in incidents], series)
     refused, throttled = incidents
     for found, truth in ((refused, run.script.refused), (throttled, run.script.faulted)):
         assert within_one_bucket(found["start"], truth.start, BUCKET_S), (found["start"], truth)
@@ -106,7 +98,7 @@ def test_httplog_read_to_the_causes(run: Run) -> None:
 
 
 def test_explain_reads_real_httplog_lines_by_their_termination_state(run: Run) -> None:
-    lines = run.haproxy.lines("stdout")
+    lines = run.engine.lines("stdout")
     expected = {
         " SC-- ": ("connection_refused", "haproxy-sc"),
         " sH-- ": ("http_response_timeout", "haproxy-sh-timeout"),
@@ -123,7 +115,7 @@ def test_explain_reads_real_httplog_lines_by_their_termination_state(run: Run) -
 
 
 def test_explain_reads_real_server_state_lines(run: Run) -> None:
-    states = [line for line in run.haproxy.lines("stdout") if not line.startswith("127.0.0.1:")]
+    states = [line for line in run.engine.lines("stdout") if not line.startswith("127.0.0.1:")]
     down = next(line for line in states if " is DOWN" in line)
     document = explain_line_json(down)
     assert document["log_line"]["format"] == "text"

@@ -5,8 +5,8 @@ ingress-nginx's ``upstreaminfo`` (its ``log_format`` as ingress-nginx's docs giv
 client's key id (given to analyze with ``--log-format`` and ``--credential-field``), and the error log. The
 clients present three keys; ``key-c`` is revoked (the simulator answers it 401 all along). The script:
 
-    healthy 2 s · the orders upstream is stopped 2.5 s (nginx: connect() failed (111: Connection refused))
-    · healthy 2 s · the users upstream hangs 1.5 s (nginx: upstream timed out, read timeout 250 ms) · healthy
+    healthy 3 s · the orders upstream is stopped 2 s (nginx: connect() failed (111: Connection refused))
+    · healthy 3 s · the users upstream hangs 2 s (nginx: upstream timed out, read timeout 250 ms) · healthy
 
 Each access log, read together with the error log, must give both incidents within one bucket (1 s: nginx's
 access-log times have whole seconds), read to their causes (connection refused, a response timeout: not
@@ -16,15 +16,14 @@ access-log times have whole seconds), read to their causes (connection refused, 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from support.cli import analyze_json, explain_line_json
-from support.engines import Engine, free_port, nginx_conf, start_nginx
-from support.traffic import REVOKED, Script, Upstreams, within_one_bucket
+from support.engines import free_port, nginx_conf, start_nginx
+from support.traffic import REVOKED, Run, Upstreams, within_one_bucket
 from upstreamkit.analyze.formats import formats, parse_line
 from upstreamkit.analyze.steps import COLUMNS, chain, run_chain
 from upstreamkit.core.redact import fingerprint
@@ -66,14 +65,6 @@ def _config(folder: Path, port: int, orders: int, users: int) -> str:
     return nginx_conf(folder, http, error_level="warn")
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    """The logs nginx wrote and what the test did (the truth)."""
-
-    nginx: Engine
-    script: Script
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     folder = tmp_path_factory.mktemp("real-nginx")
@@ -88,7 +79,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 def _assert_incidents(document: dict[str, Any], run: Run, *, upstream: str | None) -> None:
     incidents = document["incidents"]
-    assert len(incidents) == 2, [(i["start"], i["end"], i["kinds"]) for i in incidents]
+    series = [(bucket["t"][11:19], bucket["requests"], bucket["failures"]) for bucket in document["series"]]
+    assert len(incidents) == 2, ([(i["start"], i["end"], i["kinds"]) for i in incidents], series)
     refused, timeouts = incidents
     for found, truth in ((refused, run.script.refused), (timeouts, run.script.faulted)):
         assert within_one_bucket(found["start"], truth.start, BUCKET_S), (found["start"], truth)
@@ -107,19 +99,19 @@ def _assert_incidents(document: dict[str, Any], run: Run, *, upstream: str | Non
 
 def test_the_script_made_the_failures_it_meant(run: Run) -> None:
     assert {401, 502, 504, 200} <= set(run.script.statuses), run.script.statuses
-    errors = "\n".join(run.nginx.lines("error"))
+    errors = "\n".join(run.engine.lines("error"))
     assert "connect() failed (111: Connection refused) while connecting to upstream" in errors
     assert "upstream timed out (110: Connection timed out) while reading response header from upstream" in errors
 
 
 def test_combined_with_the_error_log(run: Run) -> None:
-    document = analyze_json(str(run.nginx.logs["combined"]), str(run.nginx.logs["error"]))
+    document = analyze_json(str(run.engine.logs["combined"]), str(run.engine.logs["error"]))
     assert [item["format"] for item in document["formats"]] == ["nginx", "nginx-error"]
     _assert_incidents(document, run, upstream=None)
 
 
 def test_upstreaminfo_with_the_error_log(run: Run) -> None:
-    document = analyze_json(str(run.nginx.logs["upstreaminfo"]), str(run.nginx.logs["error"]))
+    document = analyze_json(str(run.engine.logs["upstreaminfo"]), str(run.engine.logs["error"]))
     assert [item["format"] for item in document["formats"]] == ["nginx-upstreaminfo", "nginx-error"]
     _assert_incidents(document, run, upstream="default-orders-80")
     assert document["latency"]["p99"] is not None
@@ -127,8 +119,8 @@ def test_upstreaminfo_with_the_error_log(run: Run) -> None:
 
 def test_custom_log_format_with_the_key_and_the_error_log(run: Run) -> None:
     document = analyze_json(
-        str(run.nginx.logs["keyed"]),
-        str(run.nginx.logs["error"]),
+        str(run.engine.logs["keyed"]),
+        str(run.engine.logs["error"]),
         "--log-format",
         CUSTOM,
         "--credential-field",
@@ -155,7 +147,7 @@ def _analyzer_kind(line: str, format_name: str) -> str | None:
 
 def test_explain_reads_each_real_error_line_as_analyze_does(run: Run) -> None:
     seen: dict[str, str] = {}
-    for line in run.nginx.lines("error"):
+    for line in run.engine.lines("error"):
         document = explain_line_json(line)
         assert document["log_line"]["format"] == "nginx-error"
         assert document["kind"] == _analyzer_kind(line, "nginx-error"), line
@@ -168,7 +160,7 @@ def test_explain_reads_each_real_error_line_as_analyze_does(run: Run) -> None:
 
 
 def test_explain_reads_real_access_lines_by_their_status(run: Run) -> None:
-    lines = run.nginx.lines("upstreaminfo")
+    lines = run.engine.lines("upstreaminfo")
     for status, kind in (("502", "upstream_outage"), ("504", "http_response_timeout"), ("401", "auth_invalid")):
         line = next(line for line in lines if f'HTTP/1.1" {status} ' in line)
         document = explain_line_json(line)
@@ -177,7 +169,7 @@ def test_explain_reads_real_access_lines_by_their_status(run: Run) -> None:
         assert document["log_line"]["fields"]["status"] == status
     healthy = next(line for line in lines if 'HTTP/1.1" 200 ' in line)
     assert explain_line_json(healthy)["kind"] is None
-    keyed = next(line for line in run.nginx.lines("keyed") if " 401 " in line)
+    keyed = next(line for line in run.engine.lines("keyed") if " 401 " in line)
     document = explain_line_json(keyed, "--log-format", CUSTOM)
     assert document["log_line"]["format"] == "nginx-log-format"
     assert document["kind"] == "auth_invalid"

@@ -19,6 +19,7 @@ from typing import Self
 
 import httpx
 
+from support.engines import Engine
 from upstreamkit.simulator import Simulator
 from upstreamkit.simulator.scenario import Scenario, parse_scenario
 
@@ -27,6 +28,7 @@ __all__ = [
     "PATHS",
     "REVOKED",
     "Dial",
+    "Run",
     "Script",
     "Traffic",
     "Upstreams",
@@ -149,6 +151,14 @@ class Script:
     statuses: dict[int, int]
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A played script: the engine that logged it (stopped, its logs kept) and what the test did."""
+
+    engine: Engine
+    script: Script
+
+
 class Upstreams:
     """Two simulators behind the proxy under test, ``orders`` and ``users`` (``users`` runs ``fault`` on
     ``route`` when :meth:`play` turns its dial); a context manager that stops both."""
@@ -161,22 +171,23 @@ class Upstreams:
     def play(self, base: str) -> Script:
         """Traffic through ``base`` while the script runs; what happened when:
 
-        healthy 2 s · orders stopped 2.5 s (nothing listens: the proxy's connect is refused) · healthy 2 s ·
-        the users upstream's fault 1.5 s · healthy 1.5 s."""
+        healthy 3 s · orders stopped 2 s (nothing listens: the proxy's connect is refused) · healthy 3 s ·
+        the users upstream's fault 2 s · healthy 2.5 s. The healthy stretches outweigh the failing ones: the
+        analysis's normal rate is the median bucket's, and a log mostly made of incident has none."""
         with Traffic(base, PATHS) as traffic:
-            hold(2.0)
+            hold(3.0)
             refused_start = time.time()
             self.orders.stop()
-            hold(2.5)
+            hold(2.0)
             self.orders = Simulator(keyed_scenario("orders"), port=self.orders.port).start()
             refused_end = time.time()
-            hold(2.0)
+            hold(3.0)
             self.dial.position = 150.0
             faulted_start = time.time()
-            hold(1.5)
+            hold(2.0)
             self.dial.position = 300.0
             faulted_end = time.time()
-            hold(1.5)
+            hold(2.5)
         assert not traffic.errors, traffic.errors[:3]
         return Script(Window(refused_start, refused_end), Window(faulted_start, faulted_end), dict(traffic.statuses))
 
