@@ -16,7 +16,7 @@ from typing import Any
 
 from upstreamkit.analyze.formats import MAX_LINE, LogFormat, detect_format, lookup, parse_line
 from upstreamkit.analyze.logsignatures import LogSignature, signature_of_line
-from upstreamkit.analyze.steps import status_kind
+from upstreamkit.analyze.steps import _status_kind  # the analysis's rule for a status that is the only evidence
 from upstreamkit.core.classify import classify
 from upstreamkit.core.outcome import Outcome, make_outcome
 from upstreamkit.core.redact import redact_text
@@ -122,7 +122,7 @@ def _outcome(fields: dict[str, str], signature: LogSignature | None, status: int
             fix=signature.fix,
             evidence=evidence,
         )
-    if status is not None and status_kind(status) is not None:  # no phrase or flag names a cause: the status
+    if status is not None and _status_kind(status) is not None:  # no phrase or flag names a cause: the status
         by_status = classify(status)
         return Outcome(
             ok=by_status.ok,

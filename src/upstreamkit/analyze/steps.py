@@ -20,7 +20,7 @@ from upstreamkit.core.classify import classify
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
 
-__all__ = ["COLUMNS", "Step", "chain", "normalize_path", "run_chain", "status_kind"]
+__all__ = ["COLUMNS", "Step", "chain", "normalize_path", "run_chain"]
 
 Step = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -90,8 +90,7 @@ def _float(value: object, scale: float = 1.0) -> float | None:
 
 
 @cache
-def status_kind(status: int) -> str | None:
-    """The kind a status alone is read as in a log line that names no cause; None when it is no failure."""
+def _status_kind(status: int) -> str | None:
     if status < 500 and status not in _FAILING_4XX:
         return None
     return str(classify(status).kind)
@@ -201,7 +200,7 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
             if signature is not None:
                 given = signature.kind.value
             elif event["status"] is not None:
-                given = status_kind(event["status"])
+                given = _status_kind(event["status"])
         event["kind"] = given
         event["failed"] = given is not None
         event["file"] = file_index
