@@ -21,11 +21,9 @@ from typing import Any
 
 import pytest
 
-from support.cli import analyze_json, explain_line_json
+from support.cli import analyze_json, analyzer_kind, explain_line_json
 from support.engines import free_port, nginx_conf, start_nginx
 from support.traffic import REVOKED, Run, Upstreams, within_one_bucket
-from upstreamkit.analyze.formats import formats, parse_line
-from upstreamkit.analyze.steps import COLUMNS, chain, run_chain
 from upstreamkit.core.redact import fingerprint
 
 pytestmark = pytest.mark.engine
@@ -134,23 +132,12 @@ def test_custom_log_format_with_the_key_and_the_error_log(run: Run) -> None:
     assert REVOKED not in json.dumps(document)
 
 
-def _analyzer_kind(line: str, format_name: str) -> str | None:
-    """The kind analyze's reader gives one line (the event row's ``kind``)."""
-    fmt = formats()[format_name]
-    fields = parse_line(line, fmt)
-    assert fields is not None, line
-    row = run_chain(chain(fmt), fields)
-    assert row is not None, line
-    kind: str | None = row[COLUMNS.index("kind")]
-    return kind
-
-
 def test_explain_reads_each_real_error_line_as_analyze_does(run: Run) -> None:
     seen: dict[str, str] = {}
     for line in run.engine.lines("error"):
         document = explain_line_json(line)
         assert document["log_line"]["format"] == "nginx-error"
-        assert document["kind"] == _analyzer_kind(line, "nginx-error"), line
+        assert document["kind"] == analyzer_kind(line, "nginx-error"), line
         assert document["producer"] == "nginx"
         assert document["source"].startswith("https://")
         assert document["fixes"], line
@@ -165,7 +152,7 @@ def test_explain_reads_real_access_lines_by_their_status(run: Run) -> None:
         line = next(line for line in lines if f'HTTP/1.1" {status} ' in line)
         document = explain_line_json(line)
         assert document["log_line"]["format"] == "nginx-upstreaminfo"
-        assert document["kind"] == kind == _analyzer_kind(line, "nginx-upstreaminfo")
+        assert document["kind"] == kind == analyzer_kind(line, "nginx-upstreaminfo")
         assert document["log_line"]["fields"]["status"] == status
     healthy = next(line for line in lines if 'HTTP/1.1" 200 ' in line)
     assert explain_line_json(healthy)["kind"] is None

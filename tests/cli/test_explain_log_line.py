@@ -1,8 +1,10 @@
-"""``explain --log-line``: real nginx error-log lines for the failures the incident tests do not make (no live
-upstreams, an upstream that closes or resets, nginx's own rate limit), and the option's usage errors.
+"""``explain --log-line``: real nginx error-log lines and HAProxy httplog lines for the failures the incident
+tests do not make (no live upstreams, an upstream that closes or resets, the proxy's own rate limit), and the
+option's usage errors.
 
-The lines come from Debian's nginx, run here in front of the simulator (one fault per path), asked once per
-path; each line must be explained with the knowledge base's signature and the kind analyze's reader gives it.
+The lines come from Debian's nginx and HAProxy, run here in front of the simulator (one fault per path), asked
+once per path; each line must be explained with the knowledge base's signature and the kind analyze's reader
+gives it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from support.cli import analyze_json, explain_line_json
-from support.engines import free_port, nginx_conf, start_nginx
-from upstreamkit.analyze.formats import formats, parse_line
-from upstreamkit.analyze.steps import COLUMNS, chain, run_chain
+from support.cli import analyze_json, analyzer_kind, explain_line_json
+from support.engines import free_port, haproxy_cfg, nginx_conf, start_haproxy, start_nginx
 from upstreamkit.cli.app import app
 from upstreamkit.simulator import Simulator
 from upstreamkit.simulator.scenario import parse_scenario
@@ -57,13 +57,51 @@ def nginx_errors(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return nginx.lines("error")
 
 
-def _analyzer_kind(line: str) -> str | None:
-    fmt = formats()["nginx-error"]
-    fields = parse_line(line, fmt)
-    row = run_chain(chain(fmt), fields) if fields is not None else None
-    assert row is not None, line
-    kind: str | None = row[COLUMNS.index("kind")]
-    return kind
+@pytest.fixture(scope="module")
+def haproxy_lines(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    folder = tmp_path_factory.mktemp("haproxy-lines")
+    port, closed = free_port(), free_port()
+    with Simulator(parse_scenario(FAULTS)) as sim:
+        body = f"""
+frontend web
+    bind 127.0.0.1:{port}
+    http-request deny deny_status 429 if {{ path_beg /limited/ }}
+    use_backend refused if {{ path_beg /refused/ }}
+    default_backend sim
+backend refused
+    retries 0
+    server gone 127.0.0.1:{closed}
+backend sim
+    server sim1 127.0.0.1:{sim.port}
+"""
+        haproxy = start_haproxy(folder, haproxy_cfg(body), [port])
+        with haproxy:  # a connection per request: on a kept-alive one, the request after the 503 found it closed
+            statuses = [
+                httpx.get(haproxy.url(path), timeout=5).status_code
+                for path in ("/refused/x", "/close", "/reset", "/limited/x")
+            ]
+        assert statuses == [503, 502, 502, 429], statuses
+    return haproxy.lines("stdout")
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize(
+    ("path", "state", "signature", "kind"),
+    [
+        ("/refused/x", "SC", "haproxy-sc", "connection_refused"),
+        ("/close", "SH", "haproxy-sh", "http_response_incomplete"),
+        ("/reset", "SH", "haproxy-sh", "http_response_incomplete"),
+        ("/limited/x", "PR", "haproxy-pr-429", "rate_limited"),
+    ],
+)
+def test_real_haproxy_lines(haproxy_lines: list[str], path: str, state: str, signature: str, kind: str) -> None:
+    line = next((line for line in haproxy_lines if f'"GET {path} HTTP/1.1"' in line), None)
+    assert line is not None, haproxy_lines
+    assert f" {state}-- " in line
+    document = explain_line_json(line)
+    assert (document["signature"], document["kind"]) == (signature, kind)
+    assert document["kind"] == analyzer_kind(line, "haproxy")
+    assert document["log_line"]["fields"]["flags"] == state
 
 
 @pytest.mark.engine
@@ -82,7 +120,7 @@ def test_real_nginx_error_lines(nginx_errors: list[str], phrase: str, signature:
     assert line is not None, nginx_errors
     document = explain_line_json(line)
     assert document["signature"] == signature
-    assert document["kind"] == _analyzer_kind(line)
+    assert document["kind"] == analyzer_kind(line, "nginx-error")
     if kind is not None:
         assert document["kind"] == kind
     assert document["meaning"]
