@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
 
@@ -34,6 +34,7 @@ __all__ = [
     "Upstreams",
     "Window",
     "api_key",
+    "assert_found",
     "hold",
     "keyed_scenario",
     "within_one_bucket",
@@ -197,3 +198,24 @@ class Upstreams:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.orders.stop()
         self.users.stop()
+
+
+def assert_found(document: dict[str, Any], script: Script, bucket_s: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Assert what every proxy's log must give of :meth:`Upstreams.play`'s script: two incidents, each within one
+    bucket of the truth with its time to recover, the first read to a refused connection (never "outage") on
+    the orders endpoint, the second on the users endpoint, and orders on top of ``by_endpoint``. Returns the
+    two incidents for the proxy's own checks."""
+    incidents = document["incidents"]
+    series = [(bucket["t"][11:19], bucket["requests"], bucket["failures"]) for bucket in document["series"]]
+    assert len(incidents) == 2, ([(i["start"], i["end"], i["kinds"]) for i in incidents], series)
+    refused, faulted = incidents
+    for found, truth in ((refused, script.refused), (faulted, script.faulted)):
+        assert within_one_bucket(found["start"], truth.start, bucket_s), (found["start"], truth)
+        assert within_one_bucket(found["end"], truth.end, bucket_s), (found["end"], truth)
+        assert abs(found["time_to_recover_s"] - (truth.end - truth.start)) <= 2 * bucket_s
+    assert max(refused["kinds"], key=refused["kinds"].get) == "connection_refused", refused["kinds"]
+    assert "upstream_outage" not in refused["kinds"], refused["kinds"]
+    assert refused["top"]["endpoint"] == "/v1/orders/{id}"
+    assert faulted["top"]["endpoint"] == "/v1/users/{id}"
+    assert document["clusters"]["by_endpoint"][0]["key"] == "/v1/orders/{id}"
+    return refused, faulted
