@@ -9,17 +9,25 @@ gives it.
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from support.cli import analyze_json, analyzer_kind, explain_line_json
 from support.engines import free_port, haproxy_cfg, nginx_conf, start_haproxy, start_nginx
+from upstreamkit.analyze.logline import read_log_line
 from upstreamkit.cli.app import app
 from upstreamkit.simulator import Simulator
 from upstreamkit.simulator.scenario import parse_scenario
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "hostile"))
+from hostile_profile import FUZZ
 
 FAULTS = """
 name = "one-fault-per-path"
@@ -174,3 +182,22 @@ def test_analyze_counts_the_kinds_explain_gives(nginx_errors: list[str], tmp_pat
     assert {"destination_unavailable", "http_response_incomplete", "connection_terminated", "rate_limited"} <= set(
         explained
     )
+
+
+_LINES = st.sampled_from(
+    [
+        '127.0.0.1:1 [28/Nov/2026:16:47:22.641] web b/s1 0/0/0/-1/1 502 209 - - SH-- 1/1/0/0/0 0/0 "GET / HTTP/1.1"',
+        "2026/11/28 16:13:41 [error] 81#81: *3 upstream timed out (110: Connection timed out), client: 10.0.0.7",
+        '10.0.0.7 - - [28/Nov/2026:16:13:41 +0000] "GET /v1/x HTTP/1.1" 502 157 "-" "curl/8"',
+    ]
+)
+
+
+@FUZZ
+@given(st.binary(max_size=2048) | st.tuples(_LINES, st.text(max_size=200)).map("".join))
+def test_no_line_crashes_the_log_line_reader(line: str | bytes) -> None:
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    reading = read_log_line(text)
+    if reading is not None:
+        assert (reading.outcome.kind is None) == reading.outcome.ok
+        json.dumps(reading.to_dict())
