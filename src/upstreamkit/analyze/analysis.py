@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from upstreamkit.analyze.correlate import explain_requests
 from upstreamkit.analyze.engine import FileStats, Progress, load_events
 from upstreamkit.analyze.incidents import Bucket, Span, failing_spans
 from upstreamkit.analyze.options import AnalyzeOptions, AnalyzeUsageError, rfc3339
@@ -47,6 +48,7 @@ def analyze(paths: Sequence[str], options: AnalyzeOptions, progress: Progress | 
             until=options.until,
             progress=progress,
         )
+        explain_requests(con)  # an error log beside an access log gives its failed requests their cause
         return _document(con, stats, options)
     finally:
         con.close()

@@ -16,7 +16,7 @@ from importlib.resources import files
 
 from upstreamkit.errors import ErrorKind
 
-__all__ = ["LogSignature", "kind_of_flags", "kind_of_message", "log_signatures"]
+__all__ = ["LogSignature", "kind_of_flags", "kind_of_message", "log_signatures", "signature_of_line"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,10 @@ class LogSignature:
     pattern: re.Pattern[str] | None = None
     flags: str | None = None
     statuses: frozenset[int] = frozenset()
+    explanation: str | None = None
+    """What the line says happened, in words (explain shows it; the kind's meaning when absent)."""
+    fix: str | None = None
+    """A remedy specific to this line, ranked before the kind's fixes."""
 
 
 @cache
@@ -47,6 +51,8 @@ def log_signatures() -> tuple[LogSignature, ...]:
             pattern=re.compile(entry["pattern"]) if "pattern" in entry else None,
             flags=entry.get("flags"),
             statuses=frozenset(entry.get("status", ())),
+            explanation=entry.get("explanation"),
+            fix=entry.get("fix"),
         )
         for entry in tomllib.loads(text)["signature"]
     )
@@ -73,3 +79,14 @@ def kind_of_flags(flags: str, status: int | None, log: str) -> LogSignature | No
         ):
             return signature
     return None
+
+
+def signature_of_line(
+    message: str | None, flags: str | None, status: int | None, flags_log: str | None
+) -> LogSignature | None:
+    """The signature of one log line: its message's phrase first, then its flags (read with the entries of
+    ``flags_log``, the format's flag log); None when neither names a cause. analyze and explain both ask here."""
+    signature = kind_of_message(message) if message else None
+    if signature is None and flags and flags_log:
+        signature = kind_of_flags(flags, status, flags_log)
+    return signature

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from upstreamkit.analyze.formats import LogFormat, is_request, lookup
-from upstreamkit.analyze.logsignatures import kind_of_flags, kind_of_message
+from upstreamkit.analyze.logsignatures import signature_of_line
 from upstreamkit.core.classify import classify
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
@@ -132,6 +132,7 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
     if credential_field:
         fields["credential"] = credential_field.lstrip("$")
     last_time: list[tuple[str, float | None]] = [("", None)]
+    flags_log = fmt.flags[1] if fmt.flags else None
 
     def columns(raw: dict[str, Any]) -> dict[str, Any] | None:
         event = {column: lookup(raw, name) for column, name in fields.items()}
@@ -194,10 +195,8 @@ def chain(  # noqa: PLR0915 - the steps read top to bottom as one chain; each is
         flags = event.pop("_flags", None)
         if given not in _KINDS:
             given = None
-            message = event.get("message")
-            signature = kind_of_message(message) if message else None
-            if signature is None and isinstance(flags, str) and fmt.flags:
-                signature = kind_of_flags(flags, event["status"], fmt.flags[1])
+            flags_text = flags if isinstance(flags, str) else None
+            signature = signature_of_line(event.get("message"), flags_text, event["status"], flags_log)
             if signature is not None:
                 given = signature.kind.value
             elif event["status"] is not None:

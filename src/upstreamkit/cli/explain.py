@@ -12,6 +12,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from upstreamkit.analyze.logformat import LogFormatError, compile_log_format
+from upstreamkit.analyze.logline import LogLine, read_log_line
 from upstreamkit.cli.checks import UsageError, fail, number, parse_header, parse_status, read_input, text
 from upstreamkit.core.classify import Outcome, classify
 from upstreamkit.diagnose._text import valid_text
@@ -150,6 +152,31 @@ def render(outcome: Outcome, title: str | None = None) -> Panel:
     return Panel(body, title=title or "explain", border_style="red" if not outcome.retryable else "yellow")
 
 
+def read_given_log_line(log_line: str, log_format: str | None, others: list[object]) -> LogLine:
+    """``--log-line`` read (``-``: the first non-blank line of stdin); raises UsageError on a contradiction or a
+    line of no known format."""
+    if any(value not in (None, [], False) for value in others):
+        raise UsageError("--log-line explains a log line; drop --status/-H/--body/--body-file/--response")
+    if log_line == "-":
+        given = read_input("-", "log line").decode("utf-8", "replace")
+        log_line = next((line for line in given.splitlines() if line.strip()), "")
+    line = text(log_line, "--log-line").strip()
+    if not line:
+        raise UsageError("--log-line is empty")
+    try:
+        custom = compile_log_format(text(log_format, "--log-format")) if log_format else None
+    except LogFormatError as exc:
+        raise UsageError(str(exc)) from None
+    reading = read_log_line(line, custom)
+    if reading is None:
+        raise UsageError(
+            "--log-line is not a line of a log format upstreamkit reads (nginx access or error log, ingress-nginx"
+            " upstreaminfo, HAProxy httplog, Envoy, AWS ALB, Caddy, the gateway's JSON); give --log-format"
+            " for a custom nginx log_format"
+        )
+    return reading
+
+
 def explain(
     status: str | None = typer.Option(None, "--status", "-s", help="HTTP status code (100-999; 600 is allowed)."),
     header: list[str] = typer.Option(
@@ -172,6 +199,16 @@ def explain(
         metavar="SECONDS",
         help="Epoch seconds to resolve HTTP-date Retry-After against (default: the Date header).",
     ),
+    log_line: str | None = typer.Option(
+        None,
+        "--log-line",
+        "-l",
+        help="A gateway's log line (nginx access or error log, HAProxy httplog, Envoy, ALB, Caddy) to explain"
+        " with the log signatures analyze uses; '-': the first line of stdin.",
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="The nginx log_format string of a custom access-log line given with --log-line."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the report."),
 ) -> None:
     """Explain a failed upstream response: its kind, what it means, and the fixes, ranked.
@@ -184,7 +221,24 @@ def explain(
         -H 'WWW-Authenticate: Bearer error="invalid_token", error_description="The access token expired"'
 
       curl -si https://api.example.com/v1/x > resp.txt; upstreamkit explain --response resp.txt --json
+
+      upstreamkit explain --log-line '2026/11/28 16:13:41 [error] 81#81: *3 upstream timed out (110: Connection
+      timed out) while reading response header from upstream, client: 10.0.0.7, server: , request: "GET /v1/x
+      HTTP/1.1", upstream: "http://10.0.0.9:8080/v1/x", host: "api"'
     """
+    if log_line is not None:
+        try:
+            reading = read_given_log_line(log_line, log_format, [status, header, body, body_file, response])
+        except UsageError as exc:
+            raise fail(str(exc)) from None
+        outcome = printable(reading.outcome)
+        if as_json:
+            typer.echo(json.dumps({**explanation_json(outcome), "log_line": reading.to_dict()}, indent=2))
+        else:
+            Console(highlight=False).print(render(outcome, title=f"explain: a {reading.format} line"))
+        raise typer.Exit(0)
+    if log_format is not None:
+        raise fail("--log-format reads the line given with --log-line")
     try:
         given = build_response(status, header, body, body_file, response)
     except UsageError as exc:
