@@ -96,6 +96,13 @@ LIMITS: tuple[Limit, ...] = (
     ),
     Limit("nginx", "dot segments", "nginx normalises /a/../b before routing instead of refusing it"),
     Limit("nginx", "600 in a 200 body", "an upstream's HTTP 200 carrying a 600 body passes through unchanged"),
+    Limit("nginx", "degraded mode", "stale_if_error and fallback are not exported: every failure gets the envelope"),
+    Limit("nginx", "bypass switches", "the admin API's bypass does not exist: every policy always applies"),
+    Limit(
+        "nginx",
+        "connection cap",
+        "max_connections_per_upstream and its queue are not exported: connections to an upstream are not capped",
+    ),
     # HAProxy -----------------------------------------------------------------------------------------
     Limit("haproxy", "retry budget", "not expressible; retries are capped per request by 'retries' only"),
     Limit(
@@ -144,6 +151,13 @@ LIMITS: tuple[Limit, ...] = (
         "written to stdout (or syslog), not to a file; ts is when the line was written, to the second; "
         "credential, attempts and breaker are always null, degraded and bypassed too (no stale-if-error, "
         "fallback body or bypass switches are exported); upstream times are -1 when there was none",
+    ),
+    Limit("haproxy", "degraded mode", "stale_if_error and fallback are not exported: every failure gets the envelope"),
+    Limit("haproxy", "bypass switches", "the admin API's bypass does not exist: every policy always applies"),
+    Limit(
+        "haproxy",
+        "connection cap",
+        "max_connections_per_upstream and its queue are not exported: connections to an upstream are not capped",
     ),
     Limit("haproxy", "600 in a 200 body", "an upstream's HTTP 200 carrying a 600 body passes through unchanged"),
 )
