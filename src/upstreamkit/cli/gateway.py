@@ -203,6 +203,8 @@ def gateway(
         where = f"http://{settings.host}:{started.port}"
         admin = f"http://{settings.admin_host}:{started.admin_port}" if started.admin_port is not None else "none"
         lines = [f"upstreamkit gateway on {where}  (admin {admin})"]
+        if started.admin_port is not None:
+            lines.append(f"  dashboard {admin}/dashboard")
         lines += [f"  {r.prefix:<16} -> {r.url}  (upstream {r.upstream})" for r in settings.routes]
         lines.append("Ctrl-C to stop." + ("  SIGHUP reloads the config." if load is not None else ""))
         # stderr: stdout may be the access log.
