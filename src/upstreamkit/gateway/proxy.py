@@ -12,7 +12,7 @@ The steps, in order:
    each attempt over a pooled connection; a reused connection that dies before any response byte is
    replaced once, within the attempt, for idempotent methods (the upstream closed an idle connection as we
    wrote);
-5. each answer is judged with the core's classifier (:func:`~.policy.assess_response`): a 4xx other than 429
+5. each answer is judged with the core's classifier (:func:`~.assess.assess_response`): a 4xx other than 429
    and a success pass through untouched (a 2xx only once it is known not to carry a 600 envelope); a 429,
    5xx, 600 or a 2xx with a 600 envelope, every exception, and every refusal of the policies (circuit open,
    budget, rate limit, deadline) become the one envelope (:mod:`.envelope`);
@@ -35,13 +35,14 @@ from upstreamkit.clock import get_clock
 from upstreamkit.core.classify import classify
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog, rfc3339_ms
+from upstreamkit.gateway.assess import assess_response
 from upstreamkit.gateway.bypass import OPTIONAL, BypassSwitches
 from upstreamkit.gateway.config import GatewaySettings
 from upstreamkit.gateway.credentials import CredentialError, Injector
 from upstreamkit.gateway.degrade import DegradedMode, StaleCache
 from upstreamkit.gateway.envelope import Envelope, error_word
 from upstreamkit.gateway.metrics import GatewayMetrics
-from upstreamkit.gateway.policy import Failure, Policies, Result, assess_response
+from upstreamkit.gateway.policy import Failure, Policies, Result
 from upstreamkit.gateway.rewrite import (
     HOP_BY_HOP,
     credential_of,
