@@ -101,6 +101,7 @@ class Proxy:
             connect, timeout = upstream.connect_timeout, upstream.timeout
             self._caps[upstream.name] = (connect or default_caps[0], timeout or default_caps[1])
         self._default_caps = default_caps
+        self._queue_wait = settings.connection_queue_timeout or None
         self.bypass = (
             bypass
             if bypass is not None
@@ -299,11 +300,13 @@ class Proxy:
         finally:
             log["upstream_ms"] = log.get("upstream_ms", 0.0) + (time.perf_counter() - started) * 1000.0
 
-    @staticmethod
     def _from_failure(
-        failure: Failure, upstream: UpstreamResponse | None, request_id: str, path: str, upstream_name: str
+        self, failure: Failure, upstream: UpstreamResponse | None, request_id: str, path: str, upstream_name: str
     ) -> Envelope:
         kind, last = failure.kind, failure.last
+        retry_after = failure.retry_after
+        if retry_after is None and kind is ErrorKind.CONNECTION_LIMIT_REACHED:
+            retry_after = self._queue_wait  # the connection cap's wait: about when a connection may be free
         if failure.reason:  # the gateway's own decision (breaker, budget, limiter, deadline)
             detail = failure.reason if last is None else f"{failure.reason}; last failure: {last.kind}"
         elif upstream is not None and last is not None:
@@ -318,7 +321,7 @@ class Proxy:
             path,
             upstream=upstream_name,
             upstream_status=upstream.status if upstream is not None else None,
-            retry_after=failure.retry_after,
+            retry_after=retry_after,
         )
 
     def _envelope_response(self, envelope: Envelope) -> Response:
