@@ -275,6 +275,7 @@ def test_check_prints_the_routes_and_no_secret(monkeypatch: pytest.MonkeyPatch) 
     assert result.exit_code == 0, result.output
     assert "/pay/refunds" in result.output
     assert "-> ledger http://127.0.0.1:9001" in result.output
+    assert "stale-if-error 300s, fallback 503" in result.output
     assert secret not in result.output
     assert client_secret not in result.output
 

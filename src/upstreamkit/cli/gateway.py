@@ -293,6 +293,10 @@ def _summary(path: str, settings: GatewaySettings) -> str:
         parts.append("budget" if policy.budget is not None else "no budget")
         if policy.rate is not None:
             parts.append(f"rate {policy.rate:g}/s")
+        if route.stale_if_error is not None:
+            parts.append(f"stale-if-error {route.stale_if_error:g}s")
+        if route.fallback is not None:
+            parts.append(f"fallback {route.fallback.status}")
         upstream = settings.upstream(route.upstream)
         if upstream is not None and upstream.credentials is not None:
             spec = upstream.credentials
