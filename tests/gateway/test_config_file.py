@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ from typer.testing import CliRunner
 
 from upstreamkit.cli.app import app
 from upstreamkit.core.breaker import BreakerConfig
+from upstreamkit.gateway.config import GatewaySettings
 from upstreamkit.gateway.configfile import ConfigError, load_config, parse_config, parse_duration
+from upstreamkit.gateway.degrade import Fallback
 from upstreamkit.gateway.envelope import StatusMode
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "gateway.toml"
@@ -110,10 +113,98 @@ retry = { attempts = 1 }
     assert slow.policy.breaker == policy.breaker
 
 
+def test_degraded_mode_and_data_plane_keys(tmp_path: Path) -> None:
+    (tmp_path / "down.json").write_bytes(b'{"down": true}')
+    (tmp_path / "gw.toml").write_text(
+        config(
+            head="""
+[gateway.limits]
+stream_threshold = 4096
+max_connections_per_upstream = 8
+connection_queue_timeout = "250ms"
+connection_queue_max = 16
+stale_cache_entries = 100
+stale_cache_bytes = 65536
+""",
+            upstream="""
+stale_if_error = "5m"
+fallback = { status = 503, body_file = "down.json" }
+""",
+            routes="""
+[[routes]]
+prefix = "/pay/mine"
+upstream = "pay"
+stale_if_error = 30
+stale_cache_authorized = true
+fallback = { content_type = "text/plain", body = "later" }
+[[routes]]
+prefix = "/pay/live"
+upstream = "pay"
+stale_if_error = false
+fallback = false
+""",
+        )
+    )
+    settings = load_config(tmp_path / "gw.toml")
+    assert (settings.stream_threshold, settings.max_connections_per_upstream) == (4096, 8)
+    assert (settings.connection_queue_timeout, settings.connection_queue_max) == (0.25, 16)
+    assert (settings.stale_cache_entries, settings.stale_cache_bytes) == (100, 65536)
+    inherits, mine, live = settings.routes
+    # A route takes its upstream's keys unless it gives its own; the body file is read from the file's folder.
+    assert (inherits.stale_if_error, inherits.stale_cache_authorized) == (300.0, False)
+    assert inherits.fallback == Fallback(status=503, content_type="application/json", body=b'{"down": true}')
+    assert (mine.stale_if_error, mine.stale_cache_authorized) == (30.0, True)
+    assert mine.fallback == Fallback(status=200, content_type="text/plain", body=b"later")
+    assert (live.stale_if_error, live.fallback) == (None, None)
+
+
+def test_data_plane_defaults_are_the_settings_own() -> None:
+    settings = parse_config(config(head="[gateway.limits]\nstream_threshold = false\n"))
+    plain = GatewaySettings(routes=())
+    assert settings.stream_threshold is None
+    assert settings.max_connections_per_upstream is None
+    assert (settings.stale_cache_entries, settings.connection_queue_max) == (
+        plain.stale_cache_entries,
+        plain.connection_queue_max,
+    )
+    assert parse_config(config()).stream_threshold == plain.stream_threshold
+    route = parse_config(config()).routes[0]
+    assert (route.stale_if_error, route.stale_cache_authorized, route.fallback) == (None, False, None)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         (config(upstream="colour = 1"), "upstreams.pay.colour: unknown key"),
+        (config(upstream='stale_if_error = "soon"'), "upstreams.pay.stale_if_error: bad duration 'soon'"),
+        (config(upstream="fallback = { status = 503 }"), "upstreams.pay.fallback: give exactly one of body and"),
+        (
+            config(upstream='fallback = { body = "x", body_file = "y" }'),
+            "upstreams.pay.fallback: give exactly one of body and body_file",
+        ),
+        (config(upstream='fallback = { status = 600, body = "x" }'), "upstreams.pay.fallback.status: Input should"),
+        (
+            config(upstream='fallback = { body_file = "/nonexistent/upstreamkit-fallback.json" }'),
+            "upstreams.pay.fallback.body_file (/nonexistent/upstreamkit-fallback.json): No such file",
+        ),
+        (
+            config(routes='[[routes]]\nprefix = "/x"\nupstream = "pay"\nfallback = { body = "x", colour = 1 }'),
+            "routes[1].fallback.colour: unknown key",
+        ),
+        (
+            config(routes='[[routes]]\nprefix = "/x"\nupstream = "pay"\nstale_if_error = -1'),
+            "routes[1].stale_if_error: a",
+        ),
+        (
+            config(head="[gateway.limits]\nmax_connections_per_upstream = 0\n"),
+            "gateway.limits.max_connections_per_upstream: ",
+        ),
+        (config(head="[gateway.limits]\nstream_threshold = 10\n"), "gateway.limits.stream_threshold: Input should be"),
+        (config(head="[gateway.limits]\nstale_cache_bytes = 0\n"), "gateway.limits.stale_cache_bytes: Input should be"),
+        (
+            config(head='[gateway.limits]\nconnection_queue_timeout = "x"\n'),
+            "gateway.limits.connection_queue_timeout: bad",
+        ),
         (config(head="[gateway]\nprot = 1\n"), "gateway.prot: unknown key"),
         (config(routes='[[routes]]\nprefix = "/x"\nupstream = "pay"\nweight = 2'), "routes[1].weight: unknown key"),
         (config(upstream='retry = { deadline = "soon" }'), "upstreams.pay.retry.deadline: bad duration 'soon'"),
@@ -168,6 +259,12 @@ def test_the_shipped_example_validates(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [route.prefix for route in settings.routes] == ["/pay", "/pay/refunds", "/ledger"]
     kinds = {u.name: u.credentials.kind for u in settings.upstreams if u.credentials is not None}
     assert kinds == {"payments": "static", "ledger": "oauth2"}
+    pay, refunds, ledger = settings.routes
+    assert (pay.stale_if_error, refunds.stale_if_error, ledger.stale_if_error) == (300.0, 300.0, None)
+    assert pay.fallback is not None
+    assert (pay.fallback.status, json.loads(pay.fallback.body)) == (503, {"payments": "unavailable"})
+    assert (refunds.fallback, ledger.fallback) == (None, None)
+    assert (settings.max_connections_per_upstream, settings.stream_threshold) == (256, 1024 * 1024)
 
 
 def test_check_prints_the_routes_and_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,6 +275,7 @@ def test_check_prints_the_routes_and_no_secret(monkeypatch: pytest.MonkeyPatch) 
     assert result.exit_code == 0, result.output
     assert "/pay/refunds" in result.output
     assert "-> ledger http://127.0.0.1:9001" in result.output
+    assert "stale-if-error 300s, fallback 503" in result.output
     assert secret not in result.output
     assert client_secret not in result.output
 

@@ -22,6 +22,7 @@ from upstreamkit.gateway.envelope import Envelope, StatusMode, error_word, failu
         (ErrorKind.UPSTREAM_OUTAGE, 503, "upstream_unavailable"),
         (ErrorKind.CIRCUIT_OPEN, 503, "upstream_unavailable"),
         (ErrorKind.BUDGET_EXHAUSTED, 503, "upstream_unavailable"),
+        (ErrorKind.CONNECTION_LIMIT_REACHED, 503, "upstream_unavailable"),  # the gateway's overload, not a 502
         (ErrorKind.CONNECTION_REFUSED, 502, "upstream_error"),
         (ErrorKind.TLS_CERTIFICATE_ERROR, 502, "upstream_error"),
         (ErrorKind.DNS_ERROR, 502, "upstream_error"),

@@ -36,11 +36,13 @@ def _closed_port() -> int:
 
 
 class GatewayProcess:
-    """``upstreamkit gateway --config FILE`` in a subprocess; stderr read line by line on a thread."""
+    """``upstreamkit gateway --config FILE`` (or the options ``args``) in a subprocess; stderr read line by line
+    on a thread."""
 
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
+    def __init__(self, config: Path | list[str], env: dict[str, str]) -> None:
+        args = ["--config", str(config)] if isinstance(config, Path) else config
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "upstreamkit", "gateway", "--config", str(config)],
+            [sys.executable, "-m", "upstreamkit", "gateway", *args],
             stderr=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -203,3 +205,40 @@ def test_reload_keeps_state_and_tokens_of_unchanged_upstreams(
         assert running.gateway.injectors["echo"] is injector
     finally:
         running.stop()
+
+
+def test_reload_applies_degraded_mode_and_names_the_limits_it_cannot() -> None:
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    upstreams = {"dead": f'url = "{dead}"\nretry = {{ attempts = 1 }}\nbreaker = false'}
+    text = _config({"/dead": "dead"}, upstreams, log=False)
+    running = RunningGateway(parse_config(text), clock=FakeClock())
+    try:
+        assert httpx.get(running.url("/dead/a"), timeout=10).headers["content-type"] == "application/problem+json"
+        upstreams["dead"] += '\nfallback = { status = 503, content_type = "text/plain", body = "later" }'
+        limits = "[gateway.limits]\nmax_connections_per_upstream = 4\nstale_cache_bytes = 4096\n"
+        new = parse_config(
+            _config({"/dead": "dead"}, upstreams, log=False).replace("[upstreams.", limits + "[upstreams.", 1)
+        )
+        fixed = running.call(lambda: running.gateway.reload(new))
+        # The pool and the stale cache are the process's: named for a restart, the rest applied.
+        assert fixed == ["max_connections_per_upstream", "stale_cache_bytes"]
+        assert running.gateway.settings.max_connections_per_upstream is None
+        answer = httpx.get(running.url("/dead/a"), timeout=10)
+        assert (answer.status_code, answer.text) == (503, "later")
+    finally:
+        running.stop()
+
+
+def test_quick_mode_notes_sighup_and_keeps_serving(echo_upstream: str) -> None:
+    gw = GatewayProcess(["--route", f"/e={echo_upstream}", "--port", "0", "--admin-port", "0"], {})
+    try:
+        # The dashboard's address is printed beside the listeners, and it is served there.
+        assert gw.next_line().strip() == f"dashboard http://127.0.0.1:{gw.admin_port}/dashboard"
+        assert "<html" in gw.admin("/dashboard").text.lower()
+        said = gw.reload()
+        assert said.startswith("note: SIGHUP ignored: nothing to reload in quick mode"), said
+        assert gw.process.poll() is None  # SIGHUP's default action would have ended the process
+        assert httpx.get(gw.url("/e/after"), timeout=10).status_code == 200
+        assert gw.stop() == 0
+    finally:
+        gw.kill()

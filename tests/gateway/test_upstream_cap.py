@@ -82,9 +82,11 @@ def test_a_request_beyond_the_cap_gets_connection_limit_reached(gateway_factory:
 
         held.release.set()
         assert first.result(_WAIT).status_code == 200
-    assert refused.status_code == 502
+    assert refused.status_code == 503  # the gateway's own overload: unavailable, not a bad gateway
     body = refused.json()
     assert (body["kind"], body["upstream_status"]) == ("connection_limit_reached", None)
+    # Retry-After from the queue's wait (0.05 s, rounded up to whole seconds), in the header and the body.
+    assert (refused.headers["retry-after"], body["retry_after"]) == ("1", 1)
     assert "error=connection_limit_reached" in refused.headers["proxy-status"]
     assert httpx.get(gw.url("/slow/after")).status_code == 200
     assert len(held.ports) == 1  # never more than the one connection

@@ -297,6 +297,10 @@ def _summary(path: str, settings: GatewaySettings) -> str:
         parts.append("budget" if policy.budget is not None else "no budget")
         if policy.rate is not None:
             parts.append(f"rate {policy.rate:g}/s")
+        if route.stale_if_error is not None:
+            parts.append(f"stale-if-error {route.stale_if_error:g}s")
+        if route.fallback is not None:
+            parts.append(f"fallback {route.fallback.status}")
         upstream = settings.upstream(route.upstream)
         if upstream is not None and upstream.credentials is not None:
             spec = upstream.credentials
@@ -354,8 +358,10 @@ def _serve(settings: GatewaySettings, load: Callable[[], GatewaySettings] | None
     where = "in each process" if settings.state is None else f"shared on {redact_url(settings.state)}"
     reloads = "  SIGHUP reloads the config." if load is not None else ""
 
-    def announce_lines(port: int, admin: str) -> None:
+    def announce_lines(port: int, admin: str, admin_port: int | None = None) -> None:
         lines = [f"upstreamkit gateway on http://{settings.host}:{port}  ({admin})"]
+        if admin_port is not None:
+            lines.append(f"  dashboard http://{settings.admin_host}:{admin_port}/dashboard")
         lines += [f"  {r.prefix:<16} -> {r.url}  (upstream {r.upstream})" for r in settings.routes]
         if settings.state is not None or settings.workers > 1:
             lines.append(f"state: {where}")
@@ -368,7 +374,7 @@ def _serve(settings: GatewaySettings, load: Callable[[], GatewaySettings] | None
         return f"admin http://{settings.admin_host}:{port}" if port is not None else "admin none"
 
     def announce(started: Gateway) -> None:
-        announce_lines(started.port, admin_of(started))
+        announce_lines(started.port, admin_of(started), started.admin_port)
 
     def announce_worker(started: Gateway, index: int) -> None:
         typer.echo(f"worker {index} pid {os.getpid()}: {admin_of(started)}", err=True)

@@ -9,15 +9,16 @@
 
 :func:`run` is the command's foreground loop: uvloop when installed (``loop="auto"``), SIGINT and SIGTERM
 begin the graceful stop, and it returns 0 once everything is closed. Given a config file's loader, SIGHUP
-reloads it (:meth:`Gateway.reload`).
+reloads it (:meth:`Gateway.reload`); without one (quick mode) SIGHUP is noted on stderr and ignored.
 
-A reload swaps the routes, policies, credentials and envelope settings between two requests: the listeners and
-their connections stay open (keep-alive connections included), a request in flight finishes on the routes it
-started with, the next one uses the new. The live state (breaker, budget, limiter) of an upstream whose URL,
-breaker, budget and rate are unchanged carries over; an injected credential whose config is unchanged keeps its
-token. The listeners' addresses, the access log, the limits and the loop are the process's: changing them
-needs a restart (the reload says so and applies the rest). A file that does not validate changes nothing: one
-``error:`` line, counted in ``upstreamkit_gateway_config_reloads_total{result="error"}``.
+A reload swaps the routes, policies, credentials, degraded mode and envelope settings between two requests: the
+listeners and their connections stay open (keep-alive connections included), a request in flight finishes on the
+routes it started with, the next one uses the new. The live state (breaker, budget, limiter) of an upstream
+whose URL, breaker, budget and rate are unchanged carries over; an injected credential whose config is unchanged
+keeps its token. The listeners' addresses, the access log, the limits (``[gateway.limits]``: the pool, its
+connection cap and queue, the stream threshold, the stale cache's bounds) and the loop are the process's:
+changing them needs a restart (the reload says so and applies the rest). A file that does not validate changes
+nothing: one ``error:`` line, counted in ``upstreamkit_gateway_config_reloads_total{result="error"}``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from upstreamkit.clock import Clock, get_clock
 from upstreamkit.core.backoff import RandomSource
@@ -50,6 +52,7 @@ from upstreamkit.gateway.upstream import Resolver, UpstreamPool
 __all__ = ["Gateway", "loop_factory", "run"]
 
 _FLUSH_EVERY = 1.0
+_NOTHING_TO_RELOAD = "note: SIGHUP ignored: nothing to reload in quick mode (a --config file can be reloaded)"
 
 
 class Gateway:
@@ -332,8 +335,9 @@ def run(
     """Run in the foreground until SIGINT or SIGTERM, then stop gracefully; returns the exit code (0).
 
     ``load`` (the config file's loader): SIGHUP calls it and reloads; an exception's ``str()`` is reported as
-    one ``error:`` line through ``say`` (stderr by default) and the running config is kept. ``listen_socket``:
-    serve this bound socket (a worker of :mod:`.workers`) instead of binding ``host:port``."""
+    one ``error:`` line through ``say`` (stderr by default) and the running config is kept. Without ``load``
+    SIGHUP is only noted through ``say``. ``listen_socket``: serve this bound socket (a worker of
+    :mod:`.workers`) instead of binding ``host:port``."""
     report = say if say is not None else _stderr
 
     async def main() -> None:
@@ -342,8 +346,9 @@ def run(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         gateway = Gateway(settings, on_ready=on_ready, listen_socket=listen_socket)
-        if load is not None:
-            loop.add_signal_handler(signal.SIGHUP, _reloader(gateway, load, report))
+        # Without a loader SIGHUP would end the process (its default action): a stray `kill -HUP` is only noted.
+        reload = _reloader(gateway, load, report) if load is not None else partial(report, _NOTHING_TO_RELOAD)
+        loop.add_signal_handler(signal.SIGHUP, reload)
         try:
             await gateway.serve_until(stop)
         finally:

@@ -15,7 +15,8 @@ the error type keeps one taxonomy end to end: upstreamkit's classifier reads a `
 as the same kind.
 
 Status by mode: ``5xx`` (default) 504 for timeouts, 429 for rate limits, 503 for an outage, an open
-circuit or a spent budget, 502 for everything else; ``200`` answers 200 with the same body; ``600`` a raw
+circuit, a spent budget or the gateway's own connection cap (``connection_limit_reached``), 502 for everything
+else; ``200`` answers 200 with the same body; ``600`` a raw
 ``600`` status line. Refusals of the caller's own request (no route: 404; too large: 413 or 431;
 malformed: 400) keep their 4xx in every mode: they are the caller's problem, like an upstream's 4xx.
 """
@@ -46,7 +47,15 @@ _TIMEOUTS = frozenset(
         ErrorKind.DEADLINE_EXCEEDED,
     }
 )
-_UNAVAILABLE = frozenset({ErrorKind.UPSTREAM_OUTAGE, ErrorKind.CIRCUIT_OPEN, ErrorKind.BUDGET_EXHAUSTED})
+_UNAVAILABLE = frozenset(
+    {
+        ErrorKind.UPSTREAM_OUTAGE,
+        ErrorKind.CIRCUIT_OPEN,
+        ErrorKind.BUDGET_EXHAUSTED,
+        # The gateway's own connection cap: overload on this side, the request never left (503, not 502).
+        ErrorKind.CONNECTION_LIMIT_REACHED,
+    }
+)
 _REFUSALS: dict[ErrorKind, str] = {
     ErrorKind.DESTINATION_NOT_FOUND: "destination_not_found",
     ErrorKind.HTTP_REQUEST_ERROR: "bad_request",

@@ -31,7 +31,7 @@ from upstreamkit.clock import Clock
 from upstreamkit.core.backoff import RandomSource
 from upstreamkit.core.breaker import BreakerConfig, BreakerTransition, CircuitBreaker
 from upstreamkit.core.budget import BudgetConfig
-from upstreamkit.core.classify import classify, classify_exception, is_plain_success
+from upstreamkit.core.classify import classify_exception
 from upstreamkit.core.events import (
     AttemptFailed,
     AttemptSucceeded,
@@ -44,10 +44,11 @@ from upstreamkit.core.events import (
 from upstreamkit.core.outcome import Outcome
 from upstreamkit.core.ratelimit import RateLimiter
 from upstreamkit.core.retry import Deadline, GiveUp, RetryPolicy
-from upstreamkit.errors import ErrorKind, Hop
+from upstreamkit.errors import ErrorKind
+from upstreamkit.gateway.assess import assess_response
+from upstreamkit.gateway.connection import UpstreamResponse
 from upstreamkit.gateway.state import aclose as close_stores
 from upstreamkit.gateway.state import discard, make_store
-from upstreamkit.gateway.upstream import UpstreamResponse
 from upstreamkit.state.memory import MemoryStateStore, UpstreamState
 
 __all__ = ["Failure", "Policies", "Result", "RoutePolicy", "assess_response"]
@@ -399,37 +400,3 @@ class Policies:
 def _state_key(policy: RoutePolicy) -> tuple[object, ...]:
     """What an upstream's live state is made from: routes differing only in how they retry share it."""
     return (policy.breaker, policy.budget, policy.rate, policy.burst)
-
-
-def assess_response(upstream: UpstreamResponse) -> tuple[Outcome, bool]:
-    """What a response teaches the policies, and whether the caller gets the envelope instead of it.
-
-    A success passes through (a 2xx or 3xx only once it is known not to carry a 600 envelope), and so does a
-    4xx other than 429: the caller's problem, which neither trips nor heals a breaker. A 429, 5xx, 600 or a
-    success carrying a 600 envelope is a failure.
-    """
-    status = upstream.status
-    if upstream.stream is not None:  # streamed: a status that passes through, too large to be an envelope
-        return (_success(status), False) if status < 400 else (classify(status, upstream.headers, b""), False)
-    if 200 <= status < 400:
-        names = [name.lower().decode("latin-1") for name, _ in upstream.headers]
-        if not is_plain_success(status, names, upstream.body):
-            outcome = classify(status, upstream.headers, upstream.body)
-            if outcome.is_600:
-                return outcome, True
-        return _success(status), False
-    outcome = classify(status, upstream.headers, upstream.body)
-    return outcome, not (400 <= status < 500) or status == 429
-
-
-_SUCCESSES: dict[int, Outcome] = {}
-
-
-def _success(status: int) -> Outcome:
-    outcome = _SUCCESSES.get(status)
-    if outcome is None:
-        outcome = _SUCCESSES[status] = Outcome(
-            ok=True, kind=None, retryable=False, request_sent=True, explanation=f"HTTP {status}: not a failure.",
-            status=status, hop=Hop.UPSTREAM,
-        )  # fmt: skip
-    return outcome

@@ -12,7 +12,7 @@ The steps, in order:
    each attempt over a pooled connection; a reused connection that dies before any response byte is
    replaced once, within the attempt, for idempotent methods (the upstream closed an idle connection as we
    wrote);
-5. each answer is judged with the core's classifier (:func:`~.policy.assess_response`): a 4xx other than 429
+5. each answer is judged with the core's classifier (:func:`~.assess.assess_response`): a 4xx other than 429
    and a success pass through untouched (a 2xx only once it is known not to carry a 600 envelope); a 429,
    5xx, 600 or a 2xx with a 600 envelope, every exception, and every refusal of the policies (circuit open,
    budget, rate limit, deadline) become the one envelope (:mod:`.envelope`);
@@ -26,8 +26,6 @@ Each of the last features costs a request that does not use it one attribute che
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import Awaitable
 from functools import partial
@@ -35,16 +33,24 @@ from typing import Any
 
 from upstreamkit.clock import get_clock
 from upstreamkit.core.classify import classify
-from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
 from upstreamkit.gateway.accesslog import AccessLog, rfc3339_ms
+from upstreamkit.gateway.assess import assess_response
 from upstreamkit.gateway.bypass import OPTIONAL, BypassSwitches
 from upstreamkit.gateway.config import GatewaySettings
 from upstreamkit.gateway.credentials import CredentialError, Injector
 from upstreamkit.gateway.degrade import DegradedMode, StaleCache
 from upstreamkit.gateway.envelope import Envelope, error_word
 from upstreamkit.gateway.metrics import GatewayMetrics
-from upstreamkit.gateway.policy import Failure, Policies, Result, assess_response
+from upstreamkit.gateway.policy import Failure, Policies, Result
+from upstreamkit.gateway.rewrite import (
+    HOP_BY_HOP,
+    credential_of,
+    has_key,
+    pass_through,
+    request_id_of,
+    upstream_head,
+)
 from upstreamkit.gateway.routes import Route, RouteTable, Target
 from upstreamkit.gateway.server import Request, Response
 from upstreamkit.gateway.upstream import RemoteProtocolError, UpstreamConnection, UpstreamPool, UpstreamResponse
@@ -52,48 +58,8 @@ from upstreamkit.knowledge import kind_info
 
 __all__ = ["HOP_BY_HOP", "Proxy"]
 
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
-# Set by the gateway itself, whatever the caller sent.
-_REQUEST_OWN = frozenset({b"host", b"x-request-id", b"x-forwarded-for", b"forwarded", b"content-length", b"expect"})
-_RESPONSE_OWN = frozenset({b"content-length", b"x-request-id"})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:+/=-]{1,200}")
-_CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"api-key")
 _AUTH_KINDS = frozenset({ErrorKind.AUTH_EXPIRED, ErrorKind.AUTH_INVALID, ErrorKind.AUTH_FORBIDDEN})
-
-
-def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    tokens: set[bytes] = set()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            tokens.update(token.strip().lower() for token in value.split(b","))
-    return frozenset(tokens)
-
-
-def _credential(headers: list[tuple[bytes, bytes]]) -> str | None:
-    for name, value in headers:
-        if name.lower() in _CREDENTIAL_HEADERS:
-            scheme, _, rest = value.strip().partition(b" ")
-            secret = rest.strip() if rest.strip() else scheme
-            return fingerprint(secret)
-    return None
-
-
-def _forwarded_for(client: str) -> bytes:
-    return (f'for="[{client}]"' if ":" in client else f"for={client}").encode()
 
 
 class Proxy:
@@ -135,6 +101,7 @@ class Proxy:
             connect, timeout = upstream.connect_timeout, upstream.timeout
             self._caps[upstream.name] = (connect or default_caps[0], timeout or default_caps[1])
         self._default_caps = default_caps
+        self._queue_wait = settings.connection_queue_timeout or None
         self.bypass = (
             bypass
             if bypass is not None
@@ -159,7 +126,7 @@ class Proxy:
         """Forward ``request`` and answer it; never raises."""
         started = time.perf_counter()
         arrived = time.time()
-        request_id = self._request_id(request.headers)
+        request_id = request_id_of(request.headers)
         log: dict[str, Any] = {"attempts": 0}
         routed, response, envelope = await self._answer(request, request_id, log)
         if self.metrics is not None:
@@ -208,7 +175,7 @@ class Proxy:
             log["bypassed"] = [name for name in OPTIONAL if name in bypass]
         injector = self.injectors.get(route.upstream) if self.injectors else None
         if injector is None:
-            head = self._upstream_head(request, routed, request_id)
+            head = upstream_head(request, routed, request_id)
             result = await self._call(route, method, request_id, head, request, log, bypass)
         else:
             called = await self._call_injecting(injector, routed, request_id, request, log, bypass)
@@ -222,7 +189,7 @@ class Proxy:
         failure = result.failure
         if failure is None:
             assert upstream is not None  # noqa: S101 - a success has a response
-            response = self._pass_through(upstream, request_id, method, log)
+            response = pass_through(upstream, request_id, method, log)
             if self._degraded and route.prefix in self._degraded:
                 self.degraded.remember(route, routed.target, request, response, bypass)
             return routed, response, None
@@ -246,7 +213,7 @@ class Proxy:
             route.upstream,
             method,
             request_id,
-            idempotency_key=partial(_has_key, request.headers),
+            idempotency_key=partial(has_key, request.headers),
             send=partial(self._send, route.origin, caps, head, request, log),  # no coroutine of its own per request
             assess=assess_response,
             bypass=bypass,
@@ -260,7 +227,7 @@ class Proxy:
         one refresh and one retry, and a refusal that remains is the gateway's failure: an envelope."""
         route = routed.route
         path = request.target.partition(b"?")[0].decode("latin-1")
-        bare = self._upstream_head(request, routed, request_id, strip=injector.name)[:-2]  # without its last CRLF
+        bare = upstream_head(request, routed, request_id, strip=injector.name)[:-2]  # without its last CRLF
         refused: str | None = None
         while True:  # at most twice: the second time with a refreshed credential
             try:
@@ -284,60 +251,6 @@ class Proxy:
             log["breaker"] = result.breaker
             return Envelope(kind, detail, request_id, path, upstream=route.upstream, upstream_status=response.status)
         return result
-
-    # --- request ids and the upstream request --------------------------------------------------------
-
-    @staticmethod
-    def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
-        """The caller's X-Request-Id when it is a sane token (no spaces, no controls, <= 200 chars), else a new one."""
-        for name, value in headers:
-            if name.lower() == b"x-request-id":
-                token = value.strip()
-                if _REQUEST_ID_RE.fullmatch(token):
-                    return token.decode("ascii")
-                break
-        return os.urandom(16).hex()
-
-    def _upstream_head(self, request: Request, routed: Target, request_id: str, strip: bytes = b"") -> bytes:
-        """The request head to send upstream; ``strip``: the header the gateway sets itself (then the caller's
-        ``Authorization`` is dropped too: an upstream the gateway authenticates to sees one identity)."""
-        headers = request.headers
-        drop = _connection_tokens(headers) if any(n.lower() == b"connection" for n, _ in headers) else frozenset()
-        route = routed.route
-        parts = [
-            request.method.encode("ascii"),
-            b" ",
-            routed.target.encode("latin-1"),
-            b" HTTP/1.1\r\nhost: ",
-            route.host_header.encode("idna") if not route.host_header.isascii() else route.host_header.encode(),
-            b"\r\n",
-        ]
-        forwarded_for: list[bytes] = []
-        forwarded: list[bytes] = []
-        for name, value in headers:
-            lower = name.lower()
-            if (
-                lower in HOP_BY_HOP
-                or lower in _REQUEST_OWN
-                or lower in drop
-                or (strip and lower in (strip, b"authorization"))
-            ):
-                if lower == b"x-forwarded-for":
-                    forwarded_for.append(value.strip())
-                elif lower == b"forwarded":
-                    forwarded.append(value.strip())
-                continue
-            parts += (name, b": ", value, b"\r\n")
-        client = request.client.encode()
-        forwarded_for.append(client)
-        forwarded.append(_forwarded_for(request.client) + b";proto=http")
-        parts += (b"x-forwarded-for: ", b", ".join(forwarded_for), b"\r\n")
-        parts += (b"forwarded: ", b", ".join(forwarded), b"\r\n")
-        parts += (b"x-request-id: ", request_id.encode(), b"\r\n")
-        if request.body or request.method in _BODY_METHODS:
-            parts.append(b"content-length: %d\r\n" % len(request.body))
-        parts.append(b"\r\n")
-        return b"".join(parts)
 
     async def _send(  # noqa: PLR0917 - bound by partial() once per request
         self, origin: tuple[str, str, int], caps: tuple[float, float], head: bytes, request: Request,
@@ -387,28 +300,13 @@ class Proxy:
         finally:
             log["upstream_ms"] = log.get("upstream_ms", 0.0) + (time.perf_counter() - started) * 1000.0
 
-    def _pass_through(self, upstream: UpstreamResponse, request_id: str, method: str, log: dict[str, Any]) -> Response:
-        drop = _connection_tokens(upstream.headers)
-        keep_length = method == "HEAD" or upstream.status == 304
-        headers: list[tuple[bytes, bytes]] = []
-        for name, value in upstream.headers:
-            lower = name.lower()
-            if lower in HOP_BY_HOP or lower in drop:
-                continue
-            if lower in _RESPONSE_OWN:
-                if lower == b"x-request-id" and value != request_id.encode():
-                    log["upstream_request_id"] = value.decode("latin-1")
-                if not (keep_length and lower == b"content-length"):
-                    continue
-            headers.append((name, value))
-        headers.append((b"x-request-id", request_id.encode()))
-        return Response(upstream.status, headers, upstream.body, upstream.stream)
-
-    @staticmethod
     def _from_failure(
-        failure: Failure, upstream: UpstreamResponse | None, request_id: str, path: str, upstream_name: str
+        self, failure: Failure, upstream: UpstreamResponse | None, request_id: str, path: str, upstream_name: str
     ) -> Envelope:
         kind, last = failure.kind, failure.last
+        retry_after = failure.retry_after
+        if retry_after is None and kind is ErrorKind.CONNECTION_LIMIT_REACHED:
+            retry_after = self._queue_wait  # the connection cap's wait: about when a connection may be free
         if failure.reason:  # the gateway's own decision (breaker, budget, limiter, deadline)
             detail = failure.reason if last is None else f"{failure.reason}; last failure: {last.kind}"
         elif upstream is not None and last is not None:
@@ -423,7 +321,7 @@ class Proxy:
             path,
             upstream=upstream_name,
             upstream_status=upstream.status if upstream is not None else None,
-            retry_after=failure.retry_after,
+            retry_after=retry_after,
         )
 
     def _envelope_response(self, envelope: Envelope) -> Response:
@@ -432,7 +330,7 @@ class Proxy:
     def refuse(self, request: Request, status: int, kind: ErrorKind, detail: str) -> Response:
         """The answer to a request the server refused before it was complete (too large, malformed, CONNECT)."""
         started = time.perf_counter()
-        request_id = self._request_id(request.headers)
+        request_id = request_id_of(request.headers)
         path = request.target.partition(b"?")[0].decode("latin-1")
         envelope = Envelope(kind, detail, request_id, path if path.startswith("/") else "", refusal_status=status)
         response = self._envelope_response(envelope)
@@ -489,7 +387,7 @@ class Proxy:
                 "bytes_out": len(response.body) if response.stream is None else response.stream.length,
                 "breaker": log.get("breaker"),
                 "client": request.client,
-                "credential": _credential(request.headers),
+                "credential": credential_of(request.headers),
                 "upstream_request_id": log.get("upstream_request_id"),
                 "gateway": self._gateway,
                 "region": self.settings.region,
@@ -501,10 +399,6 @@ class Proxy:
 
 def _release(pool: UpstreamPool, origin: tuple[str, str, int], connection: UpstreamConnection, reusable: bool) -> None:
     pool.checkin(origin, connection, reusable=reusable)
-
-
-def _has_key(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(name.lower() == b"idempotency-key" for name, _ in headers)
 
 
 def _ms(value: float | None) -> float | None:

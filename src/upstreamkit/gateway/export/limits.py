@@ -27,6 +27,13 @@ class Limit:
         return f"{self.policy}: {self.instead}"
 
 
+_NEITHER = (
+    ("degraded mode", "stale_if_error and fallback are not exported: every failure gets the envelope"),
+    ("bypass switches", "the admin API's bypass does not exist: every policy always applies"),
+    ("connection cap", "max_connections_per_upstream and its queue are not exported: connections are not capped"),
+)
+"""What neither engine is given of the gateway's own features."""
+
 LIMITS: tuple[Limit, ...] = (
     # nginx -------------------------------------------------------------------------------------------
     Limit("nginx", "retry budget", "not expressible; retries are capped per request by proxy_next_upstream_tries only"),
@@ -96,6 +103,7 @@ LIMITS: tuple[Limit, ...] = (
     ),
     Limit("nginx", "dot segments", "nginx normalises /a/../b before routing instead of refusing it"),
     Limit("nginx", "600 in a 200 body", "an upstream's HTTP 200 carrying a 600 body passes through unchanged"),
+    *(Limit("nginx", policy, instead) for policy, instead in _NEITHER),
     # HAProxy -----------------------------------------------------------------------------------------
     Limit("haproxy", "retry budget", "not expressible; retries are capped per request by 'retries' only"),
     Limit(
@@ -145,6 +153,7 @@ LIMITS: tuple[Limit, ...] = (
         "credential, attempts and breaker are always null, degraded and bypassed too (no stale-if-error, "
         "fallback body or bypass switches are exported); upstream times are -1 when there was none",
     ),
+    *(Limit("haproxy", policy, instead) for policy, instead in _NEITHER),
     Limit("haproxy", "600 in a 200 body", "an upstream's HTTP 200 carrying a 600 body passes through unchanged"),
 )
 
