@@ -375,3 +375,19 @@ def test_a_command_of_too_many_words_is_refused_with_the_documented_error() -> N
     with pytest.raises(InputError, match="more than"):
         parse_curl(command)
     assert parse_curl("curl https://api.example.com/ " + " ".join(["-H 'X-A: b'"] * 100)).request is not None
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "curl 'https://e.test/' \\\n  --data-raw '^\"'",  # a bash continuation: bash, whatever the body holds
+        "curl 'https://e.test/' --data-raw '^\"'",  # one line, read as cmd first: unclosed there, so bash
+    ],
+)
+def test_a_caret_quote_inside_a_bash_quoted_body_is_text(command: str) -> None:
+    # Found by hypothesis: '^"' is Windows cmd's quote mark, and also two characters of a body.
+    assert parse_curl(command).request.body == b'^"'
+
+
+def test_cmd_commands_are_still_read_as_cmd() -> None:
+    assert parse_curl('curl ^"https://e.test/^" ^\n  --data-raw ^"a^" ').request.body == b"a"

@@ -33,6 +33,7 @@ Style = Literal["auto", "posix", "cmd"]
 # A caret before a line end or a quote is cmd's and never bash's; a one-line cmd command without carets
 # (older tools' ``"{""a"":1}"``) reads the same in both unless it doubles quotes: pass style="cmd" for it.
 _CMD_HINT = re.compile(r"\^\r?\n|\^\"")
+_POSIX_CONTINUATION = re.compile(r"(?<!\\)(?:\\\\)*+\\\r?\n")
 _SIMPLE_ESCAPES = {
     "a": "\a",
     "b": "\b",
@@ -54,7 +55,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def detect_style(command: str) -> Literal["posix", "cmd"]:
-    """``cmd`` when the text shows Windows cmd's marks (``^`` continuations, ``^"`` quotes), else ``posix``."""
+    """``cmd`` when the text shows Windows cmd's marks (``^`` continuations, ``^"`` quotes) and no bash
+    line continuation (a backslash at a line's end: ``^"`` may sit inside a bash-quoted body), else ``posix``."""
+    if _POSIX_CONTINUATION.search(command):
+        return "posix"
     return "cmd" if _CMD_HINT.search(command) else "posix"
 
 
@@ -64,7 +68,17 @@ def split_command(command: str, style: Style = "auto", *, max_words: int | None 
     ``max_words``: raise :class:`InputError` as soon as there are more words than this.
     """
     chosen = detect_style(command) if style == "auto" else style
-    words = _split_cmd(command) if chosen == "cmd" else _split_posix(command, max_words)
+    try:
+        words = _split_cmd(command) if chosen == "cmd" else _split_posix(command, max_words)
+    except InputError as cmd_error:
+        if style != "auto" or chosen == "posix":
+            raise
+        # A guess of cmd from a '^"' that is only text in a one-line bash command ('^"' quoted): bash then;
+        # when bash cannot read it either, cmd's complaint is the one that fits what the text looked like.
+        try:
+            words = _split_posix(command, max_words)
+        except InputError:
+            raise cmd_error from None
     if max_words is not None and len(words) > max_words:
         raise InputError(f"the command has more than {max_words} words: no request needs that many options")
     return words
