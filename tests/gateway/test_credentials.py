@@ -194,9 +194,11 @@ def test_oauth2_401_refreshes_once_and_retries(
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda i: httpx.get(gw.url(f"/api/r{i}"), timeout=10), range(4)))
     assert [a.status_code for a in answers] == [200] * 4
-    assert token_fetches(sim) == 2  # four 401s for one old token: one refresh
+    assert token_fetches(sim) == 2  # up to four 401s for one old token: one refresh
     statuses = [e.status for e in sim.ledger.entries() if e.path.startswith("/v1/")]
-    assert statuses.count(401) == 4
+    # Each concurrent caller that left before the refresh landed met one 401 (a late one finds the new token).
+    assert 1 <= statuses.count(401) <= 4
+    assert len(statuses) == 1 + 4 + statuses.count(401)  # the first call, the four, one retry per 401
     assert statuses[-4:].count(200) >= 1
 
 
