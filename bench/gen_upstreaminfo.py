@@ -3,7 +3,7 @@
     .venv/bin/python bench/gen_upstreaminfo.py /tmp/upstreaminfo.log              # 1,000,000 lines, ~230 MB
     .venv/bin/python bench/gen_upstreaminfo.py /tmp/small.log --lines 20000 --gzip
 
-Two hours of traffic (12:00-14:00 UTC on 2026-11-28) from 40 API users through six ingress upstreams, with a
+Two hours of traffic (12:00-14:00 UTC on 2026-11-28) from 20,000 addresses and 40 API users through six ingress upstreams, with a
 background of rare failures (0.3% of requests: a 502, 503 or 504 now and then, a 429 for a noisy client). The
 planted incident, written to ``FILE.truth.json`` beside the log:
 
@@ -61,7 +61,9 @@ AGENTS = (
     "Go-http-client/2.0",
     "curl/8.5.0",
 )
-USERS = tuple(f"svc-{index:02d}" for index in range(38)) + ("revoked.user", "-")
+USERS = (*tuple(f"svc-{index:02d}" for index in range(38)), "revoked.user", "-")
+CLIENTS = 20_000
+"""Distinct client addresses (a pool, as real traffic repeats its callers)."""
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -112,6 +114,7 @@ def write_log(out: IO[str], lines: int, seed: int) -> dict[str, int]:
     step = DURATION_S / lines
     counts: dict[str, int] = {"incident_failures": 0, "revoked_401": 0}
     batch: list[str] = []
+    clients = [f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(CLIENTS)]
     for index in range(lines):
         t = START + index * step
         upstream = rng.choices(names, weights)[0]
@@ -120,9 +123,9 @@ def write_log(out: IO[str], lines: int, seed: int) -> dict[str, int]:
             user = "rotated.user"
         status, upstream_status, upstream_s, shape = _outcome(rng, upstream, user, t)
         counts[str(status)] = counts.get(str(status), 0) + 1
-        if INCIDENT[0] <= t < INCIDENT[1] and status >= 500:  # noqa: PLR2004 - 5xx
+        if INCIDENT[0] <= t < INCIDENT[1] and status >= 500:
             counts["incident_failures"] += 1
-        if status == 401:  # noqa: PLR2004
+        if status == 401:
             counts["revoked_401"] += 1
         addr = addrs[upstream].format(rng.randrange(1, 9))
         if shape == "two":
@@ -132,12 +135,12 @@ def write_log(out: IO[str], lines: int, seed: int) -> dict[str, int]:
             addr_text, length_text, time_text = "-", "-", "-"
             request_s = 0.0
         else:
-            assert upstream_s is not None  # noqa: S101 - "one" always has a time
+            assert upstream_s is not None
             addr_text, length_text, time_text = addr, str(rng.randrange(0, 20000)), f"{upstream_s:.3f}"
             request_s = upstream_s + rng.uniform(0.0, 0.002)
-        body = rng.randrange(0, 20000) if status < 300 else rng.randrange(100, 600)  # noqa: PLR2004
+        body = rng.randrange(0, 20000) if status < 300 else rng.randrange(100, 600)
         batch.append(
-            f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)} - {user} [{_time_local(t)}] "
+            f"{clients[rng.randrange(CLIENTS)]} - {user} [{_time_local(t)}] "
             f'"{_request(rng, upstream)}" {status} {body} "-" "{rng.choice(AGENTS)}" {rng.randrange(200, 900)} '
             f"{request_s:.3f} [{upstream}] [] {addr_text} {length_text} {time_text} {upstream_status} "
             f"{rng.getrandbits(128):032x}\n"
