@@ -3,8 +3,8 @@
     .venv/bin/python bench/gen_upstreaminfo.py /tmp/upstreaminfo.log              # 1,000,000 lines, ~230 MB
     .venv/bin/python bench/gen_upstreaminfo.py /tmp/small.log --lines 20000 --gzip
 
-Two hours of traffic (12:00-14:00 UTC on 2026-11-28) from 20,000 addresses and 40 API users through six ingress upstreams, with a
-background of rare failures (0.3% of requests: a 502, 503 or 504 now and then, a 429 for a noisy client). The
+Two hours of traffic (12:00-14:00 UTC on 2026-11-28) from 20,000 addresses and 40 API users through six ingress
+upstreams, with a background of rare failures (0.3% of requests: a 502, 503, 504 or 429 now and then). The
 planted incident, written to ``FILE.truth.json`` beside the log:
 
 - from ``incident.start`` to ``incident.end`` the ``default-payments-8080`` upstream fails 70% of its requests:
