@@ -373,7 +373,7 @@ def sql_format(fmt: LogFormat, credential_field: str | None = None) -> SqlFormat
         source = raw(column)
         fifth[column] = _text(source) if source else "NULL::VARCHAR"
     # what makes a line "plain" (see the module docstring); a valid line is printable already
-    short = f"strlen(line) <= {MAX_LINE}"
+    short = f"strlen(line) <= {MAX_LINE} AND strpos(line, chr(0)) = 0"  # RE2 is handed text up to a NUL
     if has_lists:  # no " : " lists, at most 32 list separators in all
         short += " AND strpos(line, ' : ') = 0 AND strlen(line) - strlen(replace(line, ', ', '')) <= 64"
     plain = f"{short} AND regexp_full_match(line, '[ -~]*')"

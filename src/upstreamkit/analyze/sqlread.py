@@ -2,12 +2,16 @@
 
 DuckDB reads the file as one text column (no delimiter, no quoting; gzip too); the statement written by
 :mod:`.sqlformat` turns each line into an event row and a state. The lines it leaves to Python come back as
-text for :mod:`.steps`. A file DuckDB refuses (not UTF-8, a broken gzip stream) is read by Python instead.
+text for :mod:`.steps`. A file DuckDB refuses (not UTF-8, a broken gzip stream) is read by Python instead, and so
+is a plain file with a NUL byte (DuckDB's reader ends a line's text at a NUL; in a gzip file that goes unseen:
+such a line is read up to its NUL).
 """
 
 from __future__ import annotations
 
 import io
+import mmap
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +31,16 @@ PROGRESS_POLL_S = 0.2
 FETCH = 2048
 
 
-def _source(path: str) -> str:
-    with open(path, "rb") as handle:  # noqa: PTH123 - two bytes
-        gzip = handle.read(2) == _GZIP_MAGIC
+def _has_nul(path: str) -> bool:
+    """Whether the (plain) file holds a NUL byte: DuckDB's reader ends a line's text there, Python's does not."""
+    with open(path, "rb") as handle:  # noqa: PTH123 - mapped, searched at memchr speed
+        if os.fstat(handle.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(b"\x00") >= 0
+
+
+def _source(path: str, *, gzip: bool) -> str:
     compression = "gzip" if gzip else "none"
     quoted = path.replace("'", "''")
     return (
@@ -90,10 +101,14 @@ def read_with_sql(
 
     parameters: dict[str, object] = {"since": since, "until": until, "file": file_index}
     size = Path(path).stat().st_size
+    with open(path, "rb") as handle:  # noqa: PTH123 - two bytes
+        gzip = handle.read(2) == _GZIP_MAGIC
+    if not gzip and _has_nul(path):
+        return None
     try:
         _run(
             con,
-            "INSERT INTO event_rows " + plan.select.replace("{source}", _source(path)),
+            "INSERT INTO event_rows " + plan.select.replace("{source}", _source(path, gzip=gzip)),
             parameters,
             progress,
             stats.path,
