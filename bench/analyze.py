@@ -25,6 +25,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,22 +33,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-DEFAULT_LOG = Path("/tmp/upstreamkit-bench/upstreaminfo.log")
+SCRATCH = Path(tempfile.gettempdir()) / "upstreamkit-bench"
+DEFAULT_LOG = SCRATCH / "upstreaminfo.log"
 BUCKET_S = 60.0
 GOAL_LINES_PER_S = 1_700_000
 GOAL_RATIO = 1.5
 GOAL_RSS_MIB = 300
 
 _COLUMNS = "{" + ", ".join(f"'c{index:02d}': 'VARCHAR'" for index in range(24)) + "}"
-BARE_COLUMNS = f"""
+BARE_COLUMNS = """
 import duckdb, sys
 rows = duckdb.sql(
     "SELECT c06 AS status, count(*) FROM read_csv(?, delim = ' ', quote = '\\"', escape = '\\\\', header = false,"
-    " auto_detect = false, columns = {_COLUMNS}, null_padding = true, strict_mode = false) GROUP BY 1 ORDER BY 2 DESC",
+    " auto_detect = false, columns = COLUMNS, null_padding = true, strict_mode = false) GROUP BY 1 ORDER BY 2 DESC",
     params=[sys.argv[1]],
 ).fetchall()
 print(rows)
-"""
+""".replace("COLUMNS", _COLUMNS)
 BARE_LINE = """
 import duckdb, sys
 rows = duckdb.sql(
@@ -74,7 +76,7 @@ class Peer:
 
 def _run(peer: Peer, timeout_s: float) -> None:
     started = time.perf_counter()
-    with open(os.devnull, "wb") as devnull, Path("/tmp/upstreamkit-bench/stdout").open("w+b") as out:  # noqa: PTH123
+    with open(os.devnull, "wb") as devnull, (SCRATCH / "stdout").open("w+b") as out:  # noqa: PTH123
         process = subprocess.Popen(peer.argv, stdout=out, stderr=devnull)  # noqa: S603 - our own argv
         deadline = started + timeout_s
         while True:
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-goaccess", action="store_true")
     parser.add_argument("--credential-field", help="also pass --credential-field to analyze ($remote_user)")
     args = parser.parse_args(argv)
-    Path("/tmp/upstreamkit-bench").mkdir(exist_ok=True)
+    SCRATCH.mkdir(exist_ok=True)
     if not args.log.exists():
         subprocess.run([sys.executable, str(ROOT / "bench" / "gen_upstreaminfo.py"), str(args.log)], check=True)  # noqa: S603
     truth = json.loads(Path(f"{args.log}.truth.json").read_text(encoding="utf-8"))
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--time-format=%T",
                     "--no-progress",
                     "-o",
-                    "/tmp/upstreamkit-bench/goaccess.json",
+                    str(SCRATCH / "goaccess.json"),
                 ],
             )
         )
@@ -182,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"goals: lines/s {lines / ours / 1e6:.2f}M (>= {GOAL_LINES_PER_S / 1e6}M: "
         f"{'met' if lines / ours >= GOAL_LINES_PER_S else 'NOT met'}); "
-        f"vs bare {ours / reference:.2f}x (<= {GOAL_RATIO}x: {'met' if ours / reference <= GOAL_RATIO else 'NOT met'}); "
+        f"vs bare {ours / reference:.2f}x (<= {GOAL_RATIO}x: "
+        f"{'met' if ours / reference <= GOAL_RATIO else 'NOT met'}); "
         f"RSS {max(peers[0].rss_mib):.0f} MiB (<= {GOAL_RSS_MIB}: "
         f"{'met' if max(peers[0].rss_mib) <= GOAL_RSS_MIB else 'NOT met'}); "
         f"incident {'found' if found else 'NOT found'} within one bucket"

@@ -22,7 +22,7 @@ __all__ = ["DIMENSIONS", "MAX_BUCKETS", "analyze"]
 MAX_BUCKETS = 200_000
 """More buckets than this between the first and last line is a usage error: ask for a wider ``--bucket``."""
 DIMENSIONS = ("endpoint", "upstream", "credential", "gateway", "client")
-ENGINE_SETTINGS: dict[str, str | bool | int] = {
+ENGINE_SETTINGS: dict[str, str | bool | int | float | list[str]] = {
     "memory_limit": "192MB",
     "preserve_insertion_order": False,
 }

@@ -14,6 +14,10 @@ Fields are pulled three at a time: RE2's one-pass matcher (linear, no backtracki
 submatches, and past that it falls back to a matcher several times slower on every line.
 """
 
+# S608: the SQL here is written from the format definitions (formats.toml, an nginx log_format compiled by
+# logformat.py), every regex and literal quoted by _quote; no value of a log line ever enters the statement text.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import re
@@ -34,13 +38,17 @@ _TEXT_LIMIT = 512
 _PER_CALL = 3
 _TIME_SHAPES: Mapping[str, tuple[str, str]] = {
     "%d/%b/%Y:%H:%M:%S %z": (
-        r"(?:0[1-9]|[12][0-9]|3[01])/(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/[1-9][0-9]{3}"
-        r":(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-](?:[01][0-9]|2[0-3])[0-5][0-9]",
+        (
+            r"(?:0[1-9]|[12][0-9]|3[01])/(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/[1-9][0-9]{3}"
+            r":(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-](?:[01][0-9]|2[0-3])[0-5][0-9]"
+        ),
         "%d/%b/%Y:%H:%M:%S %z",
     ),
     "rfc3339": (
-        r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-        r"[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]",
+        (
+            r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+            r"[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+        ),
         "%Y-%m-%dT%H:%M:%S%z",
     ),
 }
@@ -233,6 +241,11 @@ def _cut(text: str, last_open: int) -> str:
     return text
 
 
+def _keep_groups(pattern: str, names: list[str]) -> str:
+    """``pattern`` with every named group but ``names`` made non-capturing."""
+    return _GROUP.sub(lambda match: match.group(0) if match.group(1) in names else "(?:", pattern)
+
+
 def _extractions(names: list[str], time_field: str, pattern: str) -> list[tuple[str, list[str]]]:
     """The regexp_extract calls: up to three of ``names`` each. The last call matches the whole line (the pattern,
     then any printable rest to the end), with the time among its groups: its time is "" exactly when the line is
@@ -245,9 +258,9 @@ def _extractions(names: list[str], time_field: str, pattern: str) -> list[tuple[
     calls = []
     for start in range(0, len(rest), _PER_CALL):
         chosen = rest[start : start + _PER_CALL]
-        text = _GROUP.sub(lambda match: match.group(0) if match.group(1) in chosen else "(?:", fast)
+        text = _keep_groups(fast, chosen)
         calls.append(("^" + _cut(text, [match.start() for match in _GROUP.finditer(text)][-1]), chosen))
-    text = _GROUP.sub(lambda match: match.group(0) if match.group(1) in last else "(?:", fast)
+    text = _keep_groups(fast, last)
     calls.append(("^" + text + _to_end(text), [name for name in names if name in last]))
     return calls
 
@@ -266,7 +279,7 @@ def _layers(*selects: str) -> str:
     return query[1:-1]
 
 
-def sql_format(fmt: LogFormat, credential_field: str | None = None) -> SqlFormat | None:  # noqa: C901, PLR0912, PLR0915 - one format's columns, in the steps' order
+def sql_format(fmt: LogFormat, credential_field: str | None = None) -> SqlFormat | None:  # noqa: PLR0915 - one format's columns, in the steps' order
     """``fmt`` as SQL, or None when it is not an nginx-family format this module can read exactly."""
     if (
         fmt.kind != "regex"

@@ -52,6 +52,7 @@ def _source(path: str, *, gzip: bool) -> str:
 def _run(
     con: duckdb.DuckDBPyConnection,
     sql: str,
+    *,
     parameters: dict[str, object],
     watch: Progress | None,
     path: str,
@@ -109,10 +110,10 @@ def read_with_sql(
         _run(
             con,
             "INSERT INTO event_rows " + plan.select.replace("{source}", _source(path, gzip=gzip)),
-            parameters,
-            progress,
-            stats.path,
-            size,
+            parameters=parameters,
+            watch=progress,
+            path=stats.path,
+            size=size,
         )
     except duckdb.Error:
         return None
