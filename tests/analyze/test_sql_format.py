@@ -19,7 +19,8 @@ from upstreamkit.analyze import engine
 from upstreamkit.analyze.engine import FileStats, load_events
 from upstreamkit.analyze.formats import LogFormat, formats
 from upstreamkit.analyze.logformat import compile_log_format
-from upstreamkit.analyze.sqlformat import printable_re2, sql_format
+from upstreamkit.analyze.re2dialect import printable_re2
+from upstreamkit.analyze.sqlformat import sql_format
 
 SPLICES = settings(FUZZ, max_examples=max(FUZZ.max_examples // 6, 20))
 """Each example loads a file twice (DuckDB, Python): a sixth of the hostile suite's examples."""

@@ -6,12 +6,14 @@ same format as SQL for the lines where the two provably agree, and says which li
 - **valid**: the line matches the format's regex with every character class cut down to printable ASCII and
   nginx's ``a : b`` lists (internal redirects) left out: RE2 (DuckDB's regex engine) and Python's ``re`` then
   read the line the same way, so the fields are the same;
-- **plain**: the line is printable ASCII of at most :data:`~.formats.MAX_LINE` characters without `` : ``:
-  when such a line is not valid, Python's regex cannot match it either (it is unparsed);
+- **plain**: the line is printable ASCII of at most :data:`~.formats.MAX_LINE` characters, without `` : `` and
+  with at most 32 list separators (nginx's bound): when such a line is not valid, Python's regex cannot match it
+  either (it is unparsed);
 - every other line (other bytes, control characters, an odd time or number) is read by Python.
 
-Fields are pulled three at a time: RE2's one-pass matcher (linear, no backtracking state) serves at most four
-submatches, and past that it falls back to a matcher several times slower on every line.
+Fields are pulled three at a time: RE2's one-pass matcher (linear, no backtracking state) serves only a few
+submatches, and past that RE2 falls back to a matcher several times slower on every line (measured: 3 groups
+per call is the most that stays fast).
 """
 
 # S608: the SQL here is written from the format definitions (formats.toml, an nginx log_format compiled by
@@ -25,12 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from upstreamkit.analyze.formats import MAX_LINE, LogFormat
+from upstreamkit.analyze.re2dialect import PRINTABLE, printable_class, printable_re2
 from upstreamkit.analyze.steps import status_kinds
 
 __all__ = ["SqlFormat", "State", "sql_format"]
 
-_PRINTABLE = range(0x20, 0x7F)
-_COUNT = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 _GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
 # logformat.py writes nginx's per-attempt lists so; without the " : " branch the list is one-pass in RE2
 _LIST_SEPARATORS = "(?:, | : )"
@@ -66,103 +67,6 @@ class State:
     UNPARSED = 2
     OUTSIDE = 3
     BLANK = 4
-
-
-def _class_members(body: str) -> set[int] | None:
-    """The characters of a regex class body (without brackets and ``^``); None for what this does not read."""
-    members: set[int] = set()
-    index = 0
-    previous: int | None = None
-    while index < len(body):
-        char = body[index]
-        if char == "\\":
-            if index + 1 >= len(body) or body[index + 1].isalnum():
-                return None  # \d, \s, \w ...: Unicode-aware in Python, not here
-            code = ord(body[index + 1])
-            index += 2
-        elif char == "-" and previous is not None and index + 1 < len(body):
-            end = body[index + 1]
-            if end == "\\":
-                if index + 2 >= len(body) or body[index + 2].isalnum():
-                    return None
-                end, index = body[index + 2], index + 3
-            else:
-                index += 2
-            members.update(range(previous, ord(end) + 1))
-            previous = None
-            continue
-        else:
-            code = ord(char)
-            index += 1
-        members.add(code)
-        previous = code
-    return members
-
-
-def _class(codes: set[int]) -> str:
-    chosen = sorted(code for code in codes if code in _PRINTABLE)
-    if not chosen:
-        return "[^\\x00-\\x{10FFFF}]"  # matches nothing
-    parts: list[str] = []
-    start = last = chosen[0]
-    for code in [*chosen[1:], -1]:
-        if code == last + 1:
-            last = code
-            continue
-        parts.append(f"\\x{start:02x}" if start == last else f"\\x{start:02x}-\\x{last:02x}")
-        start = last = code
-    return "[" + "".join(parts) + "]"
-
-
-def printable_re2(pattern: str) -> str | None:
-    """``pattern`` (Python) for RE2, every class and ``.`` cut down to printable ASCII; None when it uses what
-    the two engines read differently (lookaround, backreferences, ``\\d``-style classes, flags)."""
-    out: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            if index + 1 >= len(pattern) or pattern[index + 1].isalnum():
-                return None
-            out.append(_class({ord(pattern[index + 1])}))
-            index += 2
-        elif char == "[":
-            close = index + 1
-            negated = pattern[close : close + 1] == "^"
-            close += 1 if negated else 0
-            start = close
-            close += 1 if pattern[close : close + 1] == "]" else 0  # a "]" first is a member
-            while close < len(pattern) and pattern[close] != "]":
-                close += 2 if pattern[close] == "\\" else 1
-            if close >= len(pattern):
-                return None
-            members = _class_members(pattern[start:close])
-            if members is None:
-                return None
-            out.append(_class(set(_PRINTABLE) - members if negated else members))
-            index = close + 1
-        elif char == ".":
-            out.append(_class(set(_PRINTABLE)))
-            index += 1
-        elif char == "(" and pattern[index + 1 : index + 2] == "?":
-            if pattern.startswith(("(?:", "(?P<"), index) and not pattern.startswith("(?P=", index):
-                out.append(char)
-                index += 1
-            else:
-                return None
-        elif char == "{":
-            count = _COUNT.match(pattern, index)
-            if count is None:
-                return None
-            out.append(count.group(0))
-            index = count.end()
-        elif char in "]}":
-            out.append(_class({ord(char)}))
-            index += 1
-        else:
-            out.append(char)  # ( ) | * + ? { ^ $ and repetition counts
-            index += 1
-    return "".join(out)
 
 
 def _quote(text: str) -> str:
@@ -268,7 +172,7 @@ def _extractions(names: list[str], time_field: str, pattern: str) -> list[tuple[
 def _to_end(text: str) -> str:
     """What ends the validating pattern: the end of the line, after any printable rest (Python's ``match`` does
     not read past the pattern); a pattern ending in ``.*`` already takes that rest (and stays one-pass)."""
-    return "$" if text.endswith(_class(set(_PRINTABLE)) + "*)") else _class(set(_PRINTABLE)) + "*$"
+    return "$" if text.endswith(printable_class(set(PRINTABLE)) + "*)") else printable_class(set(PRINTABLE)) + "*$"
 
 
 def _layers(*selects: str) -> str:
