@@ -1,7 +1,9 @@
-"""The events table in DuckDB: lines are read and parsed in a stream, staged as CSV, loaded in one statement.
+"""The events table in DuckDB (``event_rows``, seen through the view ``events``), file by file.
 
-Staging through a temporary CSV file keeps memory flat (nothing proportional to the log's size is held in
-Python) and lets DuckDB's own reader do the loading, which is far faster than row-by-row inserts.
+nginx-family files (``combined``, ``upstreaminfo``, any ``--log-format``) are parsed, classified and loaded by one
+DuckDB statement (:mod:`.sqlread`); the lines that statement leaves to Python, and files of the other formats,
+are read in a stream by the Python reader, staged as CSV and loaded in one statement at the end. Nothing
+proportional to the log's size is held in Python; stdin is spooled to a temporary file in chunks first.
 """
 
 from __future__ import annotations
