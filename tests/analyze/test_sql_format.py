@@ -247,6 +247,15 @@ def test_lone_carriage_returns_split_lines_as_python_does(tmp_path: Path) -> Non
     assert (lines_read, parsed) == (3, 3)
 
 
+def test_a_file_name_duckdb_would_read_as_a_glob_is_read_by_python(tmp_path: Path) -> None:
+    fmt, base, credential = SQL_FORMATS["nginx"]
+    (tmp_path / "access-1.log").write_text("garbage\n" * 5)  # what "access-?.log" would match as a glob
+    path = tmp_path / "access-?.log"
+    path.write_text(base + "\n")
+    (lines_read, parsed, _, _), _rows = _same(path, fmt, credential, expect_sql=False)
+    assert (lines_read, parsed) == (1, 1)
+
+
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
