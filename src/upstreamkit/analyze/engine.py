@@ -1,4 +1,4 @@
-"""The events table in DuckDB (``event_rows``, seen through the view ``events``), file by file.
+"""The events table in DuckDB, file by file.
 
 nginx-family files (``combined``, ``upstreaminfo``, any ``--log-format``) are parsed, classified and loaded by one
 DuckDB statement (:mod:`.sqlread`); the lines that statement leaves to Python, and files of the other formats,
@@ -115,8 +115,9 @@ def _csv_value(value: Any) -> Any:
 
 def _create(con: duckdb.DuckDBPyConnection) -> None:
     columns = ", ".join(f"{column} {_TYPES.get(column, 'VARCHAR')}" for column in COLUMNS)
-    con.execute(f"CREATE OR REPLACE TABLE event_rows ({columns}, state UTINYINT, line VARCHAR)")
-    con.execute(f"CREATE OR REPLACE VIEW events AS SELECT {', '.join(COLUMNS)} FROM event_rows WHERE state = 0")  # noqa: S608 - constants
+    # while files load, a row also says what became of its line (sqlformat.State) and keeps the lines left to
+    # Python; every row left at the end is an event, and the two columns go
+    con.execute(f"CREATE OR REPLACE TABLE events ({columns}, state UTINYINT, line VARCHAR)")
 
 
 def load_events(
@@ -130,7 +131,7 @@ def load_events(
     until: float | None = None,
     progress: Progress | None = None,
 ) -> list[FileStats]:
-    """Read every file into view ``events``; the per-file counts. Raises SourceError for unreadable files.
+    """Read every file into table ``events``; the per-file counts. Raises SourceError for unreadable files.
 
     ``custom_format`` is ``--log-format`` compiled: tried first by ``auto``, and what ``nginx`` means. nginx-family
     files are read by DuckDB itself (:mod:`.sqlread`); the other formats, and the lines SQL leaves to Python, by
@@ -168,10 +169,12 @@ def load_events(
                     tick()
         columns = {column: _TYPES.get(column, "VARCHAR") for column in COLUMNS}
         con.execute(
-            "INSERT INTO event_rows SELECT *, 0, NULL FROM read_csv(?, header = false, delim = ',', quote = '\"',"
+            "INSERT INTO events SELECT *, 0, NULL FROM read_csv(?, header = false, delim = ',', quote = '\"',"
             " escape = '\"', columns = $columns, auto_detect = false)".replace("$columns", _struct(columns)),
             [str(staged)],
         )
+    con.execute("ALTER TABLE events DROP COLUMN line")
+    con.execute("ALTER TABLE events DROP COLUMN state")
     return all_stats
 
 

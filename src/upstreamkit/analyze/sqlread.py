@@ -1,4 +1,4 @@
-"""One nginx-family file read by DuckDB: parsed, classified and loaded into ``event_rows`` by one statement.
+"""One nginx-family file read by DuckDB: parsed, classified and loaded into ``events`` by one statement.
 
 DuckDB reads the file as one text column (no delimiter, no quoting; gzip too); the statement written by
 :mod:`.sqlformat` turns each line into an event row and a state. The lines it leaves to Python come back as
@@ -95,7 +95,7 @@ def read_with_sql(
     until: float | None,
     progress: Progress | None = None,
 ) -> Iterator[str] | None:
-    """Load ``path`` into ``event_rows`` and count its lines into ``stats``; the lines left to Python. None
+    """Load ``path`` into ``events`` and count its lines into ``stats``; the lines left to Python. None
     when DuckDB cannot read the file (not UTF-8, a broken gzip stream, a line over DuckDB's limit ...): nothing
     was loaded (the statement is atomic) and the Python reader reads the whole file instead."""
     import duckdb  # noqa: PLC0415 - the analyze extra
@@ -112,7 +112,7 @@ def read_with_sql(
     try:
         _run(
             con,
-            "INSERT INTO event_rows " + plan.select.replace("{source}", _source(path, gzip=gzip)),
+            "INSERT INTO events " + plan.select.replace("{source}", _source(path, gzip=gzip)),
             parameters=parameters,
             watch=progress,
             path=stats.path,
@@ -120,9 +120,7 @@ def read_with_sql(
         )
     except duckdb.Error:
         return None
-    counts = dict(
-        con.execute("SELECT state, count(*) FROM event_rows WHERE file = ? GROUP BY 1", [file_index]).fetchall()
-    )
+    counts = dict(con.execute("SELECT state, count(*) FROM events WHERE file = ? GROUP BY 1", [file_index]).fetchall())
     parsed = counts.get(State.OK, 0) + counts.get(State.OUTSIDE, 0)
     stats.parsed += parsed
     stats.outside += counts.get(State.OUTSIDE, 0)
@@ -134,9 +132,9 @@ def read_with_sql(
 def _leftovers(con: duckdb.DuckDBPyConnection, file_index: int, count: int) -> Iterator[str]:
     if count:
         cursor = con.cursor()
-        cursor.execute("SELECT line FROM event_rows WHERE file = ? AND state = ?", [file_index, State.PYTHON])
+        cursor.execute("SELECT line FROM events WHERE file = ? AND state = ?", [file_index, State.PYTHON])
         while batch := cursor.fetchmany(FETCH):
             for (line,) in batch:
                 yield from io.StringIO(line, newline="")  # split as the Python reader splits (\r, \n, \r\n)
         cursor.close()
-    con.execute("DELETE FROM event_rows WHERE file = ? AND state <> 0", [file_index])
+    con.execute("DELETE FROM events WHERE file = ? AND state <> 0", [file_index])
