@@ -2,7 +2,8 @@
 
 The chain, top to bottom: :mod:`.sources` (plain, gzip, stdin) → :mod:`.formats` (log formats as data,
 detected per file) → :mod:`.steps` (one line's fields → one event row, kinds read from
-:mod:`.logsignatures`) → :mod:`.engine` (the events table in DuckDB) → :mod:`.analysis` (series, latency,
+:mod:`.logsignatures`) → :mod:`.engine` (the events table in DuckDB; nginx-family files are parsed by DuckDB
+itself, :mod:`.sqlformat` and :mod:`.sqlread`, the same steps as SQL) → :mod:`.analysis` (series, latency,
 kinds, :mod:`.incidents`, clusters, :mod:`.templates`) → ``--json`` or :mod:`.terminal`.
 
 DuckDB is the ``analyze`` extra; it is imported when an analysis runs, never at import time.

@@ -1,7 +1,9 @@
-"""The events table in DuckDB: lines are read and parsed in a stream, staged as CSV, loaded in one statement.
+"""The events table in DuckDB, file by file.
 
-Staging through a temporary CSV file keeps memory flat (nothing proportional to the log's size is held in
-Python) and lets DuckDB's own reader do the loading, which is far faster than row-by-row inserts.
+nginx-family files (``combined``, ``upstreaminfo``, any ``--log-format``) are parsed, classified and loaded by one
+DuckDB statement (:mod:`.sqlread`); the lines that statement leaves to Python, and files of the other formats,
+are read in a stream by the Python reader, staged as CSV and loaded in one statement at the end. Nothing
+proportional to the log's size is held in Python; stdin is spooled to a temporary file in chunks first.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from upstreamkit.analyze.formats import LogFormat, detect_format, formats, parse_line
-from upstreamkit.analyze.sources import Source, open_lines
+from upstreamkit.analyze.sources import Source, open_lines, spool_stdin
+from upstreamkit.analyze.sqlformat import sql_format
+from upstreamkit.analyze.sqlread import read_with_sql
 from upstreamkit.analyze.steps import COLUMNS, chain, run_chain
 
 if TYPE_CHECKING:
@@ -84,6 +88,10 @@ def _rows(
         yield row
 
 
+def _silent() -> None:
+    return None
+
+
 def _ticker(progress: Progress | None, path: str, source: Source) -> Callable[[], None]:
     if progress is None:
         return lambda: None
@@ -105,6 +113,13 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+def _create(con: duckdb.DuckDBPyConnection) -> None:
+    columns = ", ".join(f"{column} {_TYPES.get(column, 'VARCHAR')}" for column in COLUMNS)
+    # while files load, a row also says what became of its line (sqlformat.State) and keeps the lines left to
+    # Python; every row left at the end is an event, and the two columns go
+    con.execute(f"CREATE OR REPLACE TABLE events ({columns}, state UTINYINT, line VARCHAR)")
+
+
 def load_events(
     con: duckdb.DuckDBPyConnection,
     paths: Sequence[str],
@@ -118,30 +133,48 @@ def load_events(
 ) -> list[FileStats]:
     """Read every file into table ``events``; the per-file counts. Raises SourceError for unreadable files.
 
-    ``custom_format`` is ``--log-format`` compiled: tried first by ``auto``, and what ``nginx`` means."""
+    ``custom_format`` is ``--log-format`` compiled: tried first by ``auto``, and what ``nginx`` means. nginx-family
+    files are read by DuckDB itself (:mod:`.sqlread`); the other formats, and the lines SQL leaves to Python, by
+    the Python reader."""
+    _create(con)
     all_stats: list[FileStats] = []
     with tempfile.TemporaryDirectory(prefix="upstreamkit-analyze-") as scratch:
         staged = Path(scratch) / "events.csv"
         with staged.open("w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out, lineterminator="\n")
-            for index, path in enumerate(paths):
+            for index, given in enumerate(paths):
+                path = spool_stdin(Path(scratch) / "stdin") if given == "-" else given
                 with open_lines(path) as source:
                     lines = source.lines
                     head = list(itertools.islice(lines, DETECT_SAMPLE))
                     fmt = _choose(format_name, custom_format, head)
-                    stats = FileStats(path=path, format=fmt.name if fmt else None)
+                    stats = FileStats(path=given, format=fmt.name if fmt else None)
                     all_stats.append(stats)
                     steps = chain(fmt, credential_field=credential_field, file_index=index) if fmt else ()
-                    tick = _ticker(progress, path, source)
+                    plan = sql_format(fmt, credential_field) if fmt else None
+                    leftovers = (
+                        read_with_sql(
+                            con, path, plan, stats, file_index=index, since=since, until=until, progress=progress
+                        )
+                        if plan is not None
+                        else None
+                    )
+                    if leftovers is not None:
+                        rows = _rows(stats, leftovers, fmt, steps, since=since, until=until, tick=_silent)
+                        writer.writerows([_csv_value(value) for value in row] for row in rows)
+                        continue
+                    tick = _ticker(progress, given, source)
                     rows = _rows(stats, itertools.chain(head, lines), fmt, steps, since=since, until=until, tick=tick)
                     writer.writerows([_csv_value(value) for value in row] for row in rows)
                     tick()
         columns = {column: _TYPES.get(column, "VARCHAR") for column in COLUMNS}
         con.execute(
-            "CREATE OR REPLACE TABLE events AS SELECT * FROM read_csv(?, header = false, delim = ',', quote = '\"',"
+            "INSERT INTO events SELECT *, 0, NULL FROM read_csv(?, header = false, delim = ',', quote = '\"',"
             " escape = '\"', columns = $columns, auto_detect = false)".replace("$columns", _struct(columns)),
             [str(staged)],
         )
+    con.execute("ALTER TABLE events DROP COLUMN line")
+    con.execute("ALTER TABLE events DROP COLUMN state")
     return all_stats
 
 

@@ -77,3 +77,16 @@ def _guarded(text: io.TextIOWrapper, path: str) -> Iterator[str]:
         yield from text
     except (OSError, EOFError, zlib.error) as exc:  # gzip raises BadGzipFile (an OSError) or EOFError
         raise SourceError(f"{path}: the gzip stream is broken ({exc})") from None
+
+
+SPOOL_CHUNK = 1 << 20
+
+
+def spool_stdin(destination: Path) -> str:
+    """Copy stdin's bytes to ``destination`` in 1 MiB chunks (so DuckDB can read them as a file, and nothing of
+    the log is held in memory); the path."""
+    stdin = sys.stdin.buffer
+    with destination.open("wb") as out:
+        while chunk := stdin.read(SPOOL_CHUNK):
+            out.write(chunk)
+    return str(destination)

@@ -20,7 +20,7 @@ from upstreamkit.core.classify import classify
 from upstreamkit.core.redact import fingerprint
 from upstreamkit.errors import ErrorKind
 
-__all__ = ["COLUMNS", "Step", "chain", "normalize_path", "run_chain"]
+__all__ = ["COLUMNS", "Step", "chain", "normalize_path", "run_chain", "status_kinds"]
 
 Step = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -94,6 +94,12 @@ def _status_kind(status: int) -> str | None:
     if status < 500 and status not in _FAILING_4XX:
         return None
     return str(classify(status).kind)
+
+
+@cache
+def status_kinds() -> dict[int, str]:
+    """Every status (0-999) that is a failure, and its kind: what a line with no better evidence is read as."""
+    return {status: kind for status in range(1000) if (kind := _status_kind(status)) is not None}
 
 
 _ID = re.compile(
