@@ -5,20 +5,33 @@
 Every server forwards ``GET /items`` to the same fast upstream, an nginx ``return 200`` with a small JSON
 body. Each runs in its own process; all are started first, then loaded one at a time by ``wrk`` (Debian's
 ``wrk``: a 1-second warm-up, then ``--seconds``), in ``--rounds`` interleaved rounds whose medians are
-reported, because this machine is shared and its load moves under any single run. Rows:
+reported, because this machine is shared and its load moves under any single run. ``--only WORD ...`` keeps
+the rows whose names contain one of the words (``--only aiohttp "proxy_pass" workers``). Rows:
 
 - nginx ``return 200`` itself (no proxy: the ceiling of this machine for this load);
 - nginx ``proxy_pass`` with a keep-alive upstream block (one worker);
 - a bare aiohttp forwarder (aiohttp server + one aiohttp ``ClientSession``), on asyncio's loop and on uvloop;
 - upstreamkit's data plane (``upstreamkit gateway``: httptools server protocol + the pooled upstream layer),
   on asyncio's loop, on uvloop, and on uvloop with the JSON access log written to a file;
+- issue 12's "gateway with all policies on": ``upstreamkit gateway --config every-policy.toml`` (uvloop; retry,
+  breaker, retry budget, a rate limit far above this load, a static credential injected from an environment
+  variable, the JSON access log to a file, and ``stale_if_error`` on the route when the config schema has the
+  key), and quick mode with ``--stale-if-error 60`` (degraded mode's cost alone);
+- issue 13: ``--workers 2`` (uvloop, quick mode's default policies) with each worker's state in memory, and
+  with ``--state redis://`` on a ``redis-server`` this script starts (no persistence, stopped by PID; its CPU
+  counts in that row's CPU column); nginx and HAProxy running the config ``upstreamkit gateway export --format
+  nginx|haproxy --route /=UPSTREAM`` writes (nginx: one process, the JSON access log to a file; HAProxy: its
+  default threads, the log on stdout, into a file);
 - uvicorn (httptools, uvloop) with a raw ASGI app forwarding through the same pooled upstream layer (a bare
   forwarder: no request ids, no header rewriting, no judging), and with an ASGI adapter around the
   gateway's own ``Proxy`` (the same work per request as the gateway: only the server side differs).
 
-Needs ``wrk`` and ``nginx`` on PATH and the ``bench`` extra (aiohttp, uvicorn) plus uvloop; a row whose
-tools are missing is skipped and says so. Loopback only, high ports, configs and logs in a temporary
-directory; every process is started here and stopped by its PID; every run is bounded in time.
+The table gives each row's ratio to both aiohttp forwarders and its p50 over nginx ``proxy_pass``; below it,
+issue 12's goal read off the every-policy row and issue 13's cost of Redis (``--workers 2 --state redis``
+against ``--workers 2``: µs of p50, extra p99, CPU). Needs ``wrk`` and ``nginx`` on PATH and the ``bench``
+extra (aiohttp, uvicorn) plus uvloop; ``redis-server`` and the ``redis`` extra for the Redis row, ``haproxy``
+for its row. A row whose tools are missing is skipped and says so. Loopback only, high ports, configs and
+logs in a temporary directory; every process is started here and stopped by its PID; every run is bounded.
 """
 
 from __future__ import annotations
@@ -28,163 +41,48 @@ import contextlib
 import importlib.util
 import os
 import re
+import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from _gateway_peers import serve
+from _gateway_setup import (
+    HOST,
+    TOKEN_ENV,
+    every_policy_config,
+    exported_engine,
+    free_port,
+    nginx_conf,
+    running,
+)
+
 PATH = "/items"
 UPSTREAM_BODY = '{"ok":true,"items":[1,2,3]}'
-_START_TIMEOUT = 15.0
-_STOP_TIMEOUT = 10.0
+
+# Rows the summary reads (names are what --only matches).
+NGINX_PROXY = "nginx proxy_pass, keep-alive upstream"
+AIOHTTP = "aiohttp forwarder (asyncio loop)"
+AIOHTTP_UVLOOP = "aiohttp forwarder (uvloop)"
+GATEWAY_UVLOOP = "upstreamkit gateway, uvloop"
+EVERY_POLICY = "upstreamkit gateway, uvloop, every policy (config file)"
+WORKERS = "upstreamkit gateway --workers 2 (memory state)"
+WORKERS_REDIS = "upstreamkit gateway --workers 2 --state redis://"
 
 
-# --- the forwarders that are not upstreamkit's command (run as: gateway.py --serve NAME PORT UPSTREAM) ------
+@dataclass
+class Candidate:
+    """One server: ``start`` is an argv (``{port}``, ``{redis}`` filled in) or a kind this script builds."""
 
-
-def serve_aiohttp(port: int, upstream: str, *, uvloop_on: bool) -> None:
-    """A bare aiohttp forwarder: the request's method, path, headers and body in; the response out."""
-    from aiohttp import ClientSession, TCPConnector, web  # noqa: PLC0415 - the bench extra
-
-    hop = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
-
-    async def handler(request: web.Request) -> web.Response:
-        session: ClientSession = request.app["session"]
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in hop}
-        async with session.request(
-            request.method, upstream + request.path_qs, headers=headers, data=await request.read()
-        ) as answer:
-            body = await answer.read()
-            out = {k: v for k, v in answer.headers.items() if k.lower() not in hop}
-            return web.Response(status=answer.status, body=body, headers=out)
-
-    async def session_context(app: web.Application) -> Iterator[None]:  # type: ignore[misc]
-        app["session"] = ClientSession(connector=TCPConnector(limit=256))
-        yield
-        await app["session"].close()
-
-    app = web.Application()
-    app.cleanup_ctx.append(session_context)
-    app.router.add_route("*", "/{tail:.*}", handler)
-    if uvloop_on:
-        import uvloop  # noqa: PLC0415
-
-        uvloop.install()
-    web.run_app(app, host=HOST, port=port, access_log=None, print=None)
-
-
-async def read_asgi_request(scope: dict, receive) -> tuple[bytes, bytes]:  # type: ignore[no-untyped-def,type-arg]
-    """The raw request target and the whole body of an ASGI HTTP request."""
-    body = b""
-    more = True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-    return scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b""), body
-
-
-def serve_uvicorn_asgi(port: int, upstream: str) -> None:
-    """uvicorn (httptools, uvloop) with a raw ASGI app forwarding through upstreamkit's pooled upstream layer."""
-    from urllib.parse import urlsplit  # noqa: PLC0415
-
-    import uvicorn  # noqa: PLC0415 - the bench extra
-
-    from upstreamkit.gateway.proxy import HOP_BY_HOP  # noqa: PLC0415
-    from upstreamkit.gateway.upstream import UpstreamPool  # noqa: PLC0415
-
-    parts = urlsplit(upstream)
-    origin = ("http", parts.hostname or HOST, parts.port or 80)
-    host_header = parts.netloc.encode()
-    pool = UpstreamPool()
-    own = HOP_BY_HOP | {b"host", b"content-length"}
-
-    async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def,type-arg]
-        target, body = await read_asgi_request(scope, receive)
-        head = [scope["method"].encode(), b" ", target, b" HTTP/1.1\r\nhost: ", host_header, b"\r\n"]
-        for name, value in scope["headers"]:
-            if name not in own:
-                head += (name, b": ", value, b"\r\n")
-        if body:
-            head.append(b"content-length: %d\r\n" % len(body))
-        head.append(b"\r\n")
-        connection = pool.checkout(origin) or await pool.connect(origin, 5.0)
-        answer = await connection.request(b"".join(head), body, head_only=False, timeout=30.0, connect_ms=None)
-        pool.checkin(origin, connection, reusable=answer.keep_alive)
-        headers = [(n.lower(), v) for n, v in answer.headers if n.lower() not in own]
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
-
-    uvicorn.run(
-        app, host=HOST, port=port, loop="uvloop", http="httptools", lifespan="off", access_log=False, log_level="error"
-    )
-
-
-def serve_uvicorn_proxy(port: int, upstream: str) -> None:
-    """uvicorn (httptools, uvloop) with an ASGI adapter around the gateway's own ``Proxy``: the same work per
-    request as ``upstreamkit gateway`` (routing, request ids, header rewriting, judging), only the server differs."""
-    import uvicorn  # noqa: PLC0415 - the bench extra
-
-    from upstreamkit.gateway.config import GatewaySettings  # noqa: PLC0415
-    from upstreamkit.gateway.proxy import Proxy  # noqa: PLC0415
-    from upstreamkit.gateway.routes import parse_route  # noqa: PLC0415
-    from upstreamkit.gateway.server import Request  # noqa: PLC0415
-    from upstreamkit.gateway.upstream import UpstreamPool  # noqa: PLC0415
-
-    proxy = Proxy(GatewaySettings(routes=(parse_route(f"/={upstream}"),)), UpstreamPool(), None)
-
-    async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def,type-arg]
-        target, body = await read_asgi_request(scope, receive)
-        client = scope["client"][0] if scope.get("client") else ""
-        request = Request(scope["method"], target, list(scope["headers"]), body, client, keep_alive=True)
-        response = await proxy.handle(request)
-        await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
-        await send({"type": "http.response.body", "body": response.body})
-
-    uvicorn.run(
-        app, host=HOST, port=port, loop="uvloop", http="httptools", lifespan="off", access_log=False, log_level="error"
-    )
-
-
-# --- nginx ------------------------------------------------------------------------------------------------
-
-
-def nginx_conf(directory: Path, name: str, server_block: str) -> Path:
-    """An nginx config with one worker, its pid, logs and temp paths in ``directory``."""
-    temp = directory / f"{name}-temp"
-    temp.mkdir(exist_ok=True)
-    conf = directory / f"{name}.conf"
-    conf.write_text(
-        f"""
-worker_processes 1;
-daemon off;
-pid {directory / name}.pid;
-error_log {directory / name}-error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    keepalive_requests 1000000;
-    {server_block}
-}}
-"""
-    )
-    return conf
-
-
-# --- running ----------------------------------------------------------------------------------------------
+    name: str
+    start: list[str] | str
+    needs: tuple[str, ...] = ()
+    workers: int = 1
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -196,40 +94,6 @@ class Row:
     p99_ms: float | None = None
     errors: int = 0
     note: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = _START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited with {process.returncode} before listening on {port}")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listened on {port} within {timeout:g} s")
-
-
-@contextlib.contextmanager
-def running(command: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603 - our own commands
-        try:
-            wait_listening(port, process)
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(_STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(_STOP_TIMEOUT)
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -274,7 +138,175 @@ def wrk(port: int, seconds: int, connections: int, threads: int) -> tuple[float,
     return rps, p50, p99, errors
 
 
-def main() -> None:  # noqa: PLR0915 - one table, one row after another
+def candidates(me: list[str], upstream: str, directory: Path) -> list[Candidate]:
+    """Every row, in the table's order."""
+    gateway = [sys.executable, "-m", "upstreamkit", "gateway", "--route", f"/={upstream}", "--admin-port", "0"]
+    uv = [*gateway, "--port", "{port}", "--loop", "uvloop"]
+    return [
+        Candidate("nginx return 200 (the upstream itself, no proxy)", "direct"),
+        Candidate(NGINX_PROXY, "nginx"),
+        Candidate(AIOHTTP, [*me, "--serve", "aiohttp", "{port}", upstream], ("aiohttp",)),
+        Candidate(AIOHTTP_UVLOOP, [*me, "--serve", "aiohttp-uvloop", "{port}", upstream], ("aiohttp", "uvloop")),
+        Candidate("upstreamkit gateway, asyncio loop", [*gateway, "--port", "{port}", "--loop", "asyncio"]),
+        Candidate(GATEWAY_UVLOOP, uv, ("uvloop",)),
+        Candidate(
+            "upstreamkit gateway, uvloop, access log to a file",
+            [*uv, "--access-log", str(directory / "access.jsonl")],
+            ("uvloop",),
+        ),
+        Candidate(EVERY_POLICY, "every-policy", ("uvloop",), env={TOKEN_ENV: secrets.token_urlsafe(24)}),
+        Candidate(
+            "upstreamkit gateway, uvloop, --stale-if-error 60 (quick mode)",
+            [*uv, "--stale-if-error", "60"],
+            ("uvloop",),
+        ),
+        Candidate(WORKERS, [*uv, "--workers", "2"], ("uvloop",), workers=2),
+        Candidate(WORKERS_REDIS, [*uv, "--workers", "2", "--state", "{redis}"], ("uvloop", "redis", "redis-server"), 2),
+        Candidate("nginx with the exported config", "nginx-export"),
+        Candidate("haproxy with the exported config", "haproxy-export", ("haproxy",)),
+        Candidate(
+            "uvicorn + raw ASGI app over the same pool",
+            [*me, "--serve", "uvicorn-asgi", "{port}", upstream],
+            ("uvicorn", "uvloop"),
+        ),
+        Candidate(
+            "uvicorn + ASGI adapter around the gateway's Proxy (same work)",
+            [*me, "--serve", "uvicorn-proxy", "{port}", upstream],
+            ("uvicorn", "uvloop"),
+        ),
+    ]
+
+
+def missing(needs: tuple[str, ...]) -> str | None:
+    """The first of ``needs`` not installed: a program (``redis-server``, ``haproxy``) or a Python module."""
+    for need in needs:
+        program = need in ("redis-server", "haproxy")
+        if (shutil.which(need) is None) if program else (importlib.util.find_spec(need) is None):
+            return need
+    return None
+
+
+def command_of(
+    candidate: Candidate, directory: Path, upstream: str, port: int, redis_url: str
+) -> tuple[list[str], str]:
+    """The command that starts ``candidate`` on ``port`` (its config file written first) and a note for its row."""
+    start = candidate.start
+    if start == "nginx":
+        conf = nginx_conf(
+            directory,
+            "proxy",
+            f"upstream backend {{ server {upstream.removeprefix('http://')}; keepalive 64; }}"
+            f" server {{ listen {HOST}:{port}; location / {{ proxy_pass http://backend;"
+            ' proxy_http_version 1.1; proxy_set_header Connection ""; } }',
+        )
+        return ["nginx", "-c", str(conf), "-e", "stderr"], ""
+    if start in ("nginx-export", "haproxy-export"):
+        return exported_engine(str(start).removesuffix("-export"), directory, upstream, port), ""
+    if start == "every-policy":
+        path, note = every_policy_config(directory, upstream, port, candidate.env)
+        return [sys.executable, "-m", "upstreamkit", "gateway", "--config", str(path)], note
+    note = "CPU includes redis-server's" if candidate.name == WORKERS_REDIS else ""
+    return [part.replace("{port}", str(port)).replace("{redis}", redis_url) for part in start], note
+
+
+Sample = tuple[float, float, float, int, float]
+"""One wrk run of one row: req/s, p50 ms, p99 ms, errors, server CPU µs a request."""
+
+
+def measure(ports: dict[str, int], pids: dict[str, list[int]], rows: list[Row], args: argparse.Namespace) -> None:
+    """``args.rounds`` interleaved rounds of wrk over every started row; each row gets its medians."""
+    samples: dict[str, list[Sample]] = {}
+    for _ in range(args.rounds):
+        for row in rows:
+            if row.name not in ports:
+                continue
+            try:
+                # CPU of the server's processes (warm-up included, same for all): the figure a busy, shared
+                # machine disturbs least, since time spent waiting for a core is not counted.
+                before = sum(cpu_seconds(pid) for pid in pids[row.name])
+                result = wrk(ports[row.name], args.seconds, args.connections, args.threads)
+                used = sum(cpu_seconds(pid) for pid in pids[row.name]) - before
+            except (subprocess.SubprocessError, AttributeError, ValueError) as exc:
+                row.note = f"failed: {exc}"
+                continue
+            served = result[0] * (args.seconds + 1)  # approximately, warm-up included
+            samples.setdefault(row.name, []).append((*result, used / served * 1e6 if served else 0.0))
+    for row in rows:
+        runs = samples.get(row.name)
+        if runs:
+            row.rps = statistics.median(r[0] for r in runs)
+            row.p50_ms = statistics.median(r[1] for r in runs)
+            row.p99_ms = statistics.median(r[2] for r in runs)
+            row.errors = sum(r[3] for r in runs)
+            row.cpu_us = statistics.median(r[4] for r in runs)
+
+
+def report(rows: list[Row], args: argparse.Namespace, env_note: str) -> None:
+    """The table, then what it says about issue 12's goal and issue 13's cost of Redis."""
+    by_name = {row.name: row for row in rows if row.rps is not None}
+    aiohttp, aiohttp_uv, nginx = (by_name.get(name) for name in (AIOHTTP, AIOHTTP_UVLOOP, NGINX_PROXY))
+    print(
+        f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, GET {PATH}, one run of {args.rounds} interleaved"
+        f" rounds (medians); {env_note}"
+    )
+    print(
+        "| server | req/s | p50 ms | p99 ms | errors | ratio to aiohttp (asyncio) | ratio to aiohttp (uvloop)"
+        " | p50 over nginx proxy_pass, ms | server CPU µs/req |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        if row.rps is None or row.p50_ms is None or row.p99_ms is None or row.cpu_us is None:
+            print(f"| {row.name} | - | - | - | - | - | - | - | - | {row.note}")
+            continue
+        cells = [
+            f"{row.rps:,.0f}", f"{row.p50_ms:.2f}", f"{row.p99_ms:.2f}", str(row.errors),
+            _ratio(row, aiohttp), _ratio(row, aiohttp_uv),
+            f"{row.p50_ms - nginx.p50_ms:+.2f}" if nginx and nginx.p50_ms is not None else "-", f"{row.cpu_us:.0f}",
+        ]  # fmt: skip
+        print(f"| {row.name} | {' | '.join(cells)} |" + (f" {row.note}" if row.note else ""))
+    for line in summary(by_name, args.connections):
+        print(line)
+
+
+def _ratio(row: Row, base: Row | None) -> str:
+    return f"{row.rps / base.rps:.2f}" if base is not None and base.rps and row.rps is not None else "-"
+
+
+def summary(by_name: dict[str, Row], connections: int) -> list[str]:
+    """Issue 12's goal on the every-policy row, and issue 13's Redis and workers figures, as sentences."""
+    lines = [""]
+    every, aiohttp, nginx = (by_name.get(name) for name in (EVERY_POLICY, AIOHTTP, NGINX_PROXY))
+    if every is not None and every.rps and every.p50_ms is not None and every.p99_ms is not None:
+        parts = [f"p99 {every.p99_ms:.2f} ms ({'met' if every.p99_ms <= 10 else 'NOT met'}: ≤ 10 ms)"]
+        if aiohttp is not None and aiohttp.rps:
+            ratio = every.rps / aiohttp.rps
+            parts.insert(
+                0, f"{ratio:.2f}x the aiohttp forwarder (asyncio loop) ({'met' if ratio >= 1.6 else 'NOT met'}: ≥ 1.6x)"
+            )
+        if nginx is not None and nginx.p50_ms is not None:
+            parts.append(f"{(every.p50_ms - nginx.p50_ms) * 1000:+.0f} µs over nginx proxy_pass at p50")
+        lines.append(
+            f"Issue 12, the gateway with every policy on, at {connections} connections: " + "; ".join(parts) + "."
+        )
+    memory, shared, single = (by_name.get(name) for name in (WORKERS, WORKERS_REDIS, GATEWAY_UVLOOP))
+    if memory is not None and shared is not None:
+        lines.append(
+            "Issue 13, the cost of Redis per request (--workers 2 --state redis against --workers 2, memory state):"
+            f" p50 {_us(shared.p50_ms, memory.p50_ms)}, p99 {_us(shared.p99_ms, memory.p99_ms)},"
+            f" CPU {_us(shared.cpu_us, memory.cpu_us, scale=1)} a request (redis-server's included),"
+            f" req/s ratio {_ratio(shared, memory)}."
+        )
+    if memory is not None and single is not None:
+        lines.append(f"--workers 2 (memory state) against one process on uvloop: req/s ratio {_ratio(memory, single)}.")
+    return lines if len(lines) > 1 else []
+
+
+def _us(value: float | None, base: float | None, scale: float = 1000.0) -> str:
+    """``value - base`` in µs (``scale``: µs per unit of the values)."""
+    return f"{(value - base) * scale:+.0f} µs" if value is not None and base is not None else "-"
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
@@ -285,44 +317,25 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
     args = parser.parse_args()
     if args.serve:
         kind, port, upstream = args.serve
-        if kind == "uvicorn-asgi":
-            serve_uvicorn_asgi(int(port), upstream)
-        elif kind == "uvicorn-proxy":
-            serve_uvicorn_proxy(int(port), upstream)
-        else:
-            serve_aiohttp(int(port), upstream, uvloop_on=kind == "aiohttp-uvloop")
+        serve(kind, int(port), upstream)
         return
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not on PATH (Debian: apt-get install -y wrk nginx)")
-
-    have = {name: importlib.util.find_spec(name) is not None for name in ("aiohttp", "uvicorn", "uvloop")}
     directory = Path(tempfile.mkdtemp(prefix="upstreamkit-bench-gateway-"))
+    try:
+        run(args, directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, directory: Path) -> None:
+    """Start the upstream and every selected server, measure them in rounds, print the report."""
     up_port = free_port()
     upstream = f"http://{HOST}:{up_port}"
     me = [sys.executable, str(Path(__file__).resolve())]
-    gateway = [sys.executable, "-m", "upstreamkit", "gateway", "--route", f"/={upstream}", "--admin-port", "0"]
-    access_log = str(directory / "access.jsonl")
-    candidates: list[tuple[str, list[str] | str, str | None]] = [
-        ("nginx return 200 (the upstream itself, no proxy)", "direct", None),
-        ("nginx proxy_pass, keep-alive upstream", "nginx", None),
-        ("aiohttp forwarder (asyncio loop)", [*me, "--serve", "aiohttp", "{port}", upstream], "aiohttp"),
-        ("aiohttp forwarder (uvloop)", [*me, "--serve", "aiohttp-uvloop", "{port}", upstream], "aiohttp"),
-        ("upstreamkit gateway, asyncio loop", [*gateway, "--port", "{port}", "--loop", "asyncio"], None),
-        ("upstreamkit gateway, uvloop", [*gateway, "--port", "{port}", "--loop", "uvloop"], "uvloop"),
-        (
-            "upstreamkit gateway, uvloop, access log to a file",
-            [*gateway, "--port", "{port}", "--loop", "uvloop", "--access-log", access_log],
-            "uvloop",
-        ),
-        ("uvicorn + raw ASGI app over the same pool", [*me, "--serve", "uvicorn-asgi", "{port}", upstream], "uvicorn"),
-        (
-            "uvicorn + ASGI adapter around the gateway's Proxy (same work)",
-            [*me, "--serve", "uvicorn-proxy", "{port}", upstream],
-            "uvicorn",
-        ),
-    ]
-    rows: list[Row] = []
+    chosen = [c for c in candidates(me, upstream, directory) if not args.only or any(w in c.name for w in args.only)]
+    rows = [Row(candidate.name) for candidate in chosen]
     up_conf = nginx_conf(
         directory,
         "upstream",
@@ -330,85 +343,45 @@ def main() -> None:  # noqa: PLR0915 - one table, one row after another
         f" location / {{ return 200 '{UPSTREAM_BODY}'; }} }}",
     )
     env_note = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at start"
-    samples: dict[str, list[tuple[float, float, float, int, float]]] = {}
     with contextlib.ExitStack() as stack:
         upstream_process = stack.enter_context(
             running(["nginx", "-c", str(up_conf), "-e", "stderr"], up_port, directory / "up.log")
         )
+        redis_url, redis_pids = "", []
+        if any(c.name == WORKERS_REDIS and missing(c.needs) is None for c in chosen):
+            redis_port = free_port()
+            redis_url = f"redis://{HOST}:{redis_port}/0"
+            redis_argv = [
+                "redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "", "--appendonly", "no",
+                "--dir", str(directory),
+            ]  # fmt: skip
+            redis_pids = [stack.enter_context(running(redis_argv, redis_port, directory / "redis.log")).pid]
         ports: dict[str, int] = {}
-        pids: dict[str, int] = {}
+        pids: dict[str, list[int]] = {}
         # Every server is started once and left idle while the others are loaded: rounds interleave them,
         # so a burst of load from other programs on this shared machine spreads over all rows alike.
-        for name, command, needs in candidates:
-            if args.only and not any(word in name for word in args.only):
+        for index, (candidate, row) in enumerate(zip(chosen, rows, strict=True)):
+            absent = missing(candidate.needs)
+            if absent is not None:
+                row.note = f"skipped: {absent} not installed"
                 continue
-            row = Row(name)
-            rows.append(row)
-            if needs is not None and not have.get(needs, False):
-                row.note = f"skipped: {needs} not installed"
-                continue
-            if command == "direct":
-                ports[name] = up_port
-                pids[name] = upstream_process.pid
+            if candidate.start == "direct":
+                ports[row.name], pids[row.name] = up_port, [upstream_process.pid]
                 continue
             port = free_port()
-            if command == "nginx":
-                conf = nginx_conf(
-                    directory,
-                    "proxy",
-                    f"upstream backend {{ server {HOST}:{up_port}; keepalive 64; }}"
-                    f" server {{ listen {HOST}:{port}; location / {{ proxy_pass http://backend;"
-                    ' proxy_http_version 1.1; proxy_set_header Connection ""; } }',
-                )
-                argv = ["nginx", "-c", str(conf), "-e", "stderr"]
-            else:
-                argv = [part.replace("{port}", str(port)) for part in command]
+            log = directory / f"{index}.log"
             try:
-                pids[name] = stack.enter_context(running(argv, port, directory / f"{len(rows)}.log")).pid
+                argv, row.note = command_of(candidate, directory, upstream, port, redis_url)
+                started = running(argv, port, log, env=candidate.env, workers=candidate.workers)
+                pids[row.name] = [stack.enter_context(started).pid]
             except RuntimeError as exc:
                 row.note = f"failed to start: {exc}"
                 continue
-            ports[name] = port
-        for _ in range(args.rounds):
-            for row in rows:
-                if row.name not in ports:
-                    continue
-                try:
-                    # CPU of the server's process (warm-up included, same for all): the figure a busy,
-                    # shared machine disturbs least, since time spent waiting for a core is not counted.
-                    before = cpu_seconds(pids[row.name])
-                    result = wrk(ports[row.name], args.seconds, args.connections, args.threads)
-                    used = cpu_seconds(pids[row.name]) - before
-                except (subprocess.SubprocessError, AttributeError, ValueError) as exc:
-                    row.note = f"failed: {exc}"
-                    continue
-                served = result[0] * (args.seconds + 1)  # approximately, warm-up included
-                samples.setdefault(row.name, []).append((*result, used / served * 1e6 if served else 0.0))
-    for row in rows:
-        runs = samples.get(row.name)
-        if runs:
-            row.rps = statistics.median(r[0] for r in runs)
-            row.p50_ms = statistics.median(r[1] for r in runs)
-            row.p99_ms = statistics.median(r[2] for r in runs)
-            row.errors = sum(r[3] for r in runs)
-            row.cpu_us = statistics.median(r[4] for r in runs)
-    base = next((r.rps for r in rows if r.name.startswith("aiohttp forwarder (asyncio") and r.rps), None)
-    print(
-        f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, GET {PATH}, one run of {args.rounds} interleaved"
-        f" rounds (medians); {env_note}"
-    )
-    print("| server | req/s | p50 ms | p99 ms | errors | ratio to aiohttp forwarder | server CPU µs/req |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for row in rows:
-        if row.rps is None:
-            print(f"| {row.name} | - | - | - | - | {row.note} | - |")
-            continue
-        ratio = f"{row.rps / base:.2f}" if base else "-"
-        print(
-            f"| {row.name} | {row.rps:,.0f} | {row.p50_ms:.2f} | {row.p99_ms:.2f} | {row.errors} | {ratio}"
-            f" | {row.cpu_us:.0f} |" + (f" {row.note}" if row.note else "")
-        )
-    shutil.rmtree(directory, ignore_errors=True)
+            if candidate.name == WORKERS_REDIS:
+                pids[row.name] += redis_pids
+            ports[row.name] = port
+        measure(ports, pids, rows, args)
+    report(rows, args, env_note)
 
 
 if __name__ == "__main__":
