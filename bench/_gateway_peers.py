@@ -3,7 +3,7 @@ as ``gateway.py --serve KIND PORT UPSTREAM``: a bare aiohttp forwarder, and uvic
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 HOST = "127.0.0.1"
 
@@ -24,7 +24,7 @@ def serve_aiohttp(port: int, upstream: str, *, uvloop_on: bool) -> None:
             out = {k: v for k, v in answer.headers.items() if k.lower() not in hop}
             return web.Response(status=answer.status, body=body, headers=out)
 
-    async def session_context(app: web.Application) -> Iterator[None]:  # type: ignore[misc]
+    async def session_context(app: web.Application) -> AsyncIterator[None]:
         app["session"] = ClientSession(connector=TCPConnector(limit=256))
         yield
         await app["session"].close()

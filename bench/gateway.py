@@ -94,6 +94,8 @@ class Row:
     p99_ms: float | None = None
     errors: int = 0
     note: str = ""
+    detail: str = ""
+    """A sentence printed below the table (what the every-policy config holds, as ``--check`` reads it)."""
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -189,7 +191,8 @@ def missing(needs: tuple[str, ...]) -> str | None:
 def command_of(
     candidate: Candidate, directory: Path, upstream: str, port: int, redis_url: str
 ) -> tuple[list[str], str]:
-    """The command that starts ``candidate`` on ``port`` (its config file written first) and a note for its row."""
+    """The command that starts ``candidate`` on ``port`` (its config file written first), and what ``--check``
+    said of that file's route ("" without a file)."""
     start = candidate.start
     if start == "nginx":
         conf = nginx_conf(
@@ -203,10 +206,9 @@ def command_of(
     if start in ("nginx-export", "haproxy-export"):
         return exported_engine(str(start).removesuffix("-export"), directory, upstream, port), ""
     if start == "every-policy":
-        path, note = every_policy_config(directory, upstream, port, candidate.env)
-        return [sys.executable, "-m", "upstreamkit", "gateway", "--config", str(path)], note
-    note = "CPU includes redis-server's" if candidate.name == WORKERS_REDIS else ""
-    return [part.replace("{port}", str(port)).replace("{redis}", redis_url) for part in start], note
+        path, checked = every_policy_config(directory, upstream, port, candidate.env)
+        return [sys.executable, "-m", "upstreamkit", "gateway", "--config", str(path)], checked
+    return [part.replace("{port}", str(port)).replace("{redis}", redis_url) for part in start], ""
 
 
 Sample = tuple[float, float, float, int, float]
@@ -264,8 +266,9 @@ def report(rows: list[Row], args: argparse.Namespace, env_note: str) -> None:
             f"{row.p50_ms - nginx.p50_ms:+.2f}" if nginx and nginx.p50_ms is not None else "-", f"{row.cpu_us:.0f}",
         ]  # fmt: skip
         print(f"| {row.name} | {' | '.join(cells)} |" + (f" {row.note}" if row.note else ""))
-    for line in summary(by_name, args.connections):
-        print(line)
+    below = summary(by_name, args.connections) + [row.detail for row in rows if row.detail]
+    if below:
+        print("\n" + "\n".join(below))
 
 
 def _ratio(row: Row, base: Row | None) -> str:
@@ -274,7 +277,7 @@ def _ratio(row: Row, base: Row | None) -> str:
 
 def summary(by_name: dict[str, Row], connections: int) -> list[str]:
     """Issue 12's goal on the every-policy row, and issue 13's Redis and workers figures, as sentences."""
-    lines = [""]
+    lines: list[str] = []
     every, aiohttp, nginx = (by_name.get(name) for name in (EVERY_POLICY, AIOHTTP, NGINX_PROXY))
     if every is not None and every.rps and every.p50_ms is not None and every.p99_ms is not None:
         parts = [f"p99 {every.p99_ms:.2f} ms ({'met' if every.p99_ms <= 10 else 'NOT met'}: ≤ 10 ms)"]
@@ -286,7 +289,9 @@ def summary(by_name: dict[str, Row], connections: int) -> list[str]:
         if nginx is not None and nginx.p50_ms is not None:
             parts.append(f"{(every.p50_ms - nginx.p50_ms) * 1000:+.0f} µs over nginx proxy_pass at p50")
         lines.append(
-            f"Issue 12, the gateway with every policy on, at {connections} connections: " + "; ".join(parts) + "."
+            f"Issue 12, the gateway with every policy on, at {connections} connections (the goal's: 32): "
+            + "; ".join(parts)
+            + "."
         )
     memory, shared, single = (by_name.get(name) for name in (WORKERS, WORKERS_REDIS, GATEWAY_UVLOOP))
     if memory is not None and shared is not None:
@@ -298,7 +303,7 @@ def summary(by_name: dict[str, Row], connections: int) -> list[str]:
         )
     if memory is not None and single is not None:
         lines.append(f"--workers 2 (memory state) against one process on uvloop: req/s ratio {_ratio(memory, single)}.")
-    return lines if len(lines) > 1 else []
+    return lines
 
 
 def _us(value: float | None, base: float | None, scale: float = 1000.0) -> str:
@@ -371,7 +376,7 @@ def run(args: argparse.Namespace, directory: Path) -> None:
             port = free_port()
             log = directory / f"{index}.log"
             try:
-                argv, row.note = command_of(candidate, directory, upstream, port, redis_url)
+                argv, said = command_of(candidate, directory, upstream, port, redis_url)
                 started = running(argv, port, log, env=candidate.env, workers=candidate.workers)
                 pids[row.name] = [stack.enter_context(started).pid]
             except RuntimeError as exc:
@@ -379,8 +384,16 @@ def run(args: argparse.Namespace, directory: Path) -> None:
                 continue
             if candidate.name == WORKERS_REDIS:
                 pids[row.name] += redis_pids
+                row.note = "CPU includes redis-server's"
+            elif said:
+                row.detail = f"{row.name}, as `--check` reads the file: {said.split('(', 1)[-1].rstrip(')')}."
             ports[row.name] = port
         measure(ports, pids, rows, args)
+    logged = directory / "every-policy-access.jsonl"
+    for row in rows:
+        if row.name == EVERY_POLICY and row.detail and logged.exists():
+            with logged.open("rb") as lines:
+                row.detail += f" Its access log holds {sum(1 for _ in lines):,} lines."
     report(rows, args, env_note)
 
 
