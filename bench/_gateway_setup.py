@@ -1,6 +1,7 @@
-"""Processes and config files for ``bench/gateway.py``: free ports, a server started and stopped by its PID, the
-nginx configs of the upstream and of the hand-written proxy, the gateway's every-policy TOML file, and the nginx
-and HAProxy configs ``upstreamkit gateway export`` writes. Everything lives in the bench's temporary directory."""
+"""Processes, config files and measurements for ``bench/gateway.py``: free ports, a server started and stopped by
+its PID, the nginx configs of the upstream and of the hand-written proxy, the gateway's every-policy TOML file, the
+nginx and HAProxy configs ``upstreamkit gateway export`` writes (all in the bench's temporary directory), one wrk
+run, and a process's CPU time from /proc."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 HOST = "127.0.0.1"
+PATH = "/items"
+"""What wrk asks every server for."""
 TOKEN_ENV = "UPSTREAMKIT_BENCH_TOKEN"  # noqa: S105 - a variable's name, not its value
 """The environment variable the every-policy config's static credential is read from (set for that child only)."""
 _START_TIMEOUT = 15.0
@@ -75,6 +78,23 @@ def running(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(_STOP_TIMEOUT)
+
+
+def redis_command(port: int, directory: Path) -> list[str]:
+    """Debian's ``redis-server`` on loopback ``port``, without persistence, its working folder ``directory``."""
+    return [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        HOST,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+    ]
 
 
 def nginx_conf(directory: Path, name: str, server_block: str) -> Path:
@@ -171,3 +191,45 @@ def exported_engine(engine: str, directory: Path, upstream: str, port: int) -> l
     if engine == "nginx":
         return ["nginx", "-p", str(folder), "-e", "stderr", "-c", str(conf)]
     return ["haproxy", "-db", "-f", str(conf)]
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children (nginx's worker), from /proc; 0 off Linux."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            own, parent = int(stat.parent.name), int(fields[1])
+            if pid in (own, parent):
+                total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if match is None:
+        raise ValueError(f"not a wrk latency: {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk(port: int, seconds: int, connections: int, threads: int) -> tuple[float, float, float, int]:
+    """Requests/s, p50 ms, p99 ms and errors (non-2xx plus socket errors) of one wrk run."""
+    url = f"http://{HOST}:{port}{PATH}"
+    base = ["wrk", f"-t{threads}", f"-c{connections}", "--latency", "--timeout", "5s"]
+    subprocess.run([*base, "-d1s", url], capture_output=True, timeout=20, check=False)  # noqa: S603 - warm-up
+    done = subprocess.run(  # noqa: S603
+        [*base, f"-d{seconds}s", url], capture_output=True, text=True, timeout=seconds + 30, check=True
+    )
+    out = done.stdout
+    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s*(\d+)", out))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return rps, p50, p99, errors

@@ -40,7 +40,6 @@ import argparse
 import contextlib
 import importlib.util
 import os
-import re
 import secrets
 import shutil
 import statistics
@@ -53,15 +52,18 @@ from pathlib import Path
 from _gateway_peers import serve
 from _gateway_setup import (
     HOST,
+    PATH,
     TOKEN_ENV,
+    cpu_seconds,
     every_policy_config,
     exported_engine,
     free_port,
     nginx_conf,
+    redis_command,
     running,
+    wrk,
 )
 
-PATH = "/items"
 UPSTREAM_BODY = '{"ok":true,"items":[1,2,3]}'
 
 # Rows the summary reads (names are what --only matches).
@@ -96,48 +98,6 @@ class Row:
     note: str = ""
     detail: str = ""
     """A sentence printed below the table (what the every-policy config holds, as ``--check`` reads it)."""
-
-
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its children (nginx's worker), from /proc; 0 off Linux."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            own, parent = int(stat.parent.name), int(fields[1])
-            if pid in (own, parent):
-                total += (int(fields[11]) + int(fields[12])) / _TICK
-    return total
-
-
-def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
-    if match is None:
-        raise ValueError(f"not a wrk latency: {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-def wrk(port: int, seconds: int, connections: int, threads: int) -> tuple[float, float, float, int]:
-    """Requests/s, p50 ms, p99 ms and errors (non-2xx plus socket errors) of one wrk run."""
-    url = f"http://{HOST}:{port}{PATH}"
-    base = ["wrk", f"-t{threads}", f"-c{connections}", "--latency", "--timeout", "5s"]
-    subprocess.run([*base, "-d1s", url], capture_output=True, timeout=20, check=False)  # noqa: S603 - warm-up
-    done = subprocess.run(  # noqa: S603
-        [*base, f"-d{seconds}s", url], capture_output=True, text=True, timeout=seconds + 30, check=True
-    )
-    out = done.stdout
-    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s*(\d+)", out))
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if socket_errors:
-        errors += sum(int(n) for n in socket_errors.groups())
-    return rps, p50, p99, errors
 
 
 def candidates(me: list[str], upstream: str, directory: Path) -> list[Candidate]:
@@ -336,6 +296,20 @@ def main() -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def start_redis(
+    stack: contextlib.ExitStack[bool | None], chosen: list[Candidate], directory: Path
+) -> tuple[str, list[int], str]:
+    """A redis-server for the Redis row when it is chosen and can run: its URL and PID, or why it did not start."""
+    if not any(c.name == WORKERS_REDIS and missing(c.needs) is None for c in chosen):
+        return "", [], ""
+    port = free_port()
+    try:
+        redis = stack.enter_context(running(redis_command(port, directory), port, directory / "redis.log"))
+    except RuntimeError as exc:
+        return "", [], f"redis-server failed to start: {exc}"
+    return f"redis://{HOST}:{port}/0", [redis.pid], ""
+
+
 def run(args: argparse.Namespace, directory: Path) -> None:
     """Start the upstream and every selected server, measure them in rounds, print the report."""
     up_port = free_port()
@@ -354,15 +328,7 @@ def run(args: argparse.Namespace, directory: Path) -> None:
         upstream_process = stack.enter_context(
             running(["nginx", "-c", str(up_conf), "-e", "stderr"], up_port, directory / "up.log")
         )
-        redis_url, redis_pids = "", []
-        if any(c.name == WORKERS_REDIS and missing(c.needs) is None for c in chosen):
-            redis_port = free_port()
-            redis_url = f"redis://{HOST}:{redis_port}/0"
-            redis_argv = [
-                "redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "", "--appendonly", "no",
-                "--dir", str(directory),
-            ]  # fmt: skip
-            redis_pids = [stack.enter_context(running(redis_argv, redis_port, directory / "redis.log")).pid]
+        redis_url, redis_pids, redis_failed = start_redis(stack, chosen, directory)
         ports: dict[str, int] = {}
         pids: dict[str, list[int]] = {}
         # Every server is started once and left idle while the others are loaded: rounds interleave them,
@@ -371,6 +337,9 @@ def run(args: argparse.Namespace, directory: Path) -> None:
             absent = missing(candidate.needs)
             if absent is not None:
                 row.note = f"skipped: {absent} not installed"
+                continue
+            if candidate.name == WORKERS_REDIS and not redis_url:
+                row.note = redis_failed
                 continue
             if candidate.start == "direct":
                 ports[row.name], pids[row.name] = up_port, [upstream_process.pid]
