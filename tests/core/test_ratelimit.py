@@ -252,3 +252,37 @@ def test_reserve_is_never_negative_or_nan(
         else:
             limiter.block_until(now + offset)
         assert isinstance(limiter.describe(now), str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rate=st.sampled_from([None, 0.5, 10.0, 1000.0]),
+    burst=st.integers(min_value=1, max_value=5),
+    steps=st.lists(
+        st.tuples(
+            st.floats(min_value=0.0, max_value=0.7, allow_nan=False),  # time passing before the request
+            st.sampled_from(["request", "block", "quota"]),
+        ),
+        max_size=40,
+    ),
+)
+def test_admit_is_reserve_when_there_is_nothing_to_wait_for(
+    rate: float | None, burst: int, steps: list[tuple[float, str]]
+) -> None:
+    # The fast paths call admit(); when it says no, reserve(). A twin calling only reserve() must agree on
+    # every request's wait and end in the same state.
+    fast, slow = RateLimiter(rate, burst), RateLimiter(rate, burst)
+    now = 100.0
+    for gap, what in steps:
+        now += gap
+        if what == "block":
+            for limiter in (fast, slow):
+                limiter.block_until(now + 0.3)
+        elif what == "quota":
+            for limiter in (fast, slow):
+                limiter.observe(now, remaining=2, reset_after=1.0, limit=100)
+        else:
+            expected = slow.reserve(now)
+            waited = 0.0 if fast.admit(now) else fast.reserve(now)
+            assert waited == pytest.approx(expected)
+    assert fast.describe(now) == slow.describe(now)

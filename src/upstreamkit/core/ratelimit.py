@@ -145,6 +145,22 @@ class RateLimiter:
                 self._pace_interval = reset_after / usable
                 self._pace_until = now + reset_after
 
+    def admit(self, now: float) -> bool:
+        """True when a request may be sent at ``now`` without waiting, its slot taken (:meth:`reserve` returning
+        0 does the same); False, with nothing taken, when it would wait: then call :meth:`reserve`. The fast
+        paths' test: with a static rate, :meth:`idle` is never true, and every request took the slow path."""
+        if self.idle(now):
+            return True
+        if self._rate is None or not math.isfinite(now):
+            return False
+        with self._lock:
+            if now < self._blocked or now < self._held or (self._pace_interval > 0 and now < self._pace_until):
+                return False
+            if now < self._tat - self._tau:
+                return False
+            self._tat = max(self._tat, now) + self._interval
+            return True
+
     def idle(self, now: float) -> bool:
         """True when :meth:`reserve` would return 0 at ``now`` and reserve nothing (no static rate, no hold,
         no learned pacing): the fast path may skip it."""

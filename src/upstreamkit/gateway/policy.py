@@ -220,7 +220,7 @@ class Policies:
             policy, state = self._bypassed(policy, state, bypass)
             return await self._call(policy, state, upstream, method, request_id, idempotency_key, send, assess)
         breaker, budget, limiter = state.breaker, state.budget, state.limiter
-        if (breaker is not None and not breaker.is_closed) or not limiter.idle(start):
+        if (breaker is not None and not breaker.is_closed) or not limiter.admit(start):
             return await self._call(policy, state, upstream, method, request_id, idempotency_key, send, assess)
         if budget is not None:
             budget.record_request(start)

@@ -204,7 +204,7 @@ class Engine:
         upstream, _, _ = self._identify(request)
         state = self.store.get(upstream, now)
         breaker, budget = state.breaker, state.budget
-        if (breaker is not None and not breaker.is_closed) or not state.limiter.idle(now):
+        if (breaker is not None and not breaker.is_closed) or not state.limiter.admit(now):
             return None
         if budget is not None:
             budget.record_request(now)
