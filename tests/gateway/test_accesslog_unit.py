@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from upstreamkit.gateway import accesslog
 from upstreamkit.gateway.accesslog import FIELDS, AccessLog, rfc3339_ms
 
 
@@ -39,3 +40,25 @@ def test_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     log.write({"status": 200})
     log.close()  # flushes; never closes stdout
     assert json.loads(capsys.readouterr().out) == {"status": 200}
+
+
+def test_the_fast_encoder_and_the_standard_one_write_the_same_records() -> None:
+    # orjson (the gateway extra) writes the lines; json is the fallback without it: both must say the same.
+    record = {
+        **dict.fromkeys(FIELDS),
+        "path": '/caf\u00e9/\u2028\x01"q\\',
+        "status": 503,
+        "duration_ms": 1.234,
+        "bypassed": ["retry", "breaker"],
+        "attempts": 3,
+    }
+    fast, standard = accesslog._line(record), accesslog._line_json(record)
+    assert fast.endswith(b"\n")
+    assert standard.endswith(b"\n")
+    assert json.loads(fast) == json.loads(standard) == record
+    assert b"\n" not in fast[:-1]  # one line, whatever the path holds
+
+
+def test_a_string_orjson_refuses_is_still_written() -> None:
+    record = {"path": "/\ud800", "status": 200}
+    assert json.loads(accesslog._line(record)) == record

@@ -98,22 +98,44 @@ def rfc3339_ms(epoch: float) -> str:
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
+def _line_json(record: dict[str, Any]) -> bytes:
+    return (_encode(record) + "\n").encode("utf-8")
+
+
+try:  # orjson (the `gateway` extra): a line in 0.4 us instead of 5 us, the log's main cost at 10k requests/s
+    import orjson
+
+    def _line(record: dict[str, Any]) -> bytes:
+        try:
+            return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        except orjson.JSONEncodeError:  # a lone surrogate (not UTF-8): json escapes it, the line is kept
+            return _line_json(record)
+
+except ImportError:  # pragma: no cover - the standard library's encoder: the same JSON, slower
+    _line = _line_json
+
+
 class AccessLog:
     """Writes records to a file (appended) or to stdout (``-``); buffered, flushed by :meth:`flush`."""
 
     def __init__(self, destination: str | Path) -> None:
         """Open ``destination`` (``-`` is stdout)."""
         self._owned = str(destination) != "-"
-        # Held open for the gateway's life and closed by close(): a context manager cannot span that.
-        self._stream: IO[str] = (
-            Path(destination).open("a", encoding="utf-8", buffering=64 * 1024)  # noqa: SIM115
-            if self._owned
-            else sys.stdout
-        )
+        # Held open for the gateway's life and closed by close(): a context manager cannot span that. Bytes: the
+        # encoder writes UTF-8; stdout's byte layer after its text layer is flushed (its text layer when it has
+        # no byte layer, as under a test's capture).
+        self._stream: IO[Any]
+        if self._owned:
+            self._stream, self._bytes = Path(destination).open("ab", buffering=64 * 1024), True  # noqa: SIM115
+        else:
+            binary = getattr(sys.stdout, "buffer", None)
+            sys.stdout.flush()
+            self._stream, self._bytes = (binary, True) if binary is not None else (sys.stdout, False)
 
     def write(self, record: dict[str, Any]) -> None:
         """One line for one request (``record`` holds the :data:`FIELDS`)."""
-        self._stream.write(_encode(record) + "\n")
+        line = _line(record)
+        self._stream.write(line if self._bytes else line.decode("utf-8"))
 
     def flush(self) -> None:
         """Push buffered lines to the file."""
