@@ -140,6 +140,8 @@ class Injector:
         self._next_stat = 0.0
         self._static_lock = asyncio.Lock()
         self._reads = 0
+        self._rendered: tuple[str, bytes] | None = None
+        """The last credential and its header line: the line is made once per credential, not per request."""
         self._auth: TokenAuth | None = None
         if spec.kind == "oauth2":
             self._auth = TokenAuth(afetch=self._fetch, skew=spec.skew, header=spec.header, scheme="")
@@ -176,6 +178,14 @@ class Injector:
                 self._load_static()
 
     def _render(self, secret: str) -> bytes:
+        rendered = self._rendered
+        if rendered is not None and rendered[0] is secret:  # the same credential as the last request's
+            return rendered[1]
+        line = self._render_line(secret)
+        self._rendered = (secret, line)
+        return line
+
+    def _render_line(self, secret: str) -> bytes:
         value = self.spec.template.replace(self._placeholder, secret)
         if "\r" in value or "\n" in value:
             raise CredentialError(ErrorKind.AUTH_INVALID, f"the credential from {self._where()} has a line break")
