@@ -49,7 +49,6 @@ def _check(engine: str, config: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("engine", ["nginx", "haproxy"])
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_engine_accepts_the_exported_file(tmp_path: Path, engine: str, variant: str) -> None:
-    (tmp_path / "scratch").mkdir()
     settings = _settings(variant, free_port(), tmp_path / "access.log")
     config = tmp_path / f"{engine}.conf"
     config.write_text(render(settings, engine, runtime_dir=tmp_path), encoding="utf-8")  # type: ignore[arg-type]
@@ -61,7 +60,6 @@ def test_engine_accepts_the_exported_file(tmp_path: Path, engine: str, variant: 
 def test_engine_accepts_the_example_config_file(tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYMENTS_TOKEN", "planted-secret-payments")
     monkeypatch.setenv("LEDGER_CLIENT_SECRET", "planted-secret-ledger")
-    (tmp_path / "scratch").mkdir()
     settings = load_config(Path(__file__).parents[2] / "examples" / "gateway.toml")
     settings = replace(settings, access_log=str(tmp_path / "access.log"))
     config = tmp_path / f"{engine}.conf"
@@ -105,7 +103,6 @@ def test_access_log_is_read_by_analyze(tmp_path: Path, engine: str) -> None:
     with Simulator("healthy") as sim:
         log = tmp_path / "logs" / "access.log"
         settings = quick_settings([f"/pay={sim.base_url}/v1"], port=port, access_log=str(log))
-        (tmp_path / "scratch").mkdir()
         config = render(settings, engine, runtime_dir=tmp_path)
         start = start_nginx if engine == "nginx" else start_haproxy
         with start(tmp_path, config, [port]) as running:

@@ -376,12 +376,13 @@ def _main(runtime_dir: Path | None, http: str) -> str:
         head = "pid /run/nginx-upstreamkit.pid;\nerror_log stderr warn;\n"
         temp = ""
     else:
-        scratch = runtime_dir / "scratch"
         head = (
             f"daemon off;\nmaster_process off;\npid {runtime_dir}/nginx.pid;\nerror_log {runtime_dir}/error.log warn;\n"
         )
         temp = "".join(
-            f"{name}_temp_path {scratch}/{name};\n" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            # Directly in DIR, which must exist: nginx makes a temp path's last folder, never its parents.
+            f"{name}_temp_path {runtime_dir}/{name}_temp;\n"
+            for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
     indented = "".join(f"    {line}\n" if line else "\n" for line in (temp + http).splitlines())
     return f"{head}events {{ worker_connections 1024; }}\nhttp {{\n{indented}}}\n"
