@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from upstreamkit.analyze.csvformat import CsvLayout, csv_layout
 from upstreamkit.analyze.formats import MAX_LINE, LogFormat
 from upstreamkit.analyze.re2dialect import PRINTABLE, printable_class, printable_re2
 from upstreamkit.analyze.steps import status_kinds
@@ -67,6 +68,8 @@ class State:
     UNPARSED = 2
     OUTSIDE = 3
     BLANK = 4
+    RETRY = 5
+    """Read by the CSV tokenizer, not fitting the format there: read again by the regex statement."""
 
 
 def _quote(text: str) -> str:
@@ -127,6 +130,9 @@ class SqlFormat:
     select: str
     """``SELECT <COLUMNS>, state, line`` over ``{source}`` (a relation with a ``line`` column), with parameters
     ``$since`` and ``$until`` (NULL when not given) and ``$file``."""
+    fast: str | None = None
+    """The same over ``{source}`` read by the CSV tokenizer (:mod:`.csvformat`), when the format splits so."""
+    csv_columns: int = 0
 
 
 def _cut(text: str, last_open: int) -> str:
@@ -183,8 +189,11 @@ def _layers(*selects: str) -> str:
     return query[1:-1]
 
 
-def sql_format(fmt: LogFormat, credential_field: str | None = None) -> SqlFormat | None:  # noqa: PLR0915 - one format's columns, in the steps' order
-    """``fmt`` as SQL, or None when it is not an nginx-family format this module can read exactly."""
+def sql_format(  # noqa: C901, PLR0912
+    fmt: LogFormat, credential_field: str | None = None, layout: CsvLayout | None = None
+) -> SqlFormat | None:  # noqa: PLR0915 - one format's columns, in the steps' order
+    """``fmt`` as SQL, or None when it is not an nginx-family format this module can read exactly. With
+    ``layout``, the statement reads the CSV columns its ``front`` names (a line that does not fit is ``RETRY``)."""
     if (
         fmt.kind != "regex"
         or fmt.regex is None
@@ -222,9 +231,11 @@ def sql_format(fmt: LogFormat, credential_field: str | None = None) -> SqlFormat
     layer1 = f"SELECT line, {extract} FROM {{prev}}"
     unpack = ", ".join(f'm{index}."{name}" AS f_{name}' for index, (_, names) in enumerate(calls) for name in names)
     layer2 = f"SELECT line, {unpack} FROM {{prev}}"
+    if layout is not None:
+        layer1, layer2 = layout.front.replace("{source}", "{prev}"), "SELECT * FROM {prev}"
     # layer 3: values read once (time, request, numbers' last list values)
     time_raw = f"f_{fmt.time_field}"
-    third = {"line": "line"}
+    third = {"line": "line"} if layout is None else {"line": "line", "_valid": "_valid"}
     third.update({f"f_{name}": f"f_{name}" for name in wanted})
     checks = [f"{time_raw} <> ''"]
     if fmt.time_format == "epoch":
@@ -301,6 +312,11 @@ def sql_format(fmt: LogFormat, credential_field: str | None = None) -> SqlFormat
         f" WHEN NOT ({short}) OR NOT ({' AND '.join(checks)}) THEN {State.PYTHON}"
         f" WHEN ts < $since OR ts >= $until THEN {State.OUTSIDE} ELSE {State.OK} END"
     )
+    if layout is not None:
+        fifth["state"] = (
+            f"CASE WHEN NOT _valid OR NOT ({' AND '.join(checks)}) THEN {State.RETRY}"
+            f" WHEN ts < $since OR ts >= $until THEN {State.OUTSIDE} ELSE {State.OK} END"
+        )
     layer5 = "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in fifth.items()) + " FROM {prev}"
     # layer 6: what needs a column of layer 5 (the normalised path, the upstream's origin, the kind)
     # normalize_path: one pass over the path with every "/" doubled, so that consecutive ids each keep the "/"
@@ -318,10 +334,20 @@ def sql_format(fmt: LogFormat, credential_field: str | None = None) -> SqlFormat
         f" ELSE _upstream END AS upstream, status, upstream_status, {_kind('status')} AS kind,"
         " true AS is_request, duration_ms, upstream_ms, credential,"
         " gateway, client, NULL::VARCHAR AS message, $file AS file, state,"
-        f" CASE WHEN state = {State.PYTHON} THEN line END AS line FROM {{prev}}"
+        f" CASE WHEN state IN ({State.PYTHON}, {State.RETRY}) THEN line END AS line FROM {{prev}}"
     )
     layer7 = (
         "SELECT ts, endpoint, method, upstream, status, upstream_status, kind, kind IS NOT NULL AS failed, is_request,"
         " duration_ms, upstream_ms, credential, gateway, client, message, file, state, line FROM {prev}"
     )
-    return SqlFormat(name=fmt.name, select=_layers(layer1, layer2, layer3, layer4, layer5, layer6, layer7))
+    select = _layers(layer1, layer2, layer3, layer4, layer5, layer6, layer7)
+    if layout is not None:
+        return SqlFormat(name=fmt.name, select=select)
+    csv = csv_layout(fmt)
+    fast = sql_format(fmt, credential_field, csv) if csv is not None else None
+    return SqlFormat(
+        name=fmt.name,
+        select=select,
+        fast=fast.select if fast is not None else None,
+        csv_columns=csv.columns if csv is not None else 0,
+    )
