@@ -53,6 +53,13 @@ class CsvLayout:
 
     columns: int
     front: str
+    line: str
+    """The line rebuilt from the columns (an expression over ``column00`` ...), for the rows read again."""
+
+    @property
+    def names(self) -> list[str]:
+        """The CSV columns, which the front passes through for :attr:`line`."""
+        return [f"column{index:02d}" for index in range(self.columns)]
 
 
 def _split(pattern: str) -> list[str] | None:
@@ -124,8 +131,9 @@ def _fits(value: str, body: str) -> str | None:
     return None if restricted is None else f"regexp_full_match({value}, {_quote(restricted)})"
 
 
-def csv_layout(fmt: LogFormat) -> CsvLayout | None:
-    """``fmt`` as space-separated CSV columns, or None when its regex is not such a sequence."""
+def csv_layout(fmt: LogFormat, texts: set[str]) -> CsvLayout | None:
+    """``fmt`` as space-separated CSV columns, or None when its regex is not such a sequence. ``texts``: the
+    fields read as text (checked printable)."""
     if fmt.regex is None:
         return None
     pieces = _split(fmt.regex.pattern)
@@ -168,15 +176,18 @@ def csv_layout(fmt: LogFormat) -> CsvLayout | None:
         for column, piece in zip(columns, _shapes(parsed, fmt), strict=True)
     ]
     line = " || ' ' || ".join(rebuilt)
-    printable = " || ".join(columns)
     length = " + ".join(f"strlen({column})" for column in columns)
-    checks += [f"{length} + {len(columns) + 32} <= {MAX_LINE}", f"regexp_full_match({printable}, '[ -~]*')"]
+    checks.append(f"{length} + {len(columns) + 32} <= {MAX_LINE}")
+    # the values the steps read as text: printable ASCII, as the regex statement requires (Python's steps
+    # replace other characters); numbers and the time are checked digit by digit after this
+    checks += [f"regexp_full_match({fields[name]}, '[ -~]*')" for name in sorted(texts & set(fields))]
+    passed = ", ".join(f"column{index:02d}" for index in range(len(columns)))
     front = (
-        f"SELECT {line} AS line, ({' AND '.join(checks)}) AS _valid, "
+        f"SELECT {passed}, ({' AND '.join(checks)}) AS _valid, "
         + ", ".join(f"{value} AS f_{name}" for name, value in fields.items())
         + " FROM {source}"
     )
-    return CsvLayout(columns=len(columns), front=front)
+    return CsvLayout(columns=len(columns), front=front, line=line)
 
 
 def _shapes(parsed: list[_Piece | None], fmt: LogFormat) -> list[str]:

@@ -235,7 +235,7 @@ def sql_format(  # noqa: C901, PLR0912
         layer1, layer2 = layout.front.replace("{source}", "{prev}"), "SELECT * FROM {prev}"
     # layer 3: values read once (time, request, numbers' last list values)
     time_raw = f"f_{fmt.time_field}"
-    third = {"line": "line"} if layout is None else {"line": "line", "_valid": "_valid"}
+    third = {"line": "line"} if layout is None else {"_valid": "_valid"} | {name: name for name in layout.names}
     third.update({f"f_{name}": f"f_{name}" for name in wanted})
     checks = [f"{time_raw} <> ''"]
     if fmt.time_format == "epoch":
@@ -259,7 +259,9 @@ def sql_format(  # noqa: C901, PLR0912
     # layer 4: the request line split once
     layer4 = "SELECT *, string_split(_request, ' ') AS _parts FROM {prev}"
     # layer 5: the columns, as steps.values() makes them
-    fifth: dict[str, str] = {"ts": "ts", "line": "line"}
+    fifth: dict[str, str] = {"ts": "ts", "line": "line"} if layout is None else {"ts": "ts"}
+    if layout is not None:
+        fifth |= {name: name for name in layout.names}
     method_text = _text(method) if method else "NULL::VARCHAR"
     if endpoint is not None:
         fifth["_endpoint"] = _text(endpoint)
@@ -328,13 +330,14 @@ def sql_format(  # noqa: C901, PLR0912
         f" ELSE replace(regexp_replace({doubled}, {_quote(_ID)}, '/{{id}}\\1', 'g'), '//', '/') END"
     )
     at = "strpos(_upstream, '://')"
+    line = "line" if layout is None else layout.line
     layer6 = (
         f"SELECT ts, {normalized} AS endpoint, method,"
         f" CASE WHEN {at} > 0 THEN left(_upstream, {at} + 2) || split_part(substr(_upstream, {at} + 3), '/', 1)"
         f" ELSE _upstream END AS upstream, status, upstream_status, {_kind('status')} AS kind,"
         " true AS is_request, duration_ms, upstream_ms, credential,"
         " gateway, client, NULL::VARCHAR AS message, $file AS file, state,"
-        f" CASE WHEN state IN ({State.PYTHON}, {State.RETRY}) THEN line END AS line FROM {{prev}}"
+        f" CASE WHEN state IN ({State.PYTHON}, {State.RETRY}) THEN {line} END AS line FROM {{prev}}"
     )
     layer7 = (
         "SELECT ts, endpoint, method, upstream, status, upstream_status, kind, kind IS NOT NULL AS failed, is_request,"
@@ -343,7 +346,12 @@ def sql_format(  # noqa: C901, PLR0912
     select = _layers(layer1, layer2, layer3, layer4, layer5, layer6, layer7)
     if layout is not None:
         return SqlFormat(name=fmt.name, select=select)
-    csv = csv_layout(fmt)
+    texts = {
+        fields[column]
+        for column in ("request", "endpoint", "method", "upstream", "credential", "gateway", "client")
+        if column in fields
+    }
+    csv = csv_layout(fmt, texts)
     fast = sql_format(fmt, credential_field, csv) if csv is not None else None
     return SqlFormat(
         name=fmt.name,
