@@ -5,8 +5,8 @@ escapes a ``"`` inside them as ``\\x22``), ``$time_local`` in brackets (``[28/No
 tokens). When a format's regex is such a sequence (decided from the compiled format: every piece between literal
 spaces is a literal, a bare group, a quoted group or a bracketed group), ``read_csv(delim ' ', quote '"')`` reads
 it at the bare query's speed. A row is **fast** when each column holds what the format's group would have matched
-(checked without a regex for the usual shapes: no forbidden character), the line is printable ASCII and not too
-long; the fields are then the Python reader's. Every other line goes the exact way: a row whose columns do not
+(checked without a regex for the usual shapes: no forbidden character), the values read as text are printable ASCII,
+the line is not too long (an empty field, NULL here, makes a row not fit); the fields are then the Python reader's. Every other line goes the exact way: a row whose columns do not
 fit is rebuilt as its line (``retry``), and a line DuckDB rejects (another column count, a quote out of place, a
 per-attempt list ``502, 502``) comes back whole from ``store_rejects``; both are read by :mod:`.sqlformat`'s
 regex statement and, past it, by Python.
@@ -147,9 +147,9 @@ def csv_layout(fmt: LogFormat, texts: set[str]) -> CsvLayout | None:
     fields: dict[str, str] = {}
     for piece in parsed:
         assert piece is not None  # noqa: S101 - checked above
-        column = f"coalesce(column{len(columns):02d}, '')"
+        column = f"column{len(columns):02d}"
         if piece.name == fmt.time_field and piece.shape == "bracket" and fmt.time_format == _TIME_TWO_TOKENS:
-            second = f"coalesce(column{len(columns) + 1:02d}, '')"
+            second = f"column{len(columns) + 1:02d}"
             columns += [column, second]
             checks += [f"starts_with({column}, '[')", f"ends_with({second}, ']')"]
             fields[piece.name] = f"substr({column}, 2) || ' ' || left({second}, strlen({second}) - 1)"
@@ -172,7 +172,9 @@ def csv_layout(fmt: LogFormat, texts: set[str]) -> CsvLayout | None:
     if len(columns) > 64:
         return None
     rebuilt = [
-        f"'\"' || replace({column}, '\"', '\"\"') || '\"'" if piece == "quoted" else column
+        f"'\"' || replace(coalesce({column}, ''), '\"', '\"\"') || '\"'"
+        if piece == "quoted"
+        else f"coalesce({column}, '')"
         for column, piece in zip(columns, _shapes(parsed, fmt), strict=True)
     ]
     line = " || ' ' || ".join(rebuilt)
@@ -183,7 +185,7 @@ def csv_layout(fmt: LogFormat, texts: set[str]) -> CsvLayout | None:
     checks += [f"regexp_full_match({fields[name]}, '[ -~]*')" for name in sorted(texts & set(fields))]
     passed = ", ".join(f"column{index:02d}" for index in range(len(columns)))
     front = (
-        f"SELECT {passed}, ({' AND '.join(checks)}) AS _valid, "
+        f"SELECT {passed}, coalesce({' AND '.join(checks)}, false) AS _valid, "
         + ", ".join(f"{value} AS f_{name}" for name, value in fields.items())
         + " FROM {source}"
     )

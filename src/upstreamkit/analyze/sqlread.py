@@ -57,7 +57,7 @@ def _csv_source(path: str, *, gzip: bool, columns: int, rejects: str) -> str:
     names = ", ".join(f"'column{index:02d}': 'VARCHAR'" for index in range(columns))
     return (
         f"read_csv('{quoted}', columns = {{{names}}}, header = false, auto_detect = false, delim = ' ',"
-        f" quote = '\"', escape = '\"', new_line = '\\n', strict_mode = true, store_rejects = true,"
+        f" quote = '\"', escape = '\"', allow_quoted_nulls = false, new_line = '\\n', strict_mode = true, store_rejects = true,"
         f" rejects_table = '{rejects}', rejects_scan = '{rejects}_scan', compression = '{compression}')"
     )
 
@@ -123,8 +123,9 @@ def read_with_sql(
     if not gzip and _has_nul(path):
         return None
     try:
-        if plan.fast is not None and not gzip and _lines_without_blanks(path) is not None:
-            _read_fast(con, path, plan, parameters, gzip=gzip, watch=progress, name=stats.path, size=size)
+        expected = _lines_without_blanks(path) if plan.fast is not None and not gzip else None
+        if expected is not None:
+            _read_fast(con, path, plan, parameters, expected, gzip=gzip, watch=progress, name=stats.path, size=size)
         else:
             _run(
                 con,
@@ -165,6 +166,7 @@ def _read_fast(
     path: str,
     plan: SqlFormat,
     parameters: dict[str, object],
+    expected: int,
     *,
     gzip: bool,
     watch: Progress | None,
@@ -175,7 +177,6 @@ def _read_fast(
     assert plan.fast is not None  # noqa: S101 - the caller's condition
     rejects = f"upstreamkit_rejects_{parameters['file']}"
     source = _csv_source(path, gzip=gzip, columns=plan.csv_columns, rejects=rejects)
-    expected = _lines_without_blanks(path)
     _run(
         con,
         "INSERT INTO events " + plan.fast.replace("{source}", source),
