@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis_settings import FUZZ
 
-from upstreamkit.analyze import engine
+from upstreamkit.analyze import engine, sqlread
 from upstreamkit.analyze.engine import FileStats, load_events
 from upstreamkit.analyze.formats import LogFormat, formats
 from upstreamkit.analyze.logformat import compile_log_format
@@ -285,3 +285,48 @@ def test_any_text_spliced_into_a_line_is_read_alike(name: str, noise: str, at: i
         path = Path(scratch) / "access.log"
         path.write_text(base + "\n" + base[:at] + noise + base[at:] + "\n", encoding="utf-8")
         _same(path, fmt, credential)
+
+
+@pytest.mark.parametrize("name", ["nginx", "nginx-upstreaminfo", "iso"])
+def test_the_csv_tokenizer_reads_what_it_can_and_agrees(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines whose quotes pair up: DuckDB's CSV tokenizer reads the file, its rejects (lists, other column counts,
+    noise) and the rows that do not fit go the exact way, and every count and event is the Python reader's."""
+    fmt, base, credential = SQL_FORMATS[name]
+    lines = [line for line in _lines(base) if line.count('"') % 2 == 0 and '\\"' not in line and line.strip()]
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert sql_format(fmt, credential).fast is not None  # type: ignore[union-attr]
+    whole: list[bool] = []
+    original = sqlread._rejects_whole
+
+    def watched(*args: Any) -> bool:
+        whole.append(original(*args))
+        return whole[-1]
+
+    monkeypatch.setattr(sqlread, "_rejects_whole", watched)
+    (lines_read, parsed, unparsed, _), rows = _same(path, fmt, credential)
+    assert whole == [True]  # the tokenizer's path, not the fallback
+    assert (lines_read, len(rows)) == (len(lines), parsed)
+    assert parsed >= 5
+    assert unparsed > 0
+
+
+def test_a_quote_that_breaks_the_tokenizer_sends_the_file_the_exact_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fmt, base, credential = SQL_FORMATS["nginx"]
+    path = tmp_path / "access.log"
+    path.write_text("\n".join([base, base.replace("GET", 'G\\"ET'), base[:60], base]) + "\n", encoding="utf-8")
+    whole: list[bool] = []
+    original = sqlread._rejects_whole
+
+    def watched(*args: Any) -> bool:
+        whole.append(original(*args))
+        return whole[-1]
+
+    monkeypatch.setattr(sqlread, "_rejects_whole", watched)
+    (lines_read, parsed, unparsed, _), _rows = _same(path, fmt, credential)
+    assert (lines_read, parsed + unparsed) == (4, 4)
+    assert len(whole) == 1

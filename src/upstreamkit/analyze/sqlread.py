@@ -189,28 +189,56 @@ def _read_fast(
         path=name,
         size=size,
     )
-    # a rejected row may span lines (a quote left open); one row per position, split into its lines again
+    # a rejected row may span lines (a quote left open): its lines are taken one by one from the file
     again = (
         f"(SELECT line FROM events WHERE file = $file AND state = {State.RETRY} UNION ALL"
-        f" SELECT unnest(string_split(csv_line, chr(10))) AS line FROM"
-        f" (SELECT any_value(csv_line) AS csv_line FROM {rejects} GROUP BY line_byte_position))"
+        f" SELECT line FROM {rejects}_lines)"
     )
     file = {"file": parameters["file"]}
-    rows = con.execute("SELECT count(*) FROM events WHERE file = $file", file).fetchone()
-    accounted = rows[0] if rows else 0
-    lines_back = con.execute(
-        f"SELECT count(*) FROM (SELECT unnest(string_split(csv_line, chr(10))) FROM"
-        f" (SELECT any_value(csv_line) AS csv_line FROM {rejects} GROUP BY line_byte_position))"
-    ).fetchone()
-    if accounted + (lines_back[0] if lines_back else 0) != expected:
-        # the tokenizer's rejects did not give back every line (a quote left open over a very long line ...):
-        # the file is read the exact way instead
+    if not _rejects_whole(con, path, rejects, expected, file):
         con.execute("DELETE FROM events WHERE file = $file", file)
         again = _source(path, gzip=gzip)
     con.execute("INSERT INTO events " + plan.select.replace("{source}", again), parameters)
     con.execute(f"DELETE FROM events WHERE file = $file AND state = {State.RETRY}", {"file": parameters["file"]})
     con.execute(f"DROP TABLE IF EXISTS {rejects}")
     con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
+    con.execute(f"DROP TABLE IF EXISTS {rejects}_lines")
+
+
+def _rejects_whole(
+    con: duckdb.DuckDBPyConnection, path: str, rejects: str, expected: int, file: dict[str, object]
+) -> bool:
+    """Copy the rejected rows' lines, read from the file at their places, into table ``{rejects}_lines``; whether
+    each place is the start of a line and, with the rows read, they count every line. After an error inside
+    quotes DuckDB's tokenizer may resume mid-line (a line then goes missing, a piece of it comes back as a row):
+    the file is then read the exact way instead. (The file's own bytes, as DuckDB keeps at most 10,000
+    characters of a rejected row.)"""
+    rows = con.execute("SELECT count(*) FROM events WHERE file = $file", file).fetchone()
+    accounted = rows[0] if rows else 0
+    places = con.execute(  # the rejects table is temporary: this connection's own
+        f"SELECT line_byte_position - 1, any_value(csv_line) FROM {rejects} GROUP BY 1 ORDER BY 1"  # noqa: S608
+    ).fetchall()  # one short row per rejected row
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {rejects}_lines (line VARCHAR)")
+    batch: list[str] = []
+    end = 0
+    with open(path, "rb") as handle:  # noqa: PTH123 - a few reads at known places
+        for position, text in places:
+            if position < end:
+                return False  # two rows over the same bytes
+            handle.seek(max(position - 1, 0))
+            if position and handle.read(1) != b"\n":
+                return False
+            spanned = text.count("\n") + 1
+            lines = [handle.readline() for _ in range(spanned)]
+            end = handle.tell()
+            accounted += spanned
+            batch.extend(line.decode("utf-8", "replace").removesuffix("\n") for line in lines)
+            if len(batch) >= FETCH:
+                con.execute(f"INSERT INTO {rejects}_lines SELECT unnest($lines)", {"lines": batch})  # noqa: S608
+                batch = []
+    if batch:
+        con.execute(f"INSERT INTO {rejects}_lines SELECT unnest($lines)", {"lines": batch})  # noqa: S608
+    return accounted == expected
 
 
 def _leftovers(con: duckdb.DuckDBPyConnection, file_index: int, count: int) -> Iterator[str]:
