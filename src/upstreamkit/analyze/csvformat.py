@@ -4,12 +4,14 @@ nginx writes its access log as fields separated by spaces, the ones that may hol
 escapes a ``"`` inside them as ``\\x22``), ``$time_local`` in brackets (``[28/Nov/2026:12:00:00 +0000]``, two
 tokens). When a format's regex is such a sequence (decided from the compiled format: every piece between literal
 spaces is a literal, a bare group, a quoted group or a bracketed group), ``read_csv(delim ' ', quote '"')`` reads
-it at the bare query's speed. A row is **fast** when each column holds what the format's group would have matched
-(checked without a regex for the usual shapes: no forbidden character), the values read as text are printable ASCII,
-the line is not too long (an empty field, NULL here, makes a row not fit); the fields are then the Python reader's. Every other line goes the exact way: a row whose columns do not
-fit is rebuilt as its line (``retry``), and a line DuckDB rejects (another column count, a quote out of place, a
-per-attempt list ``502, 502``) comes back whole from ``store_rejects``; both are read by :mod:`.sqlformat`'s
-regex statement and, past it, by Python.
+it near the bare query's speed. A row is **fast** when each column holds what the format's group would have
+matched (checked without a regex for the usual shapes: no forbidden character), the values read as text are
+printable ASCII and the line is not too long (an empty field, NULL here, makes a row not fit); its fields are then
+the Python reader's. Every other line goes the exact way: a row whose columns do not fit is rebuilt as its line
+(``State.RETRY``), and a row DuckDB rejects (another column count, a quote out of place, a per-attempt list
+``502, 502``) is read again from the file at the place ``store_rejects`` names (:mod:`.sqlread` checks those places
+and falls back to the regex statement for the whole file when they do not account for every line); both are read
+by :mod:`.sqlformat`'s regex statement and, past it, by Python.
 
 The one thing the tokenizer cannot tell: whether a field was quoted. A line with a field nginx writes bare written
 in quotes without spaces (``"200"``), or one it quotes written bare (``-`` for ``"-"``), reads as its value here,

@@ -189,9 +189,9 @@ def _layers(*selects: str) -> str:
     return query[1:-1]
 
 
-def sql_format(  # noqa: C901, PLR0912
+def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
     fmt: LogFormat, credential_field: str | None = None, layout: CsvLayout | None = None
-) -> SqlFormat | None:  # noqa: PLR0915 - one format's columns, in the steps' order
+) -> SqlFormat | None:
     """``fmt`` as SQL, or None when it is not an nginx-family format this module can read exactly. With
     ``layout``, the statement reads the CSV columns its ``front`` names (a line that does not fit is ``RETRY``)."""
     if (
