@@ -120,6 +120,8 @@ def _fits(value: str, body: str) -> str | None:
     """SQL: ``value`` (one token, printable) is what the group ``body`` matches whole; None when unsure."""
     if body == _QUOTED_BODY:
         return f"(strpos({value}, '\"') = 0 AND strpos({value}, '\\') = 0)"
+    if body == ".*":  # Python's "." is anything but a newline
+        return f"(strpos({value}, chr(10)) = 0)"
     if body == _LIST_BODY:
         return f"(strpos({value}, ',') = 0 AND strpos({value}, ' ') = 0)"
     negated = _NEGATED.fullmatch(body)

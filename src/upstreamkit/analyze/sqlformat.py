@@ -78,8 +78,11 @@ def _quote(text: str) -> str:
 
 def _text(raw: str) -> str:
     """steps._text: at most 512 characters; "" and "-" are no value (the line is printable ASCII here)."""
-    cut = f"left({raw}, {_TEXT_LIMIT})"
-    return f"CASE WHEN {cut} IN ('', '-') THEN NULL ELSE {cut} END"
+    # strlen counts bytes: at most 512 of them is at most 512 characters, and left() (per character) is skipped
+    return (
+        f"CASE WHEN {raw} IN ('', '-') THEN NULL WHEN strlen({raw}) <= {_TEXT_LIMIT} THEN {raw}"
+        f" ELSE left({raw}, {_TEXT_LIMIT}) END"
+    )
 
 
 def _digits(text: str, most: int) -> str:
@@ -253,11 +256,16 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
     for column in ("duration_ms", "upstream_ms"):
         source = raw(column)
         if source is not None:
-            third[f"_{column}"] = f"trim(string_split({source}, ',')[-1])"
+            # the CSV reader's rows hold no list (no comma: checked), the value is the last attempt's already
+            third[f"_{column}"] = source if layout is not None else f"trim(string_split({source}, ',')[-1])"
             checks.append(f"(_{column} IN ('', '-') OR {_is_number(f'_{column}')})")
     layer3 = "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in third.items()) + " FROM {prev}"
     # layer 4: the request line split once
-    layer4 = "SELECT *, string_split(_request, ' ') AS _parts FROM {prev}"
+    # the request line's first two words (Python's split(" ")[:2]), without a list per row
+    layer4 = (
+        "SELECT *, strpos(_request, ' ') > 0 AS _two, split_part(_request, ' ', 1) AS _word1,"
+        " split_part(_request, ' ', 2) AS _word2 FROM {prev}"
+    )
     # layer 5: the columns, as steps.values() makes them
     fifth: dict[str, str] = {"ts": "ts", "line": "line"} if layout is None else {"ts": "ts"}
     if layout is not None:
@@ -267,12 +275,12 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
         fifth["_endpoint"] = _text(endpoint)
         fifth["method"] = method_text
     elif request is not None:
-        target = "_parts[2]"
+        target = "_word2"
         after = f"substr({target}, strpos({target}, '://') + 3)"
         path = f"'/' || CASE WHEN strpos({after}, '/') > 0 THEN substr({after}, strpos({after}, '/') + 1) ELSE '' END"
         whole = f"CASE WHEN strpos({target}, '://') > 0 THEN {path} ELSE {target} END"
-        fifth["method"] = f"CASE WHEN len(_parts) >= 2 THEN {_text('_parts[1]')} ELSE {method_text} END"
-        fifth["_endpoint"] = f"CASE WHEN len(_parts) >= 2 THEN {_text(whole)} END"
+        fifth["method"] = f"CASE WHEN _two THEN {_text('_word1')} ELSE {method_text} END"
+        fifth["_endpoint"] = f"CASE WHEN _two THEN {_text(whole)} END"
     else:
         fifth["_endpoint"] = "NULL::VARCHAR"
         fifth["method"] = method_text
