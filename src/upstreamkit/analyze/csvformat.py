@@ -51,10 +51,17 @@ class _Piece:
 
 @dataclass(frozen=True, slots=True)
 class CsvLayout:
-    """One format as fields cut out of a line: ``front`` selects ``line``, ``_valid`` (the line is what the
-    format's regex would read so) and every ``f_NAME`` from ``{source}`` (a relation with a ``line`` column)."""
+    """One format as CSV columns: ``front`` selects ``line``, ``_valid`` and every ``f_NAME`` from ``{source}``."""
 
+    columns: int
     front: str
+    line: str
+    """The line rebuilt from the columns (an expression over ``column00`` ...), for the rows read again."""
+
+    @property
+    def names(self) -> list[str]:
+        """The CSV columns, which the front passes through for :attr:`line`."""
+        return [f"column{index:02d}" for index in range(self.columns)]
 
 
 def _split(pattern: str) -> list[str] | None:
@@ -128,94 +135,72 @@ def _fits(value: str, body: str) -> str | None:
     return None if restricted is None else f"regexp_full_match({value}, {_quote(restricted)})"
 
 
-def csv_layout(fmt: LogFormat, texts: set[str]) -> CsvLayout | None:  # noqa: PLR0915 - one walk over the format
-    """``fmt`` as fields cut out of ``line`` at its quotes and spaces, or None when its regex is not such a
-    sequence. ``texts``: the fields read as text (checked printable)."""
+def csv_layout(fmt: LogFormat, texts: set[str]) -> CsvLayout | None:
+    """``fmt`` as space-separated CSV columns, or None when its regex is not such a sequence. ``texts``: the
+    fields read as text (checked printable)."""
     if fmt.regex is None:
         return None
     pieces = _split(fmt.regex.pattern)
     if pieces is None:
         return None
     parsed = [_piece(text) for text in pieces]
-    if any(piece is None for piece in parsed) or not parsed:
+    if any(piece is None for piece in parsed):
         return None
-    # the line's skeleton: each field a placeholder (\x00, \x01 ...), then cut at the quotes like the line
-    skeleton: list[str] = []
-    bodies: dict[int, tuple[str, str]] = {}  # placeholder -> (group name, body)
+    columns: list[str] = []  # per CSV column: its text rebuilt as the line had it
+    checks: list[str] = []
+    fields: dict[str, str] = {}
     for piece in parsed:
         assert piece is not None  # noqa: S101 - checked above
+        column = f"column{len(columns):02d}"
+        if piece.name == fmt.time_field and piece.shape == "bracket" and fmt.time_format == _TIME_TWO_TOKENS:
+            second = f"column{len(columns) + 1:02d}"
+            columns += [column, second]
+            checks += [f"starts_with({column}, '[')", f"ends_with({second}, ']')"]
+            fields[piece.name] = f"substr({column}, 2) || ' ' || left({second}, strlen({second}) - 1)"
+            checks.append(f"strpos({column} || {second}, ']') = strlen({column}) + strlen({second})")
+            continue
+        columns.append(column)
         if piece.shape == "literal":
-            if any(char in piece.body for char in ' "\x00'):
-                return None
-            skeleton.append(piece.body)
+            checks.append(f"{column} = {_quote(piece.body)}")
             continue
-        assert piece.name is not None  # noqa: S101 - a group has a name
-        mark = chr(len(bodies))
-        if len(bodies) >= 32:
-            return None
-        bodies[len(bodies)] = (piece.name, piece.body)
-        if piece.shape == "quoted":
-            skeleton.append('"' + mark + '"')
-        elif piece.shape == "bracket" and piece.name == fmt.time_field and fmt.time_format == _TIME_TWO_TOKENS:
-            skeleton.append("[" + mark + " " + mark + "]")
-        elif piece.shape == "bracket":
-            skeleton.append("[" + mark + "]")
-        else:
-            skeleton.append(mark)
-    parts = " ".join(skeleton).split('"')
-    quotes = len(parts) - 1
-    checks = [
-        f"strlen(line) <= {MAX_LINE}",
-        "strpos(line, chr(13)) = 0",  # Python ends a line at a CR
-        f"strlen(line) - strlen(replace(line, '\"', '')) = {quotes}",
-    ]
-    fields: dict[str, str] = {}
-    cuts: dict[str, str] = {}  # each part and token cut once, in layers before the checks
-    tokens: dict[str, str] = {}
-    for number, part in enumerate(parts, start=1):
-        whole = f"_p{number}"
-        cuts[whole] = f"split_part(line, '\"', {number})"
-        if number % 2 == 0:  # inside quotes: one field
-            name, body = bodies[ord(part)]
-            fields[name] = whole
-            continue
-        checks.append(f"strlen({whole}) - strlen(replace({whole}, ' ', '')) = {part.count(' ')}")
-        halves: dict[str, list[str]] = {}
-        for index, element in enumerate(part.split(" "), start=1):
-            token = f"_t{number}_{index}"
-            tokens[token] = f"split_part({whole}, ' ', {index})"
-            if element == "":
-                checks.append(f"{token} = ''")
-            elif all(ord(char) >= 32 for char in element):
-                checks.append(f"{token} = {_quote(element)}")
-            elif element.startswith("[") and element.endswith("]"):
-                checks += [f"starts_with({token}, '[')", f"ends_with({token}, ']')", f"strlen({token}) >= 2"]
-                name, _ = bodies[ord(element[1])]
-                fields[name] = f"substr({token}, 2, strlen({token}) - 2)"
-            elif element.startswith("["):
-                checks.append(f"starts_with({token}, '[')")
-                halves[element[1]] = [f"substr({token}, 2)"]
-            elif element.endswith("]"):
-                checks.append(f"ends_with({token}, ']')")
-                halves[element[0]].append(f"left({token}, strlen({token}) - 1)")
-            else:
-                fields[bodies[ord(element)][0]] = token
-        for mark, (first, second) in halves.items():
-            fields[bodies[ord(mark)][0]] = f"{first} || ' ' || {second}"
-    for name, body in bodies.values():
-        value = fields[name]
-        fits = _fits(value, body)
+        value = column
+        if piece.shape == "bracket":
+            checks += [f"starts_with({column}, '[')", f"ends_with({column}, ']')", f"strlen({column}) >= 2"]
+            value = f"substr({column}, 2, strlen({column}) - 2)"
+        fits = _fits(value, piece.body)
         if fits is None:
             return None
         checks.append(fits)
+        assert piece.name is not None  # noqa: S101 - a group has a name
+        fields[piece.name] = value
+    if len(columns) > 64:
+        return None
+    rebuilt = [
+        f"'\"' || replace(coalesce({column}, ''), '\"', '\"\"') || '\"'"
+        if piece == "quoted"
+        else f"coalesce({column}, '')"
+        for column, piece in zip(columns, _shapes(parsed, fmt), strict=True)
+    ]
+    line = " || ' ' || ".join(rebuilt)
+    length = " + ".join(f"strlen({column})" for column in columns)
+    checks.append(f"{length} + {len(columns) + 32} <= {MAX_LINE}")
     # the values the steps read as text: printable ASCII, as the regex statement requires (Python's steps
     # replace other characters); numbers and the time are checked digit by digit after this
     checks += [f"regexp_full_match({fields[name]}, '[ -~]*')" for name in sorted(texts & set(fields))]
-    first = ", ".join(f"{expr} AS {name}" for name, expr in cuts.items())
-    second = ", ".join(f"{expr} AS {name}" for name, expr in tokens.items())
+    passed = ", ".join(f"column{index:02d}" for index in range(len(columns)))
     front = (
-        f"SELECT line, coalesce({' AND '.join(checks)}, false) AS _valid, "
+        f"SELECT {passed}, coalesce({' AND '.join(checks)}, false) AS _valid, "
         + ", ".join(f"{value} AS f_{name}" for name, value in fields.items())
-        + f" FROM (SELECT *, {second} FROM (SELECT line, {first} FROM {{source}}))"
+        + " FROM {source}"
     )
-    return CsvLayout(front=front)
+    return CsvLayout(columns=len(columns), front=front, line=line)
+
+
+def _shapes(parsed: list[_Piece | None], fmt: LogFormat) -> list[str]:
+    """Each CSV column's shape (the two-token time is two bracket halves)."""
+    shapes: list[str] = []
+    for piece in parsed:
+        assert piece is not None  # noqa: S101 - checked by the caller
+        two = piece.name == fmt.time_field and piece.shape == "bracket" and fmt.time_format == _TIME_TWO_TOKENS
+        shapes += [piece.shape, piece.shape] if two else [piece.shape]
+    return shapes

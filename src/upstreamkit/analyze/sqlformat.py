@@ -135,6 +135,7 @@ class SqlFormat:
     ``$since`` and ``$until`` (NULL when not given) and ``$file``."""
     fast: str | None = None
     """The same over ``{source}`` read by the CSV tokenizer (:mod:`.csvformat`), when the format splits so."""
+    csv_columns: int = 0
 
 
 def _cut(text: str, last_open: int) -> str:
@@ -237,7 +238,7 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
         layer1, layer2 = layout.front.replace("{source}", "{prev}"), "SELECT * FROM {prev}"
     # layer 3: values read once (time, request, numbers' last list values)
     time_raw = f"f_{fmt.time_field}"
-    third = {"line": "line"} if layout is None else {"line": "line", "_valid": "_valid"}
+    third = {"line": "line"} if layout is None else {"_valid": "_valid"} | {name: name for name in layout.names}
     third.update({f"f_{name}": f"f_{name}" for name in wanted})
     checks = [f"{time_raw} <> ''"]
     if fmt.time_format == "epoch":
@@ -266,7 +267,9 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
         " split_part(_request, ' ', 2) AS _word2 FROM {prev}"
     )
     # layer 5: the columns, as steps.values() makes them
-    fifth: dict[str, str] = {"ts": "ts", "line": "line"}
+    fifth: dict[str, str] = {"ts": "ts", "line": "line"} if layout is None else {"ts": "ts"}
+    if layout is not None:
+        fifth |= {name: name for name in layout.names}
     method_text = _text(method) if method else "NULL::VARCHAR"
     if endpoint is not None:
         fifth["_endpoint"] = _text(endpoint)
@@ -335,13 +338,14 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
         f" ELSE replace(regexp_replace({doubled}, {_quote(_ID)}, '/{{id}}\\1', 'g'), '//', '/') END"
     )
     at = "strpos(_upstream, '://')"
+    line = "line" if layout is None else layout.line
     layer6 = (
         f"SELECT ts, {normalized} AS endpoint, method,"
         f" CASE WHEN {at} > 0 THEN left(_upstream, {at} + 2) || split_part(substr(_upstream, {at} + 3), '/', 1)"
         f" ELSE _upstream END AS upstream, status, upstream_status, {_kind('status')} AS kind,"
         " true AS is_request, duration_ms, upstream_ms, credential,"
         " gateway, client, NULL::VARCHAR AS message, $file AS file, state,"
-        f" CASE WHEN state IN ({State.PYTHON}, {State.RETRY}) THEN line END AS line FROM {{prev}}"
+        f" CASE WHEN state IN ({State.PYTHON}, {State.RETRY}) THEN {line} END AS line FROM {{prev}}"
     )
     layer7 = (
         "SELECT ts, endpoint, method, upstream, status, upstream_status, kind, kind IS NOT NULL AS failed, is_request,"
@@ -361,4 +365,5 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
         name=fmt.name,
         select=select,
         fast=fast.select if fast is not None else None,
+        csv_columns=csv.columns if csv is not None else 0,
     )

@@ -32,6 +32,7 @@ __all__ = ["read_with_sql"]
 _GZIP_MAGIC = b"\x1f\x8b"
 PROGRESS_POLL_S = 0.2
 FETCH = 2048
+CHUNK = 1 << 22
 
 
 def _has_nul(path: str) -> bool:
@@ -49,6 +50,19 @@ def _source(path: str, *, gzip: bool) -> str:
     return (
         f"read_csv('{quoted}', columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false, delim = '',"
         f" quote = '', escape = '', new_line = '\\n', strict_mode = false, compression = '{compression}')"
+    )
+
+
+def _csv_source(path: str, *, gzip: bool, columns: int, rejects: str) -> str:
+    """The file as ``columns`` space-separated fields with ``"`` quoting; rows that do not fit go to ``rejects``."""
+    compression = "gzip" if gzip else "none"
+    quoted = path.replace("'", "''")
+    names = ", ".join(f"'column{index:02d}': 'VARCHAR'" for index in range(columns))
+    return (
+        f"read_csv('{quoted}', columns = {{{names}}}, header = false, auto_detect = false, delim = ' ',"
+        f" quote = '\"', escape = '\"', allow_quoted_nulls = false, new_line = '\\n', strict_mode = true,"
+        " store_rejects = true,"
+        f" rejects_table = '{rejects}', rejects_scan = '{rejects}_scan', compression = '{compression}')"
     )
 
 
@@ -113,9 +127,9 @@ def read_with_sql(
     if not gzip and _has_nul(path):
         return None
     try:
-        if plan.fast is not None:
-            source = _source(path, gzip=gzip)
-            _read_fast(con, source, plan, parameters, watch=progress, name=stats.path, size=size)
+        expected = _lines_without_blanks(path) if plan.fast is not None and not gzip else None
+        if expected is not None:
+            _read_fast(con, path, plan, parameters, expected, gzip=gzip, watch=progress, name=stats.path, size=size)
         else:
             _run(
                 con,
@@ -136,35 +150,99 @@ def read_with_sql(
     return _leftovers(con, file_index, counts.get(State.PYTHON, 0))
 
 
+def _lines_without_blanks(path: str) -> int | None:
+    """The lines of a plain file (empty ones too: the tokenizer skips them, so a file with any is read the
+    exact way), when it has no CR (Python ends a line there, the tokenizer does not); else None."""
+    lines, previous = 0, b"\n"
+    buffer = bytearray(CHUNK)  # one buffer, refilled: fresh 16 MiB chunks would each be page-faulted in
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:  # noqa: PTH123 - counted in chunks, at memchr speed
+        while size := handle.readinto(buffer):
+            chunk = view[:size] if size < CHUNK else buffer
+            data = bytes(chunk) if size < CHUNK else buffer
+            if b"\r" in data:  # Python ends a line at a CR too
+                return None
+            lines += data.count(b"\n")
+            previous = bytes(data[-1:])
+    if previous == b"\n" and lines == 0:
+        return None
+    return lines + (previous != b"\n")
+
+
 def _read_fast(
     con: duckdb.DuckDBPyConnection,
-    source: str,
+    path: str,
     plan: SqlFormat,
     parameters: dict[str, object],
+    expected: int,
     *,
+    gzip: bool,
     watch: Progress | None,
     name: str,
     size: int,
 ) -> None:
-    """The cutting statement, then the regex statement over the lines whose fields it could not cut."""
+    """The CSV tokenizer's statement, then the regex statement over the lines it left (rebuilt or rejected)."""
     assert plan.fast is not None  # noqa: S101 - the caller's condition
-    con.execute("BEGIN TRANSACTION")  # all or nothing, as one statement is: on an error Python reads the file
-    try:
-        _run(
-            con,
-            "INSERT INTO events " + plan.fast.replace("{source}", source),
-            parameters=parameters,
-            watch=watch,
-            path=name,
-            size=size,
-        )
-        again = f"(SELECT line FROM events WHERE file = $file AND state = {State.RETRY})"
-        con.execute("INSERT INTO events " + plan.select.replace("{source}", again), parameters)
-        con.execute(f"DELETE FROM events WHERE file = $file AND state = {State.RETRY}", {"file": parameters["file"]})
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+    rejects = f"upstreamkit_rejects_{parameters['file']}"
+    source = _csv_source(path, gzip=gzip, columns=plan.csv_columns, rejects=rejects)
+    _run(
+        con,
+        "INSERT INTO events " + plan.fast.replace("{source}", source),
+        parameters=parameters,
+        watch=watch,
+        path=name,
+        size=size,
+    )
+    # a rejected row may span lines (a quote left open): its lines are taken one by one from the file
+    again = (
+        f"(SELECT line FROM events WHERE file = $file AND state = {State.RETRY} UNION ALL"
+        f" SELECT line FROM {rejects}_lines)"
+    )
+    file = {"file": parameters["file"]}
+    if not _rejects_whole(con, path, rejects, expected, file):
+        con.execute("DELETE FROM events WHERE file = $file", file)
+        again = _source(path, gzip=gzip)
+    con.execute("INSERT INTO events " + plan.select.replace("{source}", again), parameters)
+    con.execute(f"DELETE FROM events WHERE file = $file AND state = {State.RETRY}", {"file": parameters["file"]})
+    con.execute(f"DROP TABLE IF EXISTS {rejects}")
+    con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
+    con.execute(f"DROP TABLE IF EXISTS {rejects}_lines")
+
+
+def _rejects_whole(
+    con: duckdb.DuckDBPyConnection, path: str, rejects: str, expected: int, file: dict[str, object]
+) -> bool:
+    """Copy the rejected rows' lines, read from the file at their places, into table ``{rejects}_lines``; whether
+    each place is the start of a line and, with the rows read, they count every line. After an error inside
+    quotes DuckDB's tokenizer may resume mid-line (a line then goes missing, a piece of it comes back as a row):
+    the file is then read the exact way instead. (The file's own bytes, as DuckDB keeps at most 10,000
+    characters of a rejected row.)"""
+    rows = con.execute("SELECT count(*) FROM events WHERE file = $file", file).fetchone()
+    accounted = rows[0] if rows else 0
+    places = con.execute(  # the rejects table is temporary: this connection's own
+        f"SELECT line_byte_position - 1, any_value(csv_line) FROM {rejects} GROUP BY 1 ORDER BY 1"
+    ).fetchall()  # one short row per rejected row
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {rejects}_lines (line VARCHAR)")
+    batch: list[str] = []
+    end = 0
+    with open(path, "rb") as handle:  # noqa: PTH123 - a few reads at known places
+        for position, text in places:
+            if position < end:
+                return False  # two rows over the same bytes
+            handle.seek(max(position - 1, 0))
+            if position and handle.read(1) != b"\n":
+                return False
+            spanned = text.count("\n") + 1
+            lines = [handle.readline() for _ in range(spanned)]
+            end = handle.tell()
+            accounted += spanned
+            batch.extend(line.decode("utf-8", "replace").removesuffix("\n") for line in lines)
+            if len(batch) >= FETCH:
+                con.execute(f"INSERT INTO {rejects}_lines SELECT unnest($lines)", {"lines": batch})
+                batch = []
+    if batch:
+        con.execute(f"INSERT INTO {rejects}_lines SELECT unnest($lines)", {"lines": batch})
+    return accounted == expected
 
 
 def _leftovers(con: duckdb.DuckDBPyConnection, file_index: int, count: int) -> Iterator[str]:
