@@ -1,10 +1,13 @@
-"""One nginx-family file read by DuckDB: parsed, classified and loaded into ``events`` by one statement.
+"""One nginx-family file read by DuckDB: parsed, classified and loaded into ``events``.
 
-DuckDB reads the file as one text column (no delimiter, no quoting; gzip too); the statement written by
-:mod:`.sqlformat` turns each line into an event row and a state. The lines it leaves to Python come back as
-text for :mod:`.steps`. A file DuckDB refuses (not UTF-8, a broken gzip stream) is read by Python instead, and so
-is a plain file with a NUL byte (DuckDB's reader ends a line's text at a NUL; in a gzip file that goes unseen:
-such a line is read up to its NUL).
+When the format splits on spaces with quoted fields (:mod:`.csvformat`) and the file is plain, DuckDB's CSV
+tokenizer reads it into columns and one statement loads every row that fits the format; the rows that do not fit
+(``RETRY``), and the rows the tokenizer rejects (taken again from the file at the places ``store_rejects`` names,
+after checking those places account for every line), are read by the regex statement of :mod:`.sqlformat`.
+Otherwise DuckDB reads the file as one text column (no delimiter, no quoting; gzip too) for the regex statement
+alone. The lines the regex statement leaves to Python come back as text for :mod:`.steps`. A file DuckDB refuses
+(not UTF-8, a broken gzip stream) is read by Python instead, and so is a plain file with a NUL byte (DuckDB's
+reader ends a line's text at a NUL; in a gzip file that goes unseen: such a line is read up to its NUL).
 """
 
 # S608: table names here are this module's constants and a file index; no value of a log line enters a statement.
@@ -184,29 +187,35 @@ def _read_fast(
     """The CSV tokenizer's statement, then the regex statement over the lines it left (rebuilt or rejected)."""
     assert plan.fast is not None  # noqa: S101 - the caller's condition
     rejects = f"upstreamkit_rejects_{parameters['file']}"
-    source = _csv_source(path, gzip=gzip, columns=plan.csv_columns, rejects=rejects)
-    _run(
-        con,
-        "INSERT INTO events " + plan.fast.replace("{source}", source),
-        parameters=parameters,
-        watch=watch,
-        path=name,
-        size=size,
-    )
-    # a rejected row may span lines (a quote left open): its lines are taken one by one from the file
-    again = (
-        f"(SELECT line FROM events WHERE file = $file AND state = {State.RETRY} UNION ALL"
-        f" SELECT line FROM {rejects}_lines)"
-    )
-    file = {"file": parameters["file"]}
-    if not _rejects_whole(con, path, rejects, expected, file):
-        con.execute("DELETE FROM events WHERE file = $file", file)
-        again = _source(path, gzip=gzip)
-    con.execute("INSERT INTO events " + plan.select.replace("{source}", again), parameters)
-    con.execute(f"DELETE FROM events WHERE file = $file AND state = {State.RETRY}", {"file": parameters["file"]})
-    con.execute(f"DROP TABLE IF EXISTS {rejects}")
-    con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
-    con.execute(f"DROP TABLE IF EXISTS {rejects}_lines")
+    try:
+        source = _csv_source(path, gzip=gzip, columns=plan.csv_columns, rejects=rejects)
+        _run(
+            con,
+            "INSERT INTO events " + plan.fast.replace("{source}", source),
+            parameters=parameters,
+            watch=watch,
+            path=name,
+            size=size,
+        )
+        # a rejected row may span lines (a quote left open): its lines are taken one by one from the file
+        again = (
+            f"(SELECT line FROM events WHERE file = $file AND state = {State.RETRY} UNION ALL"
+            f" SELECT line FROM {rejects}_lines)"
+        )
+        file = {"file": parameters["file"]}
+        if not _rejects_whole(con, path, rejects, expected, file):
+            con.execute("DELETE FROM events WHERE file = $file", file)
+            again = _source(path, gzip=gzip)
+        con.execute("INSERT INTO events " + plan.select.replace("{source}", again), parameters)
+        con.execute(f"DELETE FROM events WHERE file = $file AND state = {State.RETRY}", {"file": parameters["file"]})
+    except Exception:
+        # several statements: undo what the first ones loaded, as one failed statement would (Python then
+        # reads the whole file)
+        con.execute("DELETE FROM events WHERE file = $file", {"file": parameters["file"]})
+        raise
+    finally:
+        for table in (rejects, f"{rejects}_scan", f"{rejects}_lines"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _rejects_whole(
