@@ -1,8 +1,9 @@
 """The events table in DuckDB, file by file.
 
 nginx-family files (``combined``, ``upstreaminfo``, any ``--log-format``) are parsed, classified and loaded by
-DuckDB statements (:mod:`.sqlread`: the CSV tokenizer where the format allows, a regex over the line otherwise); the lines that statement leaves to Python, and files of the other formats,
-are read in a stream by the Python reader, staged as CSV and loaded in one statement at the end. Nothing
+DuckDB statements (:mod:`.sqlread`: the CSV tokenizer where the format allows, a regex over the line otherwise);
+the lines those leave to Python, and files of the other formats, are read in a stream by the Python reader,
+staged as CSV and loaded in one statement at the end. Nothing
 proportional to the log's size is held in Python; stdin is spooled to a temporary file in chunks first.
 """
 
