@@ -159,6 +159,11 @@ def _pick(headers: list[tuple[bytes, bytes]], wanted: frozenset[bytes]) -> dict[
     return found
 
 
+def _variant(request_headers: list[tuple[bytes, bytes]], names: tuple[bytes, ...]) -> tuple[bytes | None, ...]:
+    """The key's second part: the request's values of the headers the response's Vary names (most name none)."""
+    return tuple(_header(request_headers, name) for name in names) if names else ()
+
+
 _REQUEST_FIELDS = frozenset({b"authorization", b"cookie", b"cache-control"})
 _RESPONSE_FIELDS = frozenset({b"cache-control", b"set-cookie", b"vary", b"age"})
 
@@ -239,7 +244,7 @@ class StaleCache:
         if self._vary.get(primary, names) != names:  # the upstream changed its Vary: older variants are moot
             self._drop(primary)
         self._vary[primary] = names
-        key = (primary, tuple(_header(request_headers, name) for name in names) if names else ())
+        key = (primary, _variant(request_headers, names))
         old = self._entries.pop(key, None)
         if old is not None:
             self.bytes -= old.size
@@ -276,7 +281,7 @@ class StaleCache:
         names = self._vary.get(primary)
         if names is None:
             return None
-        key = (primary, tuple(_header(request_headers, name) for name in names))
+        key = (primary, _variant(request_headers, names))
         entry = self._entries.get(key)
         if entry is None or not entry.servable(now, window):
             return None
