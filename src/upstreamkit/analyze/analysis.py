@@ -15,13 +15,13 @@ from upstreamkit.analyze.correlate import explain_requests
 from upstreamkit.analyze.engine import FileStats, Progress, load_events
 from upstreamkit.analyze.incidents import Bucket, Span, failing_spans
 from upstreamkit.analyze.options import AnalyzeOptions, AnalyzeUsageError, rfc3339
+from upstreamkit.analyze.tables import DIMENSIONS, create_tables, quantiles, tables_from_events
 from upstreamkit.analyze.templates import TemplateMiner
 
 __all__ = ["DIMENSIONS", "MAX_BUCKETS", "analyze"]
 
 MAX_BUCKETS = 200_000
 """More buckets than this between the first and last line is a usage error: ask for a wider ``--bucket``."""
-DIMENSIONS = ("endpoint", "upstream", "credential", "gateway", "client")
 ENGINE_SETTINGS: dict[str, str | bool | int | float | list[str]] = {
     "memory_limit": "192MB",
     "preserve_insertion_order": False,
@@ -56,6 +56,9 @@ def analyze(paths: Sequence[str], options: AnalyzeOptions, progress: Progress | 
             progress=progress,
         )
         explain_requests(con)  # an error log beside an access log gives its failed requests their cause
+        create_tables(con)
+        tables_from_events(con)
+        con.execute("DROP TABLE events")
         return _document(con, stats, options)
     finally:
         con.close()
@@ -64,9 +67,9 @@ def analyze(paths: Sequence[str], options: AnalyzeOptions, progress: Progress | 
 def _document(con: Any, stats: list[FileStats], options: AnalyzeOptions) -> dict[str, Any]:
     # Failures are counted on request lines when the run has any (an error log beside an access log explains
     # the failures, it does not add to them); an error log alone is counted as its failure events.
-    has_requests = con.execute("SELECT count(*) FROM events WHERE is_request").fetchone()[0] > 0
+    has_requests = con.execute("SELECT coalesce(sum(n), 0) FROM sum_time WHERE is_request").fetchone()[0] > 0
     basis = "is_request" if has_requests else "NOT is_request"
-    first, last = con.execute("SELECT min(ts), max(ts) FROM events").fetchone()
+    first, last = con.execute("SELECT min(ts), max(ts) FROM sum_time").fetchone()
     series = _series(con, basis, options.bucket_s, first, last) if first is not None else []
     spans = failing_spans(series) if has_requests else []
     return {
@@ -100,9 +103,7 @@ def _document(con: Any, stats: list[FileStats], options: AnalyzeOptions) -> dict
         ],
         "latency": _latency(con),
         "kinds": dict(
-            con.execute(
-                "SELECT kind, count(*) FROM events WHERE kind IS NOT NULL GROUP BY kind ORDER BY 2 DESC, 1"
-            ).fetchall()
+            con.execute("SELECT kind, sum(n)::BIGINT FROM sum_fail GROUP BY kind ORDER BY 2 DESC, 1").fetchall()
         ),
         "incidents": [_incident(con, basis, series, span, options) for span in spans],
         "clusters": {f"by_{dimension}": _clusters(con, basis, dimension) for dimension in DIMENSIONS},
@@ -121,43 +122,41 @@ def _series(con: Any, basis: str, bucket_s: float, first: float, last: float) ->
             f"--bucket {bucket_s:g}s makes {end_key - start_key + 1} buckets over this log's window; use a wider one"
         )
     rows = con.execute(
-        f"SELECT CAST(floor(ts / ?) AS BIGINT) AS k, count(*) FILTER (WHERE is_request),"  # noqa: S608 - basis is a constant
-        f" count(*) FILTER (WHERE {basis} AND failed) FROM events GROUP BY k",
+        f"SELECT CAST(floor(ts / ?) AS BIGINT) AS k, coalesce(sum(n) FILTER (WHERE is_request), 0),"  # noqa: S608 - basis is a constant
+        f" coalesce(sum(n) FILTER (WHERE {basis} AND failed), 0) FROM sum_time GROUP BY k",
         [bucket_s],
     ).fetchall()
-    counts = {key: (requests, failures) for key, requests, failures in rows}
+    counts = {key: (int(requests), int(failures)) for key, requests, failures in rows}
     return [Bucket(key * bucket_s, *counts.get(key, (0, 0))) for key in range(start_key, end_key + 1)]
 
 
 def _latency(con: Any) -> dict[str, float | None]:
-    row = con.execute(
-        "SELECT quantile_cont(coalesce(upstream_ms, duration_ms), [0.5, 0.95, 0.99]) FROM events"
-        " WHERE is_request AND coalesce(upstream_ms, duration_ms) IS NOT NULL"
-    ).fetchone()
-    values = row[0] or [None, None, None]
+    histogram = con.execute("SELECT ms, sum(n)::BIGINT FROM sum_latency GROUP BY ms ORDER BY ms").fetchall()
+    values = quantiles(histogram, (0.5, 0.95, 0.99))
     return {name: _round(value, 3) for name, value in zip(("p50", "p95", "p99"), values, strict=True)}
 
 
 def _incident(con: Any, basis: str, series: Sequence[Bucket], span: Span, options: AnalyzeOptions) -> dict[str, Any]:
     low, high = series[span.first].t, series[span.last].t + options.bucket_s
     start, end, failures = con.execute(
-        f"SELECT min(ts), max(ts), count(*) FROM events WHERE {basis} AND failed AND ts >= ? AND ts < ?",  # noqa: S608
+        f"SELECT min(ts), max(ts), coalesce(sum(n), 0)::BIGINT FROM sum_time"  # noqa: S608 - basis is a constant
+        f" WHERE {basis} AND failed AND ts >= ? AND ts < ?",
         [low, high],
     ).fetchone()
-    recovered = con.execute("SELECT min(ts) FROM events WHERE is_request AND NOT failed AND ts > ?", [end]).fetchone()[
-        0
-    ]
+    recovered = con.execute(
+        "SELECT min(ts) FROM sum_time WHERE is_request AND NOT failed AND ts > ?", [end]
+    ).fetchone()[0]
     kinds = dict(
         con.execute(
-            "SELECT kind, count(*) FROM events WHERE failed AND ts >= ? AND ts < ? GROUP BY kind ORDER BY 2 DESC, 1",
+            "SELECT kind, sum(n)::BIGINT FROM sum_fail WHERE ts >= ? AND ts < ? GROUP BY kind ORDER BY 2 DESC, 1",
             [low, high],
         ).fetchall()
     )
     top: dict[str, str | None] = {}
     for dimension in DIMENSIONS:
         row = con.execute(
-            f"SELECT {dimension} FROM events WHERE {basis} AND failed AND ts >= ? AND ts < ?"  # noqa: S608
-            f" AND {dimension} IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
+            f"SELECT {dimension} FROM sum_fail WHERE {basis} AND ts >= ? AND ts < ?"  # noqa: S608
+            f" AND {dimension} IS NOT NULL GROUP BY 1 ORDER BY sum(n) DESC, 1 LIMIT 1",
             [low, high],
         ).fetchone()
         top[dimension] = row[0] if row else None
@@ -180,12 +179,15 @@ def _incident(con: Any, basis: str, series: Sequence[Bucket], span: Span, option
 
 def _clusters(con: Any, basis: str, dimension: str) -> list[dict[str, Any]]:
     total, failed = con.execute(
-        f"SELECT count(*) FILTER (WHERE is_request), count(*) FILTER (WHERE {basis} AND failed) FROM events"  # noqa: S608
+        f"SELECT coalesce(sum(n) FILTER (WHERE is_request), 0), coalesce(sum(n) FILTER (WHERE {basis} AND failed), 0)"  # noqa: S608
+        " FROM sum_time"
     ).fetchone()
     overall = failed / total if total else 0.0
     rows = con.execute(
-        f"SELECT {dimension}, count(*) FILTER (WHERE is_request), count(*) FILTER (WHERE {basis} AND failed)"  # noqa: S608
-        f" FROM events WHERE {dimension} IS NOT NULL GROUP BY 1 HAVING count(*) FILTER (WHERE {basis} AND failed) > 0"
+        f"SELECT key, coalesce(sum(n) FILTER (WHERE is_request), 0)::BIGINT AS requests,"  # noqa: S608
+        f" coalesce(sum(n) FILTER (WHERE {basis} AND failed), 0)::BIGINT AS failures"
+        " FROM sum_keys WHERE dimension = ? GROUP BY 1 HAVING failures > 0",
+        [dimension],
     ).fetchall()
 
     def significance(row: tuple[str, int, int]) -> float:
@@ -197,7 +199,7 @@ def _clusters(con: Any, basis: str, dimension: str) -> list[dict[str, Any]]:
     kinds: dict[str, dict[str, int]] = {row[0]: {} for row in chosen}
     if chosen:
         for key, kind, count in con.execute(
-            f"SELECT {dimension}, kind, count(*) FROM events WHERE {basis} AND failed"  # noqa: S608
+            f"SELECT {dimension}, kind, sum(n)::BIGINT FROM sum_fail WHERE {basis}"  # noqa: S608
             f" AND {dimension} IN (SELECT unnest(?)) GROUP BY 1, 2 ORDER BY 3 DESC, 2",
             [list(kinds)],
         ).fetchall():
@@ -218,7 +220,7 @@ def _clusters(con: Any, basis: str, dimension: str) -> list[dict[str, Any]]:
 def _templates(con: Any) -> list[dict[str, object]]:
     miner = TemplateMiner()
     for message, count in con.execute(
-        "SELECT message, count(*) FROM events WHERE message IS NOT NULL AND failed GROUP BY 1 ORDER BY 2 DESC, 1"
+        "SELECT message, sum(n)::BIGINT FROM sum_fail WHERE message IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
         " LIMIT ?",
         [TEMPLATE_INPUT],
     ).fetchall():
