@@ -24,7 +24,7 @@ where the Python reader counts it unparsed. nginx never writes either.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from upstreamkit.analyze.formats import MAX_LINE, LogFormat
 from upstreamkit.analyze.re2dialect import printable_re2
@@ -57,6 +57,15 @@ class CsvLayout:
     front: str
     line: str
     """The line rebuilt from the columns (an expression over ``column00`` ...), for the rows read again."""
+    fields: dict[str, str] = field(default_factory=dict)
+    """Each group's value, an expression over the columns."""
+    checks: tuple[str, ...] = ()
+    """What ``_valid`` is made of, each condition on one or two columns, but the line's length and :attr:`texts`."""
+    texts: tuple[str, ...] = ()
+    """The conditions that the values read as text are printable ASCII (one per such field)."""
+    lists_last: bool = True
+    """Whether every quoted column comes before every list column: then a row with a list's extra tokens (the
+    tokenizer splits ``502, 502`` in two) is rebuilt as its line by :attr:`line` and the extra columns."""
 
     @property
     def names(self) -> list[str]:
@@ -182,18 +191,31 @@ def csv_layout(fmt: LogFormat, texts: set[str]) -> CsvLayout | None:
         for column, piece in zip(columns, _shapes(parsed, fmt), strict=True)
     ]
     line = " || ' ' || ".join(rebuilt)
+    structural = tuple(checks)
     length = " + ".join(f"strlen({column})" for column in columns)
     checks.append(f"{length} + {len(columns) + 32} <= {MAX_LINE}")
     # the values the steps read as text: printable ASCII, as the regex statement requires (Python's steps
     # replace other characters); numbers and the time are checked digit by digit after this
-    checks += [f"regexp_full_match({fields[name]}, '[ -~]*')" for name in sorted(texts & set(fields))]
+    texts_checks = tuple(f"regexp_full_match({fields[name]}, '[ -~]*')" for name in sorted(texts & set(fields)))
+    checks += list(texts_checks)
     passed = ", ".join(f"column{index:02d}" for index in range(len(columns)))
     front = (
         f"SELECT {passed}, coalesce({' AND '.join(checks)}, false) AS _valid, "
         + ", ".join(f"{value} AS f_{name}" for name, value in fields.items())
         + " FROM {source}"
     )
-    return CsvLayout(columns=len(columns), front=front, line=line)
+    shapes = [piece.shape for piece in parsed if piece is not None]
+    bodies = [piece.body for piece in parsed if piece is not None]
+    first_list = next((index for index, body in enumerate(bodies) if body == _LIST_BODY), len(bodies))
+    return CsvLayout(
+        columns=len(columns),
+        front=front,
+        line=line,
+        fields=fields,
+        checks=structural,
+        texts=texts_checks,
+        lists_last="quoted" not in shapes[first_list:],
+    )
 
 
 def _shapes(parsed: list[_Piece | None], fmt: LogFormat) -> list[str]:

@@ -125,6 +125,62 @@ def _kind(status: str) -> str:
     return f"CASE {whens} END"
 
 
+def time_value(raw: str, time_format: str) -> tuple[str, list[str]]:
+    """The epoch seconds of the time text ``raw`` (steps._parse_time), and what ``raw`` must be for SQL and Python
+    to read it alike (else the line goes the exact way)."""
+    if time_format == "epoch":
+        number = f"trim(string_split({raw}, ',')[-1])"
+        return (
+            f"CASE WHEN {_is_number(number)} AND CAST({number} AS DOUBLE) < 1e11 THEN CAST({number} AS DOUBLE) END",
+            [f"{raw} <> ''"],
+        )
+    shape, strformat = _TIME_SHAPES[time_format]
+    return f"epoch(try_strptime({raw}, {_quote(strformat)}))", [f"{raw} <> ''", f"regexp_full_match({raw}, {_quote(shape)})"]
+
+
+def number_value(raw: str, scale: float) -> tuple[str, str]:
+    """steps._float of one value (no list) times ``scale``, and the condition that SQL reads it as Python does."""
+    return (
+        f"CASE WHEN {_is_number(raw)} THEN CAST({raw} AS DOUBLE) * {scale!r} END",
+        f"({raw} IN ('', '-') OR {_is_number(raw)})",
+    )
+
+
+def normalized_path(endpoint: str) -> str:
+    """steps.normalize_path of the (printable, at most 512 characters) path ``endpoint``."""
+    # one pass over the path with every "/" doubled, so that consecutive ids each keep the "/" before them
+    # (RE2 has no lookaround: a match takes the "/" after its id)
+    doubled = f"replace(split_part(split_part({endpoint}, '?', 1), '#', 1), '/', '//')"
+    return (
+        f"CASE WHEN strlen({endpoint}) < 17 AND translate({endpoint}, '0123456789', '') = {endpoint}"
+        f" THEN split_part(split_part({endpoint}, '?', 1), '#', 1)"  # no digit, no long segment: no id to mask
+        f" ELSE replace(regexp_replace({doubled}, {_quote(_ID)}, '/{{id}}\\1', 'g'), '//', '/') END"
+    )
+
+
+def origin(upstream: str) -> str:
+    """The upstream's origin when nginx names a URL (``http://pay:8080/v1`` -> ``http://pay:8080``)."""
+    at = f"strpos({upstream}, '://')"
+    return (
+        f"CASE WHEN {at} > 0 THEN left({upstream}, {at} + 2) || split_part(substr({upstream}, {at} + 3), '/', 1)"
+        f" ELSE {upstream} END"
+    )
+
+
+def credential_value(raw: str) -> str:
+    """steps' credential: the value's fingerprint unless it is one already; None for no value."""
+    return (
+        f"CASE WHEN {raw} IN ('', '-') THEN NULL"
+        f" WHEN starts_with({raw}, 'sha256:') AND length({raw}) <= 40 THEN {raw}"
+        f" ELSE 'sha256:' || left(sha256({raw}), 8) END"
+    )
+
+
+text_value = _text
+int_value = _int
+kind_of = _kind
+
+
 @dataclass(frozen=True, slots=True)
 class SqlFormat:
     """One format as SQL: ``select`` reads a relation with a ``line`` column into the event rows."""
@@ -241,16 +297,8 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
     third = {"line": "line"} if layout is None else {"_valid": "_valid"} | {name: name for name in layout.names}
     third.update({f"f_{name}": f"f_{name}" for name in wanted})
     checks = [f"{time_raw} <> ''"]
-    if fmt.time_format == "epoch":
-        number = f"trim(string_split({time_raw}, ',')[-1])"
-        third["ts"] = (
-            f"CASE WHEN {_is_number(number)} AND CAST({number} AS DOUBLE) < 1e11 THEN CAST({number} AS DOUBLE) END"
-        )
-    else:
-        shape, strformat = _TIME_SHAPES[fmt.time_format]
-        third["ts"] = f"epoch(try_strptime({time_raw}, {_quote(strformat)}))"
-        checks.append(f"regexp_full_match({time_raw}, {_quote(shape)})")
-    checks.append("ts IS NOT NULL")
+    third["ts"], time_checks = time_value(time_raw, fmt.time_format)
+    checks += [*time_checks[1:], "ts IS NOT NULL"]
     endpoint, method, request = raw("endpoint"), raw("method"), raw("request")
     third["_request"] = _text(request) if request and not endpoint else "NULL::VARCHAR"
     for column in ("duration_ms", "upstream_ms"):
@@ -258,7 +306,7 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
         if source is not None:
             # the CSV reader's rows hold no list (no comma: checked), the value is the last attempt's already
             third[f"_{column}"] = source if layout is not None else f"trim(string_split({source}, ',')[-1])"
-            checks.append(f"(_{column} IN ('', '-') OR {_is_number(f'_{column}')})")
+            checks.append(number_value(f"_{column}", 1.0)[1])
     layer3 = "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in third.items()) + " FROM {prev}"
     # layer 4: the request line split once
     # the request line's first two words (Python's split(" ")[:2]), without a list per row
@@ -291,22 +339,11 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
         fifth[column] = _int(source) if source else "NULL::INTEGER"
     for column in ("duration_ms", "upstream_ms"):
         if f"_{column}" in third:
-            number = f"_{column}"
-            fifth[column] = (
-                f"CASE WHEN {_is_number(number)} THEN CAST({number} AS DOUBLE) * {fmt.scale.get(column, 1.0)!r} END"
-            )
+            fifth[column] = number_value(f"_{column}", fmt.scale.get(column, 1.0))[0]
         else:
             fifth[column] = "NULL::DOUBLE"
     credential = raw("credential")
-    fifth["credential"] = (
-        (
-            f"CASE WHEN {credential} IN ('', '-') THEN NULL"
-            f" WHEN starts_with({credential}, 'sha256:') AND length({credential}) <= 40 THEN {credential}"
-            f" ELSE 'sha256:' || left(sha256({credential}), 8) END"
-        )
-        if credential
-        else "NULL::VARCHAR"
-    )
+    fifth["credential"] = credential_value(credential) if credential else "NULL::VARCHAR"
     for column in ("gateway", "client"):
         source = raw(column)
         fifth[column] = _text(source) if source else "NULL::VARCHAR"
@@ -329,20 +366,10 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
         )
     layer5 = "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in fifth.items()) + " FROM {prev}"
     # layer 6: what needs a column of layer 5 (the normalised path, the upstream's origin, the kind)
-    # normalize_path: one pass over the path with every "/" doubled, so that consecutive ids each keep the "/"
-    # before them (RE2 has no lookaround: a match takes the "/" after its id)
-    doubled = "replace(split_part(split_part(_endpoint, '?', 1), '#', 1), '/', '//')"
-    normalized = (
-        f"CASE WHEN strlen(_endpoint) < 17 AND translate(_endpoint, '0123456789', '') = _endpoint"
-        " THEN split_part(split_part(_endpoint, '?', 1), '#', 1)"  # no digit, no long segment: no id to mask
-        f" ELSE replace(regexp_replace({doubled}, {_quote(_ID)}, '/{{id}}\\1', 'g'), '//', '/') END"
-    )
-    at = "strpos(_upstream, '://')"
     line = "line" if layout is None else layout.line
     layer6 = (
-        f"SELECT ts, {normalized} AS endpoint, method,"
-        f" CASE WHEN {at} > 0 THEN left(_upstream, {at} + 2) || split_part(substr(_upstream, {at} + 3), '/', 1)"
-        f" ELSE _upstream END AS upstream, status, upstream_status, {_kind('status')} AS kind,"
+        f"SELECT ts, {normalized_path('_endpoint')} AS endpoint, method,"
+        f" {origin('_upstream')} AS upstream, status, upstream_status, {_kind('status')} AS kind,"
         " true AS is_request, duration_ms, upstream_ms, credential,"
         " gateway, client, NULL::VARCHAR AS message, $file AS file, state,"
         f" CASE WHEN state IN ({State.PYTHON}, {State.RETRY}) THEN {line} END AS line FROM {{prev}}"
