@@ -220,8 +220,7 @@ def _clusters(con: Any, basis: str, dimension: str) -> list[dict[str, Any]]:
 def _templates(con: Any) -> list[dict[str, object]]:
     miner = TemplateMiner()
     for message, count in con.execute(
-        "SELECT message, sum(n)::BIGINT FROM sum_fail WHERE message IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
-        " LIMIT ?",
+        "SELECT message, sum(n)::BIGINT FROM sum_fail WHERE message IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?",
         [TEMPLATE_INPUT],
     ).fetchall():
         miner.add(message, count)

@@ -135,7 +135,8 @@ def time_value(raw: str, time_format: str) -> tuple[str, list[str]]:
             [f"{raw} <> ''"],
         )
     shape, strformat = _TIME_SHAPES[time_format]
-    return f"epoch(try_strptime({raw}, {_quote(strformat)}))", [f"{raw} <> ''", f"regexp_full_match({raw}, {_quote(shape)})"]
+    shaped = f"regexp_full_match({raw}, {_quote(shape)})"
+    return f"epoch(try_strptime({raw}, {_quote(strformat)}))", [f"{raw} <> ''", shaped]
 
 
 def number_value(raw: str, scale: float) -> tuple[str, str]:
