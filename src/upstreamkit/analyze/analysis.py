@@ -7,14 +7,17 @@ shapes results whose size is bounded by the number of buckets, keys shown or tem
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from upstreamkit.analyze.correlate import explain_requests
-from upstreamkit.analyze.engine import FileStats, Progress, load_events
+from upstreamkit.analyze.engine import DETECT_SAMPLE, FileStats, Progress, choose_format, load_events
 from upstreamkit.analyze.incidents import Bucket, Span, failing_spans
 from upstreamkit.analyze.options import AnalyzeOptions, AnalyzeUsageError, rfc3339
+from upstreamkit.analyze.sources import SourceError, open_lines
+from upstreamkit.analyze.summary import summarize
 from upstreamkit.analyze.tables import DIMENSIONS, create_tables, quantiles, tables_from_events
 from upstreamkit.analyze.templates import TemplateMiner
 
@@ -45,23 +48,45 @@ def analyze(paths: Sequence[str], options: AnalyzeOptions, progress: Progress | 
 
     con = duckdb.connect(":memory:", config=ENGINE_SETTINGS)
     try:
-        stats = load_events(
-            con,
-            paths,
-            format_name=options.format,
-            custom_format=options.custom_format,
-            credential_field=options.credential_field,
-            since=options.since,
-            until=options.until,
-            progress=progress,
-        )
-        explain_requests(con)  # an error log beside an access log gives its failed requests their cause
-        create_tables(con)
-        tables_from_events(con)
-        con.execute("DROP TABLE events")
+        stats = _summarized(con, paths, options, progress)
+        if stats is None:
+            stats = load_events(
+                con,
+                paths,
+                format_name=options.format,
+                custom_format=options.custom_format,
+                credential_field=options.credential_field,
+                since=options.since,
+                until=options.until,
+                progress=progress,
+            )
+            explain_requests(con)  # an error log beside an access log gives its failed requests their cause
+            create_tables(con)
+            tables_from_events(con)
+            con.execute("DROP TABLE events")
         return _document(con, stats, options)
     finally:
         con.close()
+
+
+def _summarized(
+    con: Any, paths: Sequence[str], options: AnalyzeOptions, progress: Progress | None
+) -> list[FileStats] | None:
+    """One nginx access log counted in one scan (:mod:`.summary`); None when the run is read the exact way:
+    several files (an error log explains its access log), stdin, ``--since``/``--until``, another format."""
+    if len(paths) != 1 or paths[0] == "-" or options.since is not None or options.until is not None:
+        return None
+    try:
+        with open_lines(paths[0]) as source:
+            head = list(itertools.islice(source.lines, DETECT_SAMPLE))
+    except SourceError:
+        return None  # the exact way says what is wrong
+    fmt = choose_format(options.format, options.custom_format, head)
+    stats = FileStats(path=paths[0], format=fmt.name if fmt else None)
+    create_tables(con)
+    if summarize(con, paths[0], fmt, stats, credential_field=options.credential_field, progress=progress):
+        return [stats]
+    return None
 
 
 def _document(con: Any, stats: list[FileStats], options: AnalyzeOptions) -> dict[str, Any]:

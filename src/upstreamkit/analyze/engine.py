@@ -26,7 +26,15 @@ from upstreamkit.analyze.steps import COLUMNS, chain, run_chain
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["FileStats", "Progress", "load_events"]
+__all__ = [
+    "DETECT_SAMPLE",
+    "FileStats",
+    "Progress",
+    "choose_format",
+    "create_events",
+    "load_events",
+    "load_python_lines",
+]
 
 Progress = Callable[[str, int, "int | None"], None]
 """``progress(path, bytes_read, size)``: called every :data:`PROGRESS_EVERY` lines (size None for stdin)."""
@@ -99,7 +107,7 @@ def _ticker(progress: Progress | None, path: str, source: Source) -> Callable[[]
     return lambda: progress(path, source.position(), source.size)
 
 
-def _choose(format_name: str, custom: LogFormat | None, head: list[str]) -> LogFormat | None:
+def choose_format(format_name: str, custom: LogFormat | None, head: list[str]) -> LogFormat | None:
     """``--format``'s choice; ``--log-format`` stands for nginx's access log when it is given."""
     if format_name == "auto":
         return detect_format(head, custom)
@@ -148,7 +156,7 @@ def load_events(
                 with open_lines(path) as source:
                     lines = source.lines
                     head = list(itertools.islice(lines, DETECT_SAMPLE))
-                    fmt = _choose(format_name, custom_format, head)
+                    fmt = choose_format(format_name, custom_format, head)
                     stats = FileStats(path=given, format=fmt.name if fmt else None)
                     all_stats.append(stats)
                     steps = chain(fmt, credential_field=credential_field, file_index=index) if fmt else ()
@@ -168,15 +176,45 @@ def load_events(
                     rows = _rows(stats, itertools.chain(head, lines), fmt, steps, since=since, until=until, tick=tick)
                     writer.writerows([_csv_value(value) for value in row] for row in rows)
                     tick()
-        columns = {column: _TYPES.get(column, "VARCHAR") for column in COLUMNS}
-        con.execute(
-            "INSERT INTO events SELECT *, 0, NULL FROM read_csv(?, header = false, delim = ',', quote = '\"',"
-            " escape = '\"', columns = $columns, auto_detect = false)".replace("$columns", _struct(columns)),
-            [str(staged)],
-        )
+        _insert_staged(con, staged)
     con.execute("ALTER TABLE events DROP COLUMN line")
     con.execute("ALTER TABLE events DROP COLUMN state")
     return all_stats
+
+
+def _insert_staged(con: duckdb.DuckDBPyConnection, staged: Path) -> None:
+    """Load the rows staged as CSV into ``events``."""
+    columns = {column: _TYPES.get(column, "VARCHAR") for column in COLUMNS}
+    con.execute(
+        "INSERT INTO events SELECT *, 0, NULL FROM read_csv(?, header = false, delim = ',', quote = '\"',"
+        " escape = '\"', columns = $columns, auto_detect = false)".replace("$columns", _struct(columns)),
+        [str(staged)],
+    )
+
+
+def create_events(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty ``events`` table, as the loaders fill it (with the working columns ``state`` and ``line``)."""
+    _create(con)
+
+
+def load_python_lines(
+    con: duckdb.DuckDBPyConnection,
+    lines: Iterator[str],
+    fmt: LogFormat,
+    stats: FileStats,
+    *,
+    credential_field: str | None,
+    file_index: int,
+) -> None:
+    """Read ``lines`` with the Python reader into ``events`` (state 0), counting them into ``stats``."""
+    steps = chain(fmt, credential_field=credential_field, file_index=file_index)
+    with tempfile.TemporaryDirectory(prefix="upstreamkit-analyze-") as scratch:
+        staged = Path(scratch) / "events.csv"
+        with staged.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            rows = _rows(stats, lines, fmt, steps, since=None, until=None, tick=_silent)
+            writer.writerows([_csv_value(value) for value in row] for row in rows)
+        _insert_staged(con, staged)
 
 
 def _struct(columns: dict[str, str]) -> str:

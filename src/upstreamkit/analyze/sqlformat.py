@@ -177,6 +177,15 @@ def credential_value(raw: str) -> str:
     )
 
 
+def text_fields(fields: Mapping[str, str]) -> set[str]:
+    """The format's groups that the steps read as text (``fields``: event column -> group)."""
+    return {
+        fields[column]
+        for column in ("request", "endpoint", "method", "upstream", "credential", "gateway", "client")
+        if column in fields
+    }
+
+
 text_value = _text
 int_value = _int
 kind_of = _kind
@@ -382,12 +391,7 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
     select = _layers(layer1, layer2, layer3, layer4, layer5, layer6, layer7)
     if layout is not None:
         return SqlFormat(name=fmt.name, select=select)
-    texts = {
-        fields[column]
-        for column in ("request", "endpoint", "method", "upstream", "credential", "gateway", "client")
-        if column in fields
-    }
-    csv = csv_layout(fmt, texts)
+    csv = csv_layout(fmt, text_fields(fields))
     fast = sql_format(fmt, credential_field, csv) if csv is not None else None
     return SqlFormat(
         name=fmt.name,

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from upstreamkit.analyze.engine import FileStats, Progress
 
-__all__ = ["read_with_sql"]
+__all__ = ["read_lines_with_sql", "read_with_sql", "run_watched"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 PROGRESS_POLL_S = 0.2
@@ -69,7 +69,7 @@ def _csv_source(path: str, *, gzip: bool, columns: int, rejects: str) -> str:
     )
 
 
-def _run(
+def run_watched(
     con: duckdb.DuckDBPyConnection,
     sql: str,
     *,
@@ -134,7 +134,7 @@ def read_with_sql(
         if expected is not None:
             _read_fast(con, path, plan, parameters, expected, gzip=gzip, watch=progress, name=stats.path, size=size)
         else:
-            _run(
+            run_watched(
                 con,
                 "INSERT INTO events " + plan.select.replace("{source}", _source(path, gzip=gzip)),
                 parameters=parameters,
@@ -144,6 +144,28 @@ def read_with_sql(
             )
     except duckdb.Error:
         return None
+    return _counted(con, stats, file_index)
+
+
+def read_lines_with_sql(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    plan: SqlFormat,
+    stats: FileStats,
+    *,
+    file_index: int,
+    since: float | None = None,
+    until: float | None = None,
+) -> Iterator[str]:
+    """Load the lines of ``relation`` (SQL giving a ``line`` column) into ``events`` by the regex statement and
+    count them into ``stats``; the lines left to Python."""
+    parameters: dict[str, object] = {"since": since, "until": until, "file": file_index}
+    con.execute("INSERT INTO events " + plan.select.replace("{source}", f"({relation})"), parameters)
+    return _counted(con, stats, file_index)
+
+
+def _counted(con: duckdb.DuckDBPyConnection, stats: FileStats, file_index: int) -> Iterator[str]:
+    """Count file ``file_index``'s rows of ``events`` by state into ``stats``; its lines left to Python."""
     counts = dict(con.execute("SELECT state, count(*) FROM events WHERE file = ? GROUP BY 1", [file_index]).fetchall())
     parsed = counts.get(State.OK, 0) + counts.get(State.OUTSIDE, 0)
     stats.parsed += parsed
@@ -189,7 +211,7 @@ def _read_fast(
     rejects = f"upstreamkit_rejects_{parameters['file']}"
     try:
         source = _csv_source(path, gzip=gzip, columns=plan.csv_columns, rejects=rejects)
-        _run(
+        run_watched(
             con,
             "INSERT INTO events " + plan.fast.replace("{source}", source),
             parameters=parameters,

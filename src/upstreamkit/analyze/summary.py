@@ -1,0 +1,419 @@
+"""One nginx access log counted in one scan: the summary tables (:mod:`.tables`) with no row kept per line.
+
+For a single plain file in an nginx-family format that DuckDB's CSV tokenizer can split (:mod:`.csvformat`),
+one statement reads the file and counts its rows in ``GROUPING SETS``: per time text and status, per latency
+text, per key of each dimension and status, per failed row's columns, and per line that is not plainly of the
+format. The values are read from those groups afterwards, by the same SQL expressions as the regex statement
+(:mod:`.sqlformat`), over thousands of distinct texts instead of a million lines.
+
+Exactness, the Python reader being the definition:
+
+- a row's conditions on columns that are counted by their text (the time, the status, the numbers, the
+  client, the upstream ...) are checked on the distinct texts; one that fails sends the whole file the exact
+  way (:func:`.engine.load_events`), as nginx never writes such a line;
+- the other conditions (quotes, brackets, spaces in the other columns) are checked per row; a row that fails
+  them, or holds a per-attempt list's extra tokens, is rebuilt as its line and read by the regex statement, then
+  by Python when that says so: exactly what :mod:`.sqlread` does with such rows;
+- a row that cannot be rebuilt as its line (too few tokens, an unquoted empty field where quotes belong, more
+  tokens than the scan has columns, a list before a quoted field), a line over the readers' limit
+  (``max_line_size``), a CR (Python ends a line there) or a NUL (DuckDB ends a text there) anywhere in the
+  file, and any DuckDB error: the whole file goes the exact way.
+"""
+
+# S608: the SQL is written from the format definitions and this module's constants; no value of a log line
+# enters a statement's text.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import mmap
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from upstreamkit.analyze.csvformat import CsvLayout, csv_layout
+from upstreamkit.analyze.formats import MAX_LINE, LogFormat
+from upstreamkit.analyze.sqlformat import (
+    SqlFormat,
+    credential_value,
+    int_value,
+    kind_of,
+    normalized_path,
+    number_value,
+    origin,
+    sql_format,
+    text_fields,
+    text_value,
+    time_value,
+)
+from upstreamkit.analyze.sqlread import read_lines_with_sql, run_watched
+from upstreamkit.analyze.steps import status_kinds
+from upstreamkit.analyze.tables import DIMENSIONS, compact, tables_from_events
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from upstreamkit.analyze.engine import FileStats, Progress
+
+__all__ = ["EXTRA_COLUMNS", "summarize"]
+
+EXTRA_COLUMNS = 8
+"""Columns past the format's for the tokens of per-attempt lists (``502, 502`` is two tokens); a row that
+fills the last of them may have had more, which the tokenizer drops: the file then goes the exact way."""
+_COLUMN = re.compile(r"\bcolumn\d\d\b")
+_GZIP_MAGIC = b"\x1f\x8b"
+_PRINTABLE = "'[ -~]*'"
+
+
+def _columns(expression: str) -> list[str]:
+    """The CSV columns an expression reads, in order, once each."""
+    return list(dict.fromkeys(_COLUMN.findall(expression)))
+
+
+def _and(conditions: list[str]) -> str:
+    return "coalesce(" + " AND ".join(conditions) + ", false)" if conditions else "true"
+
+
+def _plain_file(path: str) -> bool:
+    """A plain (not gzip) file without CR or NUL bytes (memchr over the mapped file)."""
+    with open(path, "rb") as handle:  # noqa: PTH123 - mapped and searched
+        if handle.read(2) == _GZIP_MAGIC:
+            return False
+        handle.seek(0)
+        size = Path(path).stat().st_size
+        if size == 0:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(b"\r") < 0 and data.find(b"\x00") < 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Set:
+    """One grouping set: its name and key columns (names in the scan's relation)."""
+
+    name: str
+    keys: tuple[str, ...]
+
+
+def _layers(source: str, layers: list[str]) -> str:
+    """Each SELECT reads the one before it (``{prev}``), the first ``source``: a value computed in one layer is
+    computed once (an expression written inside another is evaluated as many times as it is written)."""
+    query = source
+    for layer in layers:
+        query = f"({layer.replace('{prev}', query)})"
+    return query
+
+
+class _Plan:
+    """The scan statement of one format and the queries that read its groups."""
+
+    def __init__(self, fmt: LogFormat, layout: CsvLayout, fields: dict[str, str], credential_field: str | None) -> None:
+        self.fmt, self.layout, self.credential_field = fmt, layout, credential_field
+        self.value = {column: layout.fields[name] for column, name in fields.items() if name in layout.fields}
+        self.status = self.value.get("status")
+        self.time = layout.fields[fmt.time_field]
+        self.dimensions = {
+            column: self.value[column]
+            for column in ("upstream", "credential", "gateway", "client")
+            if column in self.value
+        }
+        self.target = self.value.get("endpoint", self.value.get("request"))
+        latency = [self.value[column] for column in ("upstream_ms", "duration_ms") if column in self.value]
+        status_keys = tuple(_columns(self.status)) if self.status else ()
+        sets = [
+            _Set("time", tuple(_columns(self.time))),
+            _Set("status", status_keys),
+            _Set("latency", tuple(column for value in latency for column in _columns(value))),
+            _Set("endpoint", tuple(_columns(self.target)) if self.target else ()),
+            *(_Set(column, tuple(_columns(value))) for column, value in self.dimensions.items()),
+        ]
+        failed_keys = dict.fromkeys(key for item in sets if item.name != "latency" for key in item.keys)
+        sets.append(_Set("failed", tuple(f"f_{key}" for key in failed_keys)))
+        sets.append(_Set("retry", ("_line",)))
+        self.sets = [item for item in sets if item.keys]
+        self.failed_keys = list(failed_keys)
+        self.keys = list(dict.fromkeys(key for item in self.sets for key in item.keys))
+        # a condition is checked on the distinct texts when every column it reads is a key of one set
+        self.per_row: list[str] = []
+        self.per_set: dict[str, list[str]] = {item.name: [] for item in self.sets}
+        read_in_part = {layout.fields[fields[column]] for column in ("request", "method") if column in fields}
+        for check in (*layout.checks, *layout.texts):
+            used = set(_columns(check))
+            home = next((item.name for item in self.sets[:-2] if used <= set(item.keys)), None)
+            if home is not None:
+                self.per_set[home].append(check)
+            elif check not in layout.texts or not any(f"({value}," in check for value in read_in_part):
+                self.per_row.append(check)
+            # else: the printable check of the request (or method), which the steps read only the target of:
+            # the endpoint made of it is checked instead (_conditions)
+
+    def failed(self, status: str | None) -> str:
+        """Whether the status text ``status`` (three digits: checked on the distinct texts) is a failure's:
+        the status ranges of steps.status_kinds compared as text, no number made per row."""
+        if status is None:
+            return "false"
+        ranges: list[list[int]] = []
+        for code in sorted(status_kinds()):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+        tests = [
+            f"{status} = '{low:03d}'" if low == high else f"{status} BETWEEN '{low:03d}' AND '{high:03d}'"
+            for low, high in ranges
+        ]
+        return "coalesce(" + " OR ".join(tests) + ", false)"
+
+    def statement(self, source: str) -> str:
+        """The scan: ``CREATE TABLE upstreamkit_scan AS`` the groups of ``source`` (the CSV columns)."""
+        layout = self.layout
+        last, extra = f"column{layout.columns - 1:02d}", f"column{layout.columns:02d}"
+        quoted = _columns(" ".join(part for part in layout.line.split(" || ' ' || ") if part.startswith("'\"'")))
+        extras = [f"column{index:02d}" for index in range(layout.columns, layout.columns + EXTRA_COLUMNS)]
+        clean = _and([*self.per_row, f"{last} IS NOT NULL", f"{extra} IS NULL"])
+        # a row rebuilt as its line must be the line: every quoted column read (an unquoted empty field is NULL),
+        # all the format's columns there, lists after every quoted field when a list made extra tokens
+        faithful = [f"{column} IS NOT NULL" for column in [*quoted, last]]
+        if not layout.lists_last:
+            faithful.append(f"{extra} IS NULL")
+        line = f"concat_ws(' ', {layout.line}, {', '.join(extras)})"
+        layers = [
+            (
+                f"SELECT {', '.join(layout.names + extras)}, {clean} AS _clean,"
+                f" {self.failed(self.status)} AS _failed FROM {{prev}}"
+            ),
+            "SELECT *, "
+            + "".join(f"CASE WHEN _clean AND _failed THEN {key} END AS f_{key}, " for key in self.failed_keys)
+            + f"CASE WHEN NOT _clean THEN {line} END AS _line,"
+            f" NOT _clean AND NOT {_and(faithful)} AS _unsure, {extras[-1]} IS NOT NULL AS _overflow FROM {{prev}}",
+        ]
+        grouping = ", ".join("(" + ", ".join(item.keys) + ")" for item in self.sets) + ", ()"
+        return (
+            f"CREATE OR REPLACE TEMP TABLE upstreamkit_scan AS SELECT GROUPING({', '.join(self.keys)}) AS g,"
+            f" {', '.join(self.keys)}, count(*) FILTER (WHERE _clean) AS n,"
+            " count(*) FILTER (WHERE _clean AND _failed) AS n_failed, count(*) FILTER (WHERE NOT _clean)"
+            " AS n_retry, count(*) AS n_rows, bool_or(_unsure) AS unsure, bool_or(_overflow) AS overflow"
+            f" FROM {_layers(source, layers)} GROUP BY GROUPING SETS ({grouping})"
+        )
+
+    def endpoint(self, relation: str, target: str) -> str:
+        """``relation`` with column ``_endpoint``: steps' endpoint of the request (or endpoint) text ``target``.
+
+        steps.request_line: the request's text, its first two words (split on " "), the target's path when
+        absolute; a request of one word, "" or "-" has none. A format with an endpoint field gives it as is."""
+        if self.target is None:
+            return f"(SELECT *, NULL::VARCHAR AS _endpoint FROM {relation})"
+        if "endpoint" in self.value:
+            layers = [f"SELECT *, {target} AS _whole FROM {{prev}}"]
+        else:
+            rest = "substr(_request, strpos(_request, ' ') + 1)"
+            word = f"CASE WHEN strpos({rest}, ' ') > 0 THEN left({rest}, strpos({rest}, ' ') - 1) ELSE {rest} END"
+            after = "substr(_target, strpos(_target, '://') + 3)"
+            path = f"CASE WHEN strpos({after}, '/') > 0 THEN substr({after}, strpos({after}, '/') + 1) ELSE '' END"
+            layers = [
+                f"SELECT *, {text_value(target)} AS _request FROM {{prev}}",
+                f"SELECT *, CASE WHEN strpos(_request, ' ') > 0 THEN {word} END AS _target FROM {{prev}}",
+                (
+                    f"SELECT *, CASE WHEN strpos(_target, '://') > 0 THEN '/' || {path} ELSE _target END AS _whole"
+                    " FROM {prev}"
+                ),
+            ]
+        layers += [
+            f"SELECT *, {text_value('_whole')} AS _path FROM {{prev}}",
+            f"SELECT *, {normalized_path('_path')} AS _endpoint FROM {{prev}}",
+        ]
+        return _layers(relation, layers)
+
+    def mask(self, name: str) -> int:
+        """The GROUPING() value of set ``name``: a bit per key, set where the key is not grouped."""
+        item = next(item for item in self.sets if item.name == name)
+        width = len(self.keys)
+        return sum(1 << (width - 1 - index) for index, key in enumerate(self.keys) if key not in item.keys)
+
+
+def summarize(
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    fmt: LogFormat | None,
+    stats: FileStats,
+    *,
+    credential_field: str | None,
+    progress: Progress | None = None,
+) -> bool:
+    """Add ``path`` to the summary tables and count it into ``stats``; False, with nothing added, when it must be
+    read the exact way (another format, gzip, a line this way cannot read exactly: see the module docstring)."""
+    import duckdb  # noqa: PLC0415 - the analyze extra
+
+    if fmt is None or any(char in path for char in "*?[{"):
+        return False
+    plan = sql_format(fmt, credential_field)
+    if plan is None or plan.fast is None:
+        return False
+    fields = dict(fmt.fields)
+    if credential_field:
+        fields["credential"] = credential_field.lstrip("$")
+    layout = csv_layout(fmt, text_fields(fields))
+    resolved = str(Path(path).resolve())
+    if layout is None or not _plain_file(resolved):
+        return False
+    scan = _Plan(fmt, layout, fields, credential_field)
+    try:
+        return _summarize(con, scan, plan, resolved, stats, progress=progress)
+    except duckdb.Error:
+        return False
+    finally:
+        con.execute("DROP TABLE IF EXISTS upstreamkit_scan")
+        con.execute("DROP TABLE IF EXISTS upstreamkit_endpoints")
+
+
+def _source(path: str, columns: int) -> str:
+    quoted = path.replace("'", "''")
+    names = ", ".join(f"'column{index:02d}': 'VARCHAR'" for index in range(columns))
+    return (
+        f"read_csv('{quoted}', columns = {{{names}}}, header = false, auto_detect = false, delim = ' ',"
+        " quote = '\"', escape = '\"', allow_quoted_nulls = false, new_line = '\\n', strict_mode = false,"
+        f" null_padding = true, max_line_size = {MAX_LINE - 1}, compression = 'none')"
+    )
+
+
+def _summarize(
+    con: duckdb.DuckDBPyConnection,
+    scan: _Plan,
+    plan: SqlFormat,
+    path: str,
+    stats: FileStats,
+    *,
+    progress: Progress | None,
+) -> bool:
+    source = _source(path, scan.layout.columns + EXTRA_COLUMNS)
+    run_watched(
+        con, scan.statement(source), parameters={}, watch=progress, path=stats.path, size=Path(path).stat().st_size
+    )
+    total = con.execute(
+        "SELECT n, n_retry, coalesce(unsure, false), coalesce(overflow, false) FROM upstreamkit_scan WHERE g = ?",
+        [(1 << len(scan.keys)) - 1],
+    ).fetchone()
+    if total is None:
+        return False
+    clean, retry, unsure, overflow = total
+    if unsure or overflow or not _groups_valid(con, scan):
+        return False
+    _insert_groups(con, scan)
+    counts = _read_retry(con, scan, plan, stats) if retry else {}
+    stats.lines += clean + counts.get("lines", 0)  # a blank line (spaces) is a row, not a line
+    stats.parsed += clean + counts.get("parsed", 0)
+    stats.unparsed += counts.get("unparsed", 0)
+    return True
+
+
+def _where(scan: _Plan, name: str, count: str = "n") -> str:
+    return f"FROM upstreamkit_scan WHERE g = {scan.mask(name)} AND {count} > 0"
+
+
+def _groups_valid(con: duckdb.DuckDBPyConnection, scan: _Plan) -> bool:
+    """Whether every counted group's texts pass the conditions the regex statement puts on them."""
+    if scan.target is not None:  # the endpoints, made once: checked here, counted by _insert_groups
+        relation = scan.endpoint(f"(SELECT * {_where(scan, 'endpoint')})", scan.target)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE upstreamkit_endpoints AS SELECT * FROM {relation}")
+    for name, conditions in _conditions(scan).items():
+        if not conditions or name not in scan.per_set:
+            continue
+        relation = "upstreamkit_endpoints" if name == "endpoint" else f"(SELECT * {_where(scan, name)})"
+        row = con.execute(f"SELECT count(*) FROM {relation} WHERE NOT {_and(conditions)}").fetchone()
+        if row is None or row[0]:
+            return False
+    return True
+
+
+def _conditions(scan: _Plan) -> dict[str, list[str]]:
+    """Per grouping set, the conditions on its texts."""
+    conditions = {name: list(checks) for name, checks in scan.per_set.items()}
+    ts, time_checks = time_value(scan.time, scan.fmt.time_format)
+    conditions["time"] += [*time_checks, f"{ts} IS NOT NULL"]
+    if scan.status is not None:  # three digits, as the scan's test of a failure reads them
+        conditions["status"].append(f"strlen({scan.status}) = 3 AND ltrim({scan.status}, '0123456789') = ''")
+    for column in ("upstream_ms", "duration_ms"):
+        if column in scan.value:
+            conditions["latency"].append(number_value(scan.value[column], 1.0)[1])
+    if "endpoint" in conditions:
+        # the request's printable check is the endpoint's: the steps read only the target of it
+        conditions["endpoint"].append(f"(_endpoint IS NULL OR regexp_full_match(_endpoint, {_PRINTABLE}))")
+    for column, value in scan.dimensions.items():
+        conditions[column].append(f"regexp_full_match({value}, {_PRINTABLE})")
+    return conditions
+
+
+def _prefixed(expression: str) -> str:
+    """``expression`` over the failed set's columns (``f_column03`` for ``column03``)."""
+    return _COLUMN.sub(lambda match: f"f_{match.group(0)}", expression)
+
+
+def _dimension_value(column: str, value: str) -> str:
+    if column == "upstream":
+        return origin(text_value(value))
+    if column == "credential":
+        return credential_value(value)
+    return text_value(value)
+
+
+def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
+    """The groups' counts into the summary tables, read by the regex statement's expressions."""
+    ts = time_value(scan.time, scan.fmt.time_format)[0]
+
+    def split(name: str, relation: str | None = None) -> str:
+        # a group's rows as two: n - n_failed that did not fail, n_failed that did (``rows`` of each)
+        source = relation or f"(SELECT * {_where(scan, name)})"
+        return (
+            f"(SELECT *, CASE WHEN failed THEN n_failed ELSE n - n_failed END AS rows"
+            f" FROM {source}, (VALUES (false), (true)) AS split(failed))"
+        )
+
+    con.execute(
+        f"INSERT INTO sum_time SELECT {ts} AS ts, true, failed, sum(rows) FROM {split('time')} WHERE rows > 0"
+        " GROUP BY ALL"
+    )
+    latency = [
+        number_value(scan.value[column], scan.fmt.scale.get(column, 1.0))[0]
+        for column in ("upstream_ms", "duration_ms")
+        if column in scan.value
+    ]
+    if latency:
+        con.execute(
+            f"INSERT INTO sum_latency SELECT ms, sum(n) FROM (SELECT coalesce({', '.join(latency)}) AS ms, n"
+            f" {_where(scan, 'latency')}) WHERE ms IS NOT NULL GROUP BY ALL"
+        )
+    keys = {column: _dimension_value(column, value) for column, value in scan.dimensions.items()}
+    if scan.target is not None:
+        con.execute(
+            f"INSERT INTO sum_keys SELECT 'endpoint', _endpoint, true, failed, sum(rows)"
+            f" FROM {split('endpoint', 'upstreamkit_endpoints')} WHERE _endpoint IS NOT NULL AND rows > 0 GROUP BY ALL"
+        )
+    for column, key in keys.items():
+        con.execute(
+            f"INSERT INTO sum_keys SELECT '{column}', {key} AS key, true, failed, sum(rows) FROM {split(column)}"
+            " WHERE key IS NOT NULL AND rows > 0 GROUP BY ALL"
+        )
+    kind = kind_of(int_value(_prefixed(scan.status))) if scan.status else "NULL::VARCHAR"
+    values = {column: _prefixed(key) for column, key in keys.items()} | {"endpoint": "_endpoint"}
+    dimensions = ", ".join(values.get(column, "NULL::VARCHAR") for column in DIMENSIONS)
+    relation = scan.endpoint(f"(SELECT * {_where(scan, 'failed')})", _prefixed(scan.target or "NULL"))
+    con.execute(
+        f"INSERT INTO sum_fail SELECT {_prefixed(ts)}, true, {kind} AS kind, {dimensions}, NULL, n FROM {relation}"
+        " WHERE kind IS NOT NULL"
+    )
+
+
+def _read_retry(con: duckdb.DuckDBPyConnection, scan: _Plan, plan: SqlFormat, stats: FileStats) -> dict[str, int]:
+    """The rows that are not plainly of the format, as their lines, read the exact way; their counts."""
+    from upstreamkit.analyze.engine import FileStats, create_events, load_python_lines  # noqa: PLC0415 - a cycle
+
+    create_events(con)
+    lines = f"SELECT _line AS line FROM (SELECT _line, unnest(range(n_retry)) {_where(scan, 'retry', 'n_retry')})"
+    counted = FileStats(path=stats.path, format=stats.format)
+    leftovers = read_lines_with_sql(con, lines, plan, counted, file_index=0)
+    load_python_lines(con, leftovers, scan.fmt, counted, credential_field=scan.credential_field, file_index=0)
+    tables_from_events(con)
+    con.execute("DROP TABLE events")
+    compact(con)
+    return {"parsed": counted.parsed, "unparsed": counted.unparsed, "lines": counted.lines}
