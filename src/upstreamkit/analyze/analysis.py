@@ -40,15 +40,18 @@ TEMPLATE_INPUT = 50_000
 """Distinct failure messages fed to the template miner (the most frequent first)."""
 
 
-def analyze(paths: Sequence[str], options: AnalyzeOptions, progress: Progress | None = None) -> dict[str, Any]:
+def analyze(
+    paths: Sequence[str], options: AnalyzeOptions, progress: Progress | None = None, *, summary: bool = True
+) -> dict[str, Any]:
     """Analyse the logs at ``paths``; the ``--json`` document. Raises AnalyzeUsageError, SourceError.
 
-    ``progress`` is told how far reading has come (a progress bar on long files)."""
+    ``progress`` is told how far reading has come (a progress bar on long files). ``summary=False`` reads even
+    a single access log the exact way (:mod:`.engine`), not by one scan (:mod:`.summary`): the same document."""
     import duckdb  # noqa: PLC0415 - the `analyze` extra: imported when used, the other commands never pay for it
 
     con = duckdb.connect(":memory:", config=ENGINE_SETTINGS)
     try:
-        stats = _summarized(con, paths, options, progress)
+        stats = _summarized(con, paths, options, progress) if summary else None
         if stats is None:
             stats = load_events(
                 con,

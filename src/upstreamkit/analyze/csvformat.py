@@ -66,6 +66,9 @@ class CsvLayout:
     lists_last: bool = True
     """Whether every quoted column comes before every list column: then a row with a list's extra tokens (the
     tokenizer splits ``502, 502`` in two) is rebuilt as its line by :attr:`line` and the extra columns."""
+    list_start: int = 0
+    """The first list's column (:attr:`columns` when there is none): the columns before it hold the same
+    tokens in a row with a list's extra tokens."""
 
     @property
     def names(self) -> list[str]:
@@ -207,6 +210,10 @@ def csv_layout(fmt: LogFormat, texts: set[str]) -> CsvLayout | None:
     shapes = [piece.shape for piece in parsed if piece is not None]
     bodies = [piece.body for piece in parsed if piece is not None]
     first_list = next((index for index, body in enumerate(bodies) if body == _LIST_BODY), len(bodies))
+    # the piece's column: a two-token time before it takes two
+    list_column = first_list + sum(
+        1 for piece in parsed[:first_list] if piece is not None and _shapes([piece], fmt) == [piece.shape, piece.shape]
+    )
     return CsvLayout(
         columns=len(columns),
         front=front,
@@ -215,6 +222,7 @@ def csv_layout(fmt: LogFormat, texts: set[str]) -> CsvLayout | None:
         checks=structural,
         texts=texts_checks,
         lists_last="quoted" not in shapes[first_list:],
+        list_start=list_column,
     )
 
 

@@ -172,11 +172,18 @@ class _Plan:
         quoted = _columns(" ".join(part for part in layout.line.split(" || ' ' || ") if part.startswith("'\"'")))
         extras = [f"column{index:02d}" for index in range(layout.columns, layout.columns + EXTRA_COLUMNS)]
         clean = _and([*self.per_row, f"{last} IS NOT NULL", f"{extra} IS NULL"])
-        # a row rebuilt as its line must be the line: every quoted column read (an unquoted empty field is NULL),
-        # all the format's columns there, lists after every quoted field when a list made extra tokens
+        # A row rebuilt as its line must be the line (the tokenizer is strict: a quote out of place is an error,
+        # and the file goes the exact way): every quoted column read (an unquoted empty field is NULL), all the
+        # format's columns there, and extra tokens only from per-attempt lists: every column before the first
+        # list passes its checks (the same tokens as a row without lists), and no quoted column after it.
+        before = [
+            check
+            for check in (*layout.checks, *layout.texts)
+            if all(int(column[6:]) < layout.list_start for column in _columns(check))
+        ]
+        lists = _and(before) if layout.lists_last else "false"
         faithful = [f"{column} IS NOT NULL" for column in [*quoted, last]]
-        if not layout.lists_last:
-            faithful.append(f"{extra} IS NULL")
+        faithful.append(f"({extra} IS NULL OR {lists})")
         line = f"concat_ws(' ', {layout.line}, {', '.join(extras)})"
         layers = [
             (
@@ -186,7 +193,8 @@ class _Plan:
             "SELECT *, "
             + "".join(f"CASE WHEN _clean AND _failed THEN {key} END AS f_{key}, " for key in self.failed_keys)
             + f"CASE WHEN NOT _clean THEN {line} END AS _line,"
-            f" NOT _clean AND NOT {_and(faithful)} AS _unsure, {extras[-1]} IS NOT NULL AS _overflow FROM {{prev}}",
+            f" CASE WHEN _clean THEN false ELSE NOT {_and(faithful)} END AS _unsure,"
+            f" {extras[-1]} IS NOT NULL AS _overflow FROM {{prev}}",
         ]
         grouping = ", ".join("(" + ", ".join(item.keys) + ")" for item in self.sets) + ", ()"
         return (
@@ -272,7 +280,7 @@ def _source(path: str, columns: int) -> str:
     names = ", ".join(f"'column{index:02d}': 'VARCHAR'" for index in range(columns))
     return (
         f"read_csv('{quoted}', columns = {{{names}}}, header = false, auto_detect = false, delim = ' ',"
-        " quote = '\"', escape = '\"', allow_quoted_nulls = false, new_line = '\\n', strict_mode = false,"
+        " quote = '\"', escape = '\"', allow_quoted_nulls = false, new_line = '\\n', strict_mode = true,"
         f" null_padding = true, max_line_size = {MAX_LINE - 1}, compression = 'none')"
     )
 
