@@ -26,6 +26,16 @@ def test_the_edge_buckets_of_an_outage_belong_to_it() -> None:
     assert failing_spans(_series([(100, 1)] * 4 + [(100, 100)] * 3 + [(100, 1)] * 4))[0].failures == 300
 
 
+def test_a_neighbour_bucket_a_little_above_the_normal_rate_is_not_the_outage_s() -> None:
+    # 0.3% of 8,000 requests fail normally: 30 is chance (the bench log's incident ended 75 s late so), 90 is not
+    quiet = [(8000, 24), (8000, 20), (8000, 26), (8000, 25)]
+    outage = [(8000, 5000), (8000, 5000)]
+    [span] = failing_spans(_series(quiet + outage + [(8000, 30)] + quiet))
+    assert (span.first, span.last) == (4, 5)
+    [span] = failing_spans(_series(quiet + outage + [(8000, 90)] + quiet))
+    assert (span.first, span.last) == (4, 6)
+
+
 def test_a_gap_of_one_normal_bucket_joins_a_flapping_upstream_into_one_incident() -> None:
     series = _series([(100, 0)] * 5 + [(100, 80), (100, 2), (100, 80)] + [(100, 0)] * 5)
     [span] = failing_spans(series)

@@ -6,16 +6,21 @@ that and at least twice it, with ``min_failures`` failures or more (one failed c
 incident). Failing buckets separated by at most ``max_gap`` buckets without traffic, or with a normal rate,
 are one incident (a flapping upstream is one incident, not ten). An incident needs ``min_size`` failures
 in all, and takes the bucket on either side when it fails above the normal rate (an outage's first or last
-moments). The precise start and end, and the time to recover, are read from the events afterwards.
+moments), by a count of failures the normal rate makes unlikely (:data:`EDGE_CHANCE`). The precise start and
+end, and the time to recover, are read from the events afterwards.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Bucket", "Span", "failing_spans"]
+__all__ = ["EDGE_CHANCE", "Bucket", "Span", "failing_spans"]
+
+EDGE_CHANCE = 0.001
+"""A bucket beside an incident is the incident's when its failures are this unlikely at the normal rate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +91,27 @@ def _edges(series: Sequence[Bucket], span: Span, baseline: float) -> Span:
         if not 0 <= index < len(series):
             return False
         bucket = series[index]
-        return bucket.failures > 0 and (bucket.rate or 0.0) > baseline
+        # more failures than the normal rate makes likely: with a normal rate of 0.3% a bucket of 8,000 requests
+        # has ~24 failures, a few more half the time; only an unlikely count is the outage's
+        expected = baseline * bucket.requests
+        return bucket.failures > 0 and _poisson_tail(bucket.failures, expected) < EDGE_CHANCE
 
     first = span.first - 1 if above(span.first - 1) else span.first
     last = span.last + 1 if above(span.last + 1) else span.last
     return _span(series, first, last) if (first, last) != (span.first, span.last) else span
+
+
+def _poisson_tail(count: int, expected: float) -> float:
+    """P(X >= count) for X Poisson with mean ``expected``: the chance of so many failures at the normal rate."""
+    if expected <= 0.0:
+        return 0.0 if count > 0 else 1.0
+    # 1 - P(X < count), the terms summed in log space (large means underflow exp(-expected) otherwise)
+    log_term, below = -expected, 0.0
+    for k in range(count):
+        if k:
+            log_term += math.log(expected) - math.log(k)
+        below += math.exp(log_term)
+    return max(0.0, 1.0 - below)
 
 
 def _span(series: Sequence[Bucket], first: int, last: int) -> Span:
