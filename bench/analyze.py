@@ -116,6 +116,15 @@ def _incident_check(document: dict[str, object], truth: dict[str, dict[str, str]
     ), ok
 
 
+def _stale(log: Path) -> bool:
+    """Whether the generated log was written by another version of the generator (its truth says which)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from gen_upstreaminfo import generator_version  # noqa: PLC0415 - the bench's own script
+
+    truth = Path(f"{log}.truth.json")
+    return not truth.exists() or json.loads(truth.read_text(encoding="utf-8")).get("generator") != generator_version()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the peers, print the table and the checks."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
@@ -126,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--credential-field", help="also pass --credential-field to analyze ($remote_user)")
     args = parser.parse_args(argv)
     SCRATCH.mkdir(exist_ok=True)
-    if not args.log.exists():
+    if not args.log.exists() or (args.log == DEFAULT_LOG and _stale(args.log)):
         subprocess.run([sys.executable, str(ROOT / "bench" / "gen_upstreaminfo.py"), str(args.log)], check=True)  # noqa: S603
     truth = json.loads(Path(f"{args.log}.truth.json").read_text(encoding="utf-8"))
     lines, size = truth["lines"], args.log.stat().st_size

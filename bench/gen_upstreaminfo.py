@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import random
 import sys
@@ -156,6 +157,11 @@ def _rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def generator_version() -> str:
+    """This script's own fingerprint: a log written by another version of it is written again by the bench."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the log and ``PATH.truth.json``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
@@ -179,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "incident": {"start": _rfc3339(INCIDENT[0]), "end": _rfc3339(INCIDENT[1]), "upstream": FAILING_UPSTREAM},
         "credential": {"name": "revoked.user", "revoked_at": _rfc3339(REVOKED[0]), "rotated_at": _rfc3339(REVOKED[1])},
         "counts": counts,
+        "generator": generator_version(),
     }
     Path(f"{args.path}.truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     sys.stderr.write(f"wrote {args.lines} lines to {args.path}, truth to {args.path}.truth.json\n")
