@@ -3,8 +3,10 @@
 The chain, top to bottom: :mod:`.sources` (plain, gzip, stdin) → :mod:`.formats` (log formats as data,
 detected per file) → :mod:`.steps` (one line's fields → one event row, kinds read from
 :mod:`.logsignatures`) → :mod:`.engine` (the events table in DuckDB; nginx-family files are parsed by DuckDB
-itself, :mod:`.sqlformat` and :mod:`.sqlread`, the same steps as SQL) → :mod:`.analysis` (series, latency,
-kinds, :mod:`.incidents`, clusters, :mod:`.templates`) → ``--json`` or :mod:`.terminal`.
+itself, :mod:`.sqlformat` and :mod:`.sqlread`, the same steps as SQL) → :mod:`.tables` (counts per
+timestamp, latency, failed event and key; one access log alone is counted straight into them by one scan,
+:mod:`.summary`) → :mod:`.analysis` (series, latency, kinds, :mod:`.incidents`, clusters, :mod:`.templates`)
+→ ``--json`` or :mod:`.terminal`.
 
 DuckDB is the ``analyze`` extra; it is imported when an analysis runs, never at import time.
 """

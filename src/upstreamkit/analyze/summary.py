@@ -1,23 +1,28 @@
 """One nginx access log counted in one scan: the summary tables (:mod:`.tables`) with no row kept per line.
 
 For a single plain file in an nginx-family format that DuckDB's CSV tokenizer can split (:mod:`.csvformat`),
-one statement reads the file and counts its rows in ``GROUPING SETS``: per time text and status, per latency
-text, per key of each dimension and status, per failed row's columns, and per line that is not plainly of the
-format. The values are read from those groups afterwards, by the same SQL expressions as the regex statement
-(:mod:`.sqlformat`), over thousands of distinct texts instead of a million lines.
+one statement reads the file and counts its rows in ``GROUPING SETS``: per time text, per status, per latency
+text, per request text, per key of each dimension, per failed row's columns, and per row that is not plainly of
+the format. The values are then read from those groups by the regex statement's own expressions
+(:mod:`.sqlformat`), over thousands of distinct texts instead of a million lines. The exact way
+(:func:`.engine.load_events`, then :func:`.tables.tables_from_events`) gives the same tables; the tests hold
+the two to the same document.
 
 Exactness, the Python reader being the definition:
 
 - a row's conditions on columns that are counted by their text (the time, the status, the numbers, the
   client, the upstream ...) are checked on the distinct texts; one that fails sends the whole file the exact
-  way (:func:`.engine.load_events`), as nginx never writes such a line;
+  way, as nginx never writes such a line;
 - the other conditions (quotes, brackets, spaces in the other columns) are checked per row; a row that fails
-  them, or holds a per-attempt list's extra tokens, is rebuilt as its line and read by the regex statement, then
-  by Python when that says so: exactly what :mod:`.sqlread` does with such rows;
-- a row that cannot be rebuilt as its line (too few tokens, an unquoted empty field where quotes belong, more
-  tokens than the scan has columns, a list before a quoted field), a line over the readers' limit
-  (``max_line_size``), a CR (Python ends a line there) or a NUL (DuckDB ends a text there) anywhere in the
-  file, and any DuckDB error: the whole file goes the exact way.
+  them, or holds a per-attempt list's extra tokens (``502, 502`` is two tokens), is rebuilt as its line and read
+  by the regex statement, then by Python when that says so: what :mod:`.sqlread` does with such rows;
+- the tokenizer is strict: a quote out of place is an error (its lenient mode drops what follows a closing
+  quote), and so is a line over the readers' limit (``max_line_size``); a row that cannot be rebuilt as its line
+  (too few tokens, an unquoted empty field where quotes belong, more tokens than the scan has columns, extra
+  tokens that are not a list's), a CR (Python ends a line there) or a NUL (DuckDB ends a text there) anywhere
+  in the file, and any DuckDB error: the whole file goes the exact way;
+- what the tokenizer cannot tell, whether a field was quoted, is conceded as by :mod:`.csvformat`: nginx never
+  writes a bare field in quotes or a quoted one bare.
 """
 
 # S608: the SQL is written from the format definitions and this module's constants; no value of a log line
