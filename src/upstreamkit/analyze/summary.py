@@ -63,9 +63,10 @@ if TYPE_CHECKING:
 
 __all__ = ["EXTRA_COLUMNS", "summarize"]
 
-EXTRA_COLUMNS = 8
-"""Columns past the format's for the tokens of per-attempt lists (``502, 502`` is two tokens); a row that
-fills the last of them may have had more, which the tokenizer drops: the file then goes the exact way."""
+EXTRA_COLUMNS = 16
+"""Columns past the format's for the tokens of per-attempt lists (``502, 502`` is two tokens: ingress-nginx's
+four lists of four attempts make twelve more); a row that fills the last of them may have had more, which the
+tokenizer drops: the file then goes the exact way."""
 _COLUMN = re.compile(r"\bcolumn\d\d\b")
 _GZIP_MAGIC = b"\x1f\x8b"
 _PRINTABLE = "'[ -~]*'"
