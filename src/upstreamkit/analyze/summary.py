@@ -128,7 +128,7 @@ class _Plan:
         latency = [self.value[column] for column in ("upstream_ms", "duration_ms") if column in self.value]
         status_keys = tuple(_columns(self.status)) if self.status else ()
         sets = [
-            _Set("time", tuple(_columns(self.time))),
+            _Set("time", ("_ts",)),
             _Set("status", status_keys),
             _Set("latency", tuple(column for value in latency for column in _columns(value))),
             _Set("endpoint", tuple(_columns(self.target)) if self.target else ()),
@@ -191,11 +191,15 @@ class _Plan:
         faithful = [f"{column} IS NOT NULL" for column in [*quoted, last]]
         faithful.append(f"({extra} IS NULL OR {lists})")
         line = f"concat_ws(' ', {layout.line}, {', '.join(extras)})"
+        # the time is read per row (a number, not its text, is what the groups keep); a row whose time text the
+        # regex statement would not read as SQL does is not clean: it is read the exact way
+        ts, time_checks = time_value(self.time, self.fmt.time_format)
         layers = [
             (
-                f"SELECT {', '.join(layout.names + extras)}, {clean} AS _clean,"
-                f" {self.failed(self.status)} AS _failed FROM {{prev}}"
+                f"SELECT {', '.join(layout.names + extras)}, {clean} AND {_and(time_checks)} AS _checked,"
+                f" {ts} AS _ts, {self.failed(self.status)} AS _failed FROM {{prev}}"
             ),
+            "SELECT * EXCLUDE (_checked), _checked AND _ts IS NOT NULL AS _clean FROM {prev}",
             "SELECT *, "
             + "".join(f"CASE WHEN _clean AND _failed THEN {key} END AS f_{key}, " for key in self.failed_keys)
             + f"CASE WHEN NOT _clean THEN {line} END AS _line,"
@@ -343,8 +347,6 @@ def _groups_valid(con: duckdb.DuckDBPyConnection, scan: _Plan) -> bool:
 def _conditions(scan: _Plan) -> dict[str, list[str]]:
     """Per grouping set, the conditions on its texts."""
     conditions = {name: list(checks) for name, checks in scan.per_set.items()}
-    ts, time_checks = time_value(scan.time, scan.fmt.time_format)
-    conditions["time"] += [*time_checks, f"{ts} IS NOT NULL"]
     if scan.status is not None:  # three digits, as the scan's test of a failure reads them
         conditions["status"].append(f"strlen({scan.status}) = 3 AND ltrim({scan.status}, '0123456789') = ''")
     for column in ("upstream_ms", "duration_ms"):
@@ -373,7 +375,6 @@ def _dimension_value(column: str, value: str) -> str:
 
 def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
     """The groups' counts into the summary tables, read by the regex statement's expressions."""
-    ts = time_value(scan.time, scan.fmt.time_format)[0]
 
     def split(name: str, relation: str | None = None) -> str:
         # a group's rows as two: n - n_failed that did not fail, n_failed that did (``rows`` of each)
@@ -384,8 +385,7 @@ def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
         )
 
     con.execute(
-        f"INSERT INTO sum_time SELECT {ts} AS ts, true, failed, sum(rows) FROM {split('time')} WHERE rows > 0"
-        " GROUP BY ALL"
+        f"INSERT INTO sum_time SELECT _ts, true, failed, sum(rows) FROM {split('time')} WHERE rows > 0 GROUP BY ALL"
     )
     latency = [
         number_value(scan.value[column], scan.fmt.scale.get(column, 1.0))[0]
@@ -413,7 +413,7 @@ def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
     dimensions = ", ".join(values.get(column, "NULL::VARCHAR") for column in DIMENSIONS)
     relation = scan.endpoint(f"(SELECT * {_where(scan, 'failed')})", _prefixed(scan.target or "NULL"))
     con.execute(
-        f"INSERT INTO sum_fail SELECT {_prefixed(ts)}, true, {kind} AS kind, {dimensions}, NULL, n FROM {relation}"
+        f"INSERT INTO sum_fail SELECT f__ts, true, {kind} AS kind, {dimensions}, NULL, n FROM {relation}"
         " WHERE kind IS NOT NULL"
     )
 
