@@ -16,8 +16,6 @@ reader ends a line's text at a NUL; in a gzip file that goes unseen: such a line
 from __future__ import annotations
 
 import io
-import mmap
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +28,7 @@ if TYPE_CHECKING:
 
     from upstreamkit.analyze.engine import FileStats, Progress
 
-__all__ = ["read_lines_with_sql", "read_with_sql", "run_watched"]
+__all__ = ["holds_any", "read_lines_with_sql", "read_with_sql", "run_watched"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 PROGRESS_POLL_S = 0.2
@@ -38,13 +36,21 @@ FETCH = 2048
 CHUNK = 1 << 22
 
 
+def holds_any(path: str, needles: tuple[bytes, ...]) -> bool:
+    """Whether the file holds any of the one-byte ``needles``: read in chunks into one buffer and searched at
+    memchr speed (a mapped file would count in the process's memory, all 232 MB of a 1M-line log)."""
+    buffer = bytearray(CHUNK)
+    with open(path, "rb", buffering=0) as handle:  # noqa: PTH123 - read in chunks
+        while size := handle.readinto(buffer):
+            chunk = buffer if size == CHUNK else memoryview(buffer)[:size].tobytes()
+            if any(chunk.find(needle) >= 0 for needle in needles):
+                return True
+    return False
+
+
 def _has_nul(path: str) -> bool:
-    """Whether the (plain) file holds a NUL byte: DuckDB's reader ends a line's text there, Python's does not."""
-    with open(path, "rb") as handle:  # noqa: PTH123 - mapped, searched at memchr speed
-        if os.fstat(handle.fileno()).st_size == 0:
-            return False
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return data.find(b"\x00") >= 0
+    """Whether the (plain) file holds a NUL byte: DuckDB's reader ends a line's text at a NUL, Python's does not."""
+    return holds_any(path, (b"\x00",))
 
 
 def _source(path: str, *, gzip: bool) -> str:

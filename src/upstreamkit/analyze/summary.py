@@ -31,7 +31,6 @@ Exactness, the Python reader being the definition:
 
 from __future__ import annotations
 
-import mmap
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +51,7 @@ from upstreamkit.analyze.sqlformat import (
     text_value,
     time_value,
 )
-from upstreamkit.analyze.sqlread import read_lines_with_sql, run_watched
+from upstreamkit.analyze.sqlread import holds_any, read_lines_with_sql, run_watched
 from upstreamkit.analyze.steps import status_kinds
 from upstreamkit.analyze.tables import DIMENSIONS, compact, tables_from_events
 
@@ -82,16 +81,11 @@ def _and(conditions: list[str]) -> str:
 
 
 def _plain_file(path: str) -> bool:
-    """A plain (not gzip) file without CR or NUL bytes (memchr over the mapped file)."""
-    with open(path, "rb") as handle:  # noqa: PTH123 - mapped and searched
-        if handle.read(2) == _GZIP_MAGIC:
+    """A plain (not gzip), non-empty file without CR or NUL bytes."""
+    with open(path, "rb") as handle:  # noqa: PTH123 - two bytes
+        if handle.read(2) in (_GZIP_MAGIC, b""):
             return False
-        handle.seek(0)
-        size = Path(path).stat().st_size
-        if size == 0:
-            return False
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return data.find(b"\r") < 0 and data.find(b"\x00") < 0
+    return not holds_any(path, (b"\r", b"\x00"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +129,12 @@ class _Plan:
             *(_Set(column, tuple(_columns(value))) for column, value in self.dimensions.items()),
         ]
         failed_keys = dict.fromkeys(key for item in sets if item.name != "latency" for key in item.keys)
-        sets.append(_Set("failed", tuple(f"f_{key}" for key in failed_keys)))
+        # a failed row's texts in one list (NULL for the other rows: one column, not one per text, in DuckDB's
+        # copy of the rows that GROUPING SETS makes)
+        sets.append(_Set("failed", ("f__ts", "f_texts")))
         sets.append(_Set("retry", ("_line",)))
         self.sets = [item for item in sets if item.keys]
-        self.failed_keys = list(failed_keys)
+        self.failed_texts = [key for key in failed_keys if key != "_ts"]
         self.keys = list(dict.fromkeys(key for item in self.sets for key in item.keys))
         # a condition is checked on the distinct texts when every column it reads is a key of one set
         self.per_row: list[str] = []
@@ -200,11 +196,13 @@ class _Plan:
                 f" {ts} AS _ts, {self.failed(self.status)} AS _failed FROM {{prev}}"
             ),
             "SELECT * EXCLUDE (_checked), _checked AND _ts IS NOT NULL AS _clean FROM {prev}",
-            "SELECT *, "
-            + "".join(f"CASE WHEN _clean AND _failed THEN {key} END AS f_{key}, " for key in self.failed_keys)
-            + f"CASE WHEN NOT _clean THEN {line} END AS _line,"
-            f" CASE WHEN _clean THEN false ELSE NOT {_and(faithful)} END AS _unsure,"
-            f" {extras[-1]} IS NOT NULL AS _overflow FROM {{prev}}",
+            (
+                "SELECT *, CASE WHEN _clean AND _failed THEN _ts END AS f__ts,"
+                f" CASE WHEN _clean AND _failed THEN [{', '.join(self.failed_texts)}] END AS f_texts,"
+                f" CASE WHEN NOT _clean THEN {line} END AS _line,"
+                f" CASE WHEN _clean THEN false ELSE NOT {_and(faithful)} END AS _unsure,"
+                f" {extras[-1]} IS NOT NULL AS _overflow FROM {{prev}}"
+            ),
         ]
         grouping = ", ".join("(" + ", ".join(item.keys) + ")" for item in self.sets) + ", ()"
         return (
@@ -332,8 +330,12 @@ def _where(scan: _Plan, name: str, count: str = "n") -> str:
 def _groups_valid(con: duckdb.DuckDBPyConnection, scan: _Plan) -> bool:
     """Whether every counted group's texts pass the conditions the regex statement puts on them."""
     if scan.target is not None:  # the endpoints, made once: checked here, counted by _insert_groups
-        relation = scan.endpoint(f"(SELECT * {_where(scan, 'endpoint')})", scan.target)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE upstreamkit_endpoints AS SELECT * FROM {relation}")
+        columns = ", ".join([*_columns(scan.target), "n", "n_failed"])
+        relation = scan.endpoint(f"(SELECT {columns} {_where(scan, 'endpoint')})", scan.target)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE upstreamkit_endpoints AS SELECT {columns}, _endpoint FROM {relation}"
+        )
+        con.execute(f"DELETE FROM upstreamkit_scan WHERE g = {scan.mask('endpoint')}")  # most of its rows
     for name, conditions in _conditions(scan).items():
         if not conditions or name not in scan.per_set:
             continue
@@ -360,9 +362,9 @@ def _conditions(scan: _Plan) -> dict[str, list[str]]:
     return conditions
 
 
-def _prefixed(expression: str) -> str:
-    """``expression`` over the failed set's columns (``f_column03`` for ``column03``)."""
-    return _COLUMN.sub(lambda match: f"f_{match.group(0)}", expression)
+def _prefixed(scan: _Plan, expression: str) -> str:
+    """``expression`` over the failed set's texts (``f_texts[2]`` for the second of :attr:`_Plan.failed_texts`)."""
+    return _COLUMN.sub(lambda match: f"f_texts[{scan.failed_texts.index(match.group(0)) + 1}]", expression)
 
 
 def _dimension_value(column: str, value: str) -> str:
@@ -408,10 +410,10 @@ def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
             f"INSERT INTO sum_keys SELECT '{column}', {key} AS key, true, failed, sum(rows) FROM {split(column)}"
             " WHERE key IS NOT NULL AND rows > 0 GROUP BY ALL"
         )
-    kind = kind_of(int_value(_prefixed(scan.status))) if scan.status else "NULL::VARCHAR"
-    values = {column: _prefixed(key) for column, key in keys.items()} | {"endpoint": "_endpoint"}
+    kind = kind_of(int_value(_prefixed(scan, scan.status))) if scan.status else "NULL::VARCHAR"
+    values = {column: _prefixed(scan, key) for column, key in keys.items()} | {"endpoint": "_endpoint"}
     dimensions = ", ".join(values.get(column, "NULL::VARCHAR") for column in DIMENSIONS)
-    relation = scan.endpoint(f"(SELECT * {_where(scan, 'failed')})", _prefixed(scan.target or "NULL"))
+    relation = scan.endpoint(f"(SELECT * {_where(scan, 'failed')})", _prefixed(scan, scan.target or "NULL"))
     con.execute(
         f"INSERT INTO sum_fail SELECT f__ts, true, {kind} AS kind, {dimensions}, NULL, n FROM {relation}"
         " WHERE kind IS NOT NULL"
