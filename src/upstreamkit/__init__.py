@@ -4,8 +4,9 @@ The public API is what ``__all__`` lists; ``tests/test_public_api.py`` guards it
 :mod:`upstreamkit.testing`, the simulator in :mod:`upstreamkit.simulator`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from upstreamkit._lazy import lazy_exports
 from upstreamkit._version import __version__
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name loads on first use (below)
@@ -89,23 +90,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "TransportError", "UpstreamError", "UpstreamUnavailableError", "make_error",
     ),
 }  # fmt: skip
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'upstreamkit' has no attribute {name!r}")
-    import importlib  # noqa: PLC0415 - lazy on purpose
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+if not TYPE_CHECKING:  # type checkers read the imports above, and so flag a misspelt name
+    __getattr__, __dir__ = lazy_exports(globals(), _MODULES)
 
 __all__ = [
     "AsyncResilientTransport",
