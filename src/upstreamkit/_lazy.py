@@ -16,19 +16,24 @@ __all__ = ["lazy_exports"]
 
 
 def lazy_exports(
-    namespace: dict[str, Any], modules: Mapping[str, Iterable[str]]
+    namespace: dict[str, Any], modules: Mapping[str, Iterable[str | tuple[str, str]]]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """The ``__getattr__`` and ``__dir__`` of the package whose ``globals()`` is ``namespace``.
 
-    ``modules`` maps a module's full name to the public names it defines."""
+    ``modules`` maps a module's full name to the public names it defines; a pair ``(public, name)`` exports
+    the module's ``name`` as ``public`` (``from module import name as public``)."""
     package = namespace["__name__"]
-    where = {name: module for module, names in modules.items() for name in names}
+    where: dict[str, tuple[str, str]] = {}
+    for module, names in modules.items():
+        for entry in names:
+            public, attribute = (entry, entry) if isinstance(entry, str) else entry
+            where[public] = (module, attribute)
 
     def __getattr__(name: str) -> Any:  # noqa: N807 - the PEP 562 hook, assigned in the package
-        module = where.get(name)
-        if module is None:
+        if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
+        module, attribute = where[name]
+        value = getattr(importlib.import_module(module), attribute)
         namespace[name] = value  # later reads are plain attribute reads
         return value
 

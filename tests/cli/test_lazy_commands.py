@@ -60,6 +60,14 @@ def test_an_analysis_with_json_imports_no_other_command_and_no_rendering(tmp_pat
     assert {"upstreamkit.analyze.terminal", "upstreamkit.analyze.report_html", "rich.progress"} & modules == set()
 
 
+def test_explain_reads_log_lines_without_the_analysis_engine() -> None:
+    code, modules = _imported("explain", "--help")
+    assert code == 0
+    assert modules & COMMAND_MODULES == {"upstreamkit.cli.explain"}
+    assert "upstreamkit.analyze.logline" in modules
+    assert {"upstreamkit.analyze.analysis", "upstreamkit.analyze.engine", "duckdb"} & modules == set()
+
+
 def test_a_usage_error_still_imports_only_its_command() -> None:
     code, modules = _imported("explain", "--bogus")
     assert code == 2
