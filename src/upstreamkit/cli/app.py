@@ -35,9 +35,7 @@ def _is_click_error(exc: BaseException) -> bool:
 
 def _report(exc: Exception) -> int:
     """One line on stderr for ``exc``; the exit code to leave with."""
-    # imported here: a command that succeeds never pays for them
-    from upstreamkit.cli.checks import fail  # noqa: PLC0415
-    from upstreamkit.diagnose.runner import describe_error  # noqa: PLC0415
+    from upstreamkit.cli.checks import fail  # noqa: PLC0415 - a command that succeeds never pays for it
 
     if isinstance(exc, typer.Abort):
         fail("aborted")
@@ -51,6 +49,8 @@ def _report(exc: Exception) -> int:
         return code
     if os.environ.get("UPSTREAMKIT_DEBUG"):
         raise exc
+    from upstreamkit.diagnose.runner import describe_error  # noqa: PLC0415 - an internal error only
+
     fail(f"internal error, the command could not finish: {describe_error(exc)} (UPSTREAMKIT_DEBUG=1 shows where)")
     return EXIT_INTERNAL
 
@@ -110,6 +110,8 @@ class _LazyCommands(MutableMapping[str, "Command"]):
         self._built[name] = command
 
     def __delitem__(self, name: str) -> None:
+        if name not in self._order:
+            raise KeyError(name)
         self._order.remove(name)
         self._built.pop(name, None)
 
