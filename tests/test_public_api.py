@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+
 import upstreamkit
 import upstreamkit.testing
 
@@ -44,3 +49,19 @@ def test_testing_module_exports() -> None:
 
 def test_version_is_a_string() -> None:
     assert upstreamkit.__version__.count(".") >= 2
+
+
+def test_dir_lists_every_public_name_before_any_is_used() -> None:
+    assert set(upstreamkit.__all__) <= set(dir(upstreamkit))
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'RetryPolcy'"):
+        upstreamkit.RetryPolcy  # type: ignore[attr-defined]  # noqa: B018 - the lookup is the test
+
+
+def test_importing_the_package_imports_none_of_its_parts() -> None:
+    # the public names load on first use: `import upstreamkit` (and `analyze`) never pays for the whole client
+    code = "import sys, upstreamkit; print(sorted(m for m in sys.modules if m.startswith('upstreamkit')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "['upstreamkit', 'upstreamkit._lazy', 'upstreamkit._version']"

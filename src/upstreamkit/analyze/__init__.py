@@ -13,8 +13,22 @@ DuckDB is the ``analyze`` extra; it is imported when an analysis runs, never at 
 
 from __future__ import annotations
 
-from upstreamkit.analyze.analysis import analyze as run
-from upstreamkit.analyze.options import AnalyzeOptions, AnalyzeUsageError
-from upstreamkit.analyze.sources import SourceError
+from typing import TYPE_CHECKING
+
+from upstreamkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from upstreamkit.analyze.analysis import analyze as run
+    from upstreamkit.analyze.options import AnalyzeOptions, AnalyzeUsageError
+    from upstreamkit.analyze.sources import SourceError
+else:  # loaded on first use: `explain --log-line` reads one line with .logline and needs no analysis engine
+    __getattr__, __dir__ = lazy_exports(
+        globals(),
+        {
+            "upstreamkit.analyze.analysis": (("run", "analyze"),),
+            "upstreamkit.analyze.options": ("AnalyzeOptions", "AnalyzeUsageError"),
+            "upstreamkit.analyze.sources": ("SourceError",),
+        },
+    )
 
 __all__ = ["AnalyzeOptions", "AnalyzeUsageError", "SourceError", "run"]

@@ -12,20 +12,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import Progress as RichProgress
-from rich.progress import TaskID
 
-from upstreamkit.analyze import AnalyzeOptions, AnalyzeUsageError, SourceError, run
-from upstreamkit.analyze.engine import Progress
-from upstreamkit.analyze.formats import format_names
-from upstreamkit.analyze.logformat import LogFormatError, compile_log_format
-from upstreamkit.analyze.options import parse_bucket, parse_moment, read_user_events
-from upstreamkit.analyze.report_html import write_html
-from upstreamkit.analyze.terminal import summary
 from upstreamkit.cli.checks import fail
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from upstreamkit.analyze import AnalyzeOptions
+    from upstreamkit.analyze.engine import Progress
+
+# The analysis, the terminal summary, the HTML report and rich are imported where they are used: `analyze
+# --help` needs none of them, `--json` needs neither the summary, nor the report, nor a progress bar in a pipe.
 
 # The contract's format names (issue 14); formats.toml may add more (nginx-upstreaminfo), never fewer.
 FORMATS = ("auto", "upstreamkit", "nginx", "nginx-error", "haproxy", "envoy", "alb", "caddy")
@@ -65,6 +65,8 @@ def analyze(
 
       upstreamkit analyze access.log error.log --html report.html
     """
+    from upstreamkit.analyze import AnalyzeUsageError, SourceError, run  # noqa: PLC0415 - see the imports
+
     try:
         options = _options(paths, log_format, nginx_log_format, credential_field, since, until, bucket, html, events)
         with _progress_bar() as progress:
@@ -76,6 +78,10 @@ def analyze(
             raise
         raise fail("analyze needs DuckDB: pip install 'upstreamkit[analyze]'") from None
     if html is not None:
+        from rich.console import Console  # noqa: PLC0415 - see the imports
+
+        from upstreamkit.analyze.report_html import write_html  # noqa: PLC0415
+
         try:
             write_html(document, html)
         except OSError as exc:
@@ -84,6 +90,10 @@ def analyze(
     if as_json:
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
         return
+    from rich.console import Console  # noqa: PLC0415
+
+    from upstreamkit.analyze.terminal import summary  # noqa: PLC0415
+
     Console().print(summary(document))
 
 
@@ -93,6 +103,9 @@ def _progress_bar() -> Iterator[Progress | None]:
     if not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console  # noqa: PLC0415 - see the imports
+    from rich.progress import Progress as RichProgress  # noqa: PLC0415
+
     tasks: dict[str, TaskID] = {}
     with RichProgress(console=Console(stderr=True), transient=True) as bar:
 
@@ -115,6 +128,11 @@ def _options(
     html: str | None,
     events: str | None,
 ) -> AnalyzeOptions:
+    from upstreamkit.analyze import AnalyzeOptions, AnalyzeUsageError  # noqa: PLC0415
+    from upstreamkit.analyze.formats import format_names  # noqa: PLC0415
+    from upstreamkit.analyze.logformat import LogFormatError, compile_log_format  # noqa: PLC0415
+    from upstreamkit.analyze.options import parse_bucket, parse_moment, read_user_events  # noqa: PLC0415
+
     if not paths:
         raise AnalyzeUsageError("give at least one log file ('-' for stdin); see --help")
     if paths.count("-") > 1:

@@ -14,17 +14,32 @@ rate limits → proxies → status page → payload. Each returns facts; the rul
 
 from __future__ import annotations
 
-from upstreamkit.diagnose.model import (
-    PHASES,
-    Cause,
-    Exchange,
-    PhaseResult,
-    ProbeContext,
-    ProbeOptions,
-    ProbeRequest,
-    Report,
-)
-from upstreamkit.diagnose.runner import diagnose
+from typing import TYPE_CHECKING
+
+from upstreamkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from upstreamkit.diagnose.model import (
+        PHASES,
+        Cause,
+        Exchange,
+        PhaseResult,
+        ProbeContext,
+        ProbeOptions,
+        ProbeRequest,
+        Report,
+    )
+    from upstreamkit.diagnose.runner import diagnose
+else:  # loaded on first use: every command imports a part of diagnose (cli.checks), few run a diagnosis
+    __getattr__, __dir__ = lazy_exports(
+        globals(),
+        {
+            "upstreamkit.diagnose.model": (
+                "PHASES", "Cause", "Exchange", "PhaseResult", "ProbeContext", "ProbeOptions", "ProbeRequest", "Report",
+            ),
+            "upstreamkit.diagnose.runner": ("diagnose",),
+        },
+    )  # fmt: skip
 
 __all__ = [
     "PHASES",

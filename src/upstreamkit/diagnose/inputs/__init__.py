@@ -13,8 +13,22 @@ use; the CLI turns it into exit code 2.
 
 from __future__ import annotations
 
-from upstreamkit.diagnose.inputs.base import InputError, ParsedInput
-from upstreamkit.diagnose.inputs.curl import parse_curl
-from upstreamkit.diagnose.inputs.har import parse_har
+from typing import TYPE_CHECKING
+
+from upstreamkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from upstreamkit.diagnose.inputs.base import InputError, ParsedInput
+    from upstreamkit.diagnose.inputs.curl import parse_curl
+    from upstreamkit.diagnose.inputs.har import parse_har
+else:  # loaded on first use: every command's checks (cli.checks) use .base, few read a curl command or a HAR
+    __getattr__, __dir__ = lazy_exports(
+        globals(),
+        {
+            "upstreamkit.diagnose.inputs.base": ("InputError", "ParsedInput"),
+            "upstreamkit.diagnose.inputs.curl": ("parse_curl",),
+            "upstreamkit.diagnose.inputs.har": ("parse_har",),
+        },
+    )
 
 __all__ = ["InputError", "ParsedInput", "parse_curl", "parse_har"]

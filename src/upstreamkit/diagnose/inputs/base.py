@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-import httpx
-
 from upstreamkit.core.redact import redact_text, redact_url
 from upstreamkit.diagnose._text import MESSAGE_LIMIT, safe_message
 from upstreamkit.diagnose.model import ProbeOptions, ProbeRequest
@@ -91,6 +89,8 @@ def check_url(url: str, what: str = "URL") -> str:
         raise InputError(f"{what} {_quoted(url)} is not an http or https URL with a host (http:// or https://...)")
     if port == 0:
         raise InputError(f"{what} {_quoted(url)}: port 0 cannot be connected to (ports are 1 to 65535)")
+    import httpx  # noqa: PLC0415 - every command's checks import this module; only a URL check needs httpx
+
     try:
         host = httpx.URL(url).raw_host.decode("ascii")
     except Exception as exc:  # noqa: BLE001 - httpx.InvalidURL, or a codec error for an IDNA host
