@@ -105,6 +105,12 @@ def _layers(source: str, layers: list[str]) -> str:
     return query
 
 
+def latency_columns(scan: _Plan) -> list[str]:
+    """The CSV columns of the latency fields (not a failed row's: the failed set does not need them)."""
+    fields = [scan.value[column] for column in ("upstream_ms", "duration_ms") if column in scan.value]
+    return [column for value in fields for column in _columns(value)]
+
+
 class _Plan:
     """The scan statement of one format and the queries that read its groups."""
 
@@ -120,21 +126,24 @@ class _Plan:
         }
         self.target = self.value.get("endpoint", self.value.get("request"))
         latency = [self.value[column] for column in ("upstream_ms", "duration_ms") if column in self.value]
-        status_keys = tuple(_columns(self.status)) if self.status else ()
+        # Each grouping set is one more pass over DuckDB's copy of the rows: the status, the latency texts and the
+        # upstream share one (an upstream's latencies are its own: a few thousand groups, not their product); the
+        # failed rows and the rows read again share another (each is NULL where the other is not).
+        small = [*(_columns(self.status) if self.status else []), *(c for v in latency for c in _columns(v))]
+        small += _columns(self.dimensions.pop("upstream")) if "upstream" in self.dimensions else []
+        self.small_upstream = "upstream" in self.value
         sets = [
-            _Set("time", ("_ts",)),
-            _Set("status", status_keys),
-            _Set("latency", tuple(column for value in latency for column in _columns(value))),
+            _Set("time", tuple(_columns(self.time))),
+            _Set("small", tuple(dict.fromkeys(small))),
             _Set("endpoint", tuple(_columns(self.target)) if self.target else ()),
             *(_Set(column, tuple(_columns(value))) for column, value in self.dimensions.items()),
         ]
-        failed_keys = dict.fromkeys(key for item in sets if item.name != "latency" for key in item.keys)
+        failed_keys = dict.fromkeys(key for item in sets for key in item.keys if key not in latency_columns(self))
         # a failed row's texts in one list (NULL for the other rows: one column, not one per text, in DuckDB's
         # copy of the rows that GROUPING SETS makes)
-        sets.append(_Set("failed", ("f__ts", "f_texts")))
-        sets.append(_Set("retry", ("_line",)))
+        sets.append(_Set("failed", ("f_texts", "_line")))
         self.sets = [item for item in sets if item.keys]
-        self.failed_texts = [key for key in failed_keys if key != "_ts"]
+        self.failed_texts = list(failed_keys)
         self.keys = list(dict.fromkeys(key for item in self.sets for key in item.keys))
         # a condition is checked on the distinct texts when every column it reads is a key of one set
         self.per_row: list[str] = []
@@ -142,13 +151,18 @@ class _Plan:
         read_in_part = {layout.fields[fields[column]] for column in ("request", "method") if column in fields}
         for check in (*layout.checks, *layout.texts):
             used = set(_columns(check))
-            home = next((item.name for item in self.sets[:-2] if used <= set(item.keys)), None)
+            home = next((item.name for item in self.sets[:-1] if used <= set(item.keys)), None)
             if home is not None:
                 self.per_set[home].append(check)
             elif check not in layout.texts or not any(f"({value}," in check for value in read_in_part):
                 self.per_row.append(check)
             # else: the printable check of the request (or method), which the steps read only the target of:
             # the endpoint made of it is checked instead (_conditions)
+
+    @property
+    def upstream(self) -> str | None:
+        """The upstream field's value over the CSV columns (counted in the ``small`` set)."""
+        return self.value.get("upstream")
 
     def failed(self, status: str | None) -> str:
         """Whether the status text ``status`` (three digits: checked on the distinct texts) is a failure's:
@@ -187,24 +201,19 @@ class _Plan:
         faithful = [f"{column} IS NOT NULL" for column in [*quoted, last]]
         faithful.append(f"({extra} IS NULL OR {lists})")
         line = f"concat_ws(' ', {layout.line}, {', '.join(extras)})"
-        # the time is read per row (a number, not its text, is what the groups keep); a row whose time text the
-        # regex statement would not read as SQL does is not clean: it is read the exact way
-        ts, time_checks = time_value(self.time, self.fmt.time_format)
         layers = [
             (
-                f"SELECT {', '.join(layout.names + extras)}, {clean} AND {_and(time_checks)} AS _checked,"
-                f" {ts} AS _ts, {self.failed(self.status)} AS _failed FROM {{prev}}"
+                f"SELECT {', '.join(layout.names + extras)}, {clean} AS _clean,"
+                f" {self.failed(self.status)} AS _failed FROM {{prev}}"
             ),
-            "SELECT * EXCLUDE (_checked), _checked AND _ts IS NOT NULL AS _clean FROM {prev}",
             (
-                "SELECT *, CASE WHEN _clean AND _failed THEN _ts END AS f__ts,"
-                f" CASE WHEN _clean AND _failed THEN [{', '.join(self.failed_texts)}] END AS f_texts,"
+                f"SELECT *, CASE WHEN _clean AND _failed THEN [{', '.join(self.failed_texts)}] END AS f_texts,"
                 f" CASE WHEN NOT _clean THEN {line} END AS _line,"
                 f" CASE WHEN _clean THEN false ELSE NOT {_and(faithful)} END AS _unsure,"
                 f" {extras[-1]} IS NOT NULL AS _overflow FROM {{prev}}"
             ),
         ]
-        grouping = ", ".join("(" + ", ".join(item.keys) + ")" for item in self.sets) + ", ()"
+        grouping = ", ".join("(" + ", ".join(item.keys) + ")" for item in self.sets)
         return (
             f"CREATE OR REPLACE TEMP TABLE upstreamkit_scan AS SELECT GROUPING({', '.join(self.keys)}) AS g,"
             f" {', '.join(self.keys)}, count(*) FILTER (WHERE _clean) AS n,"
@@ -306,11 +315,11 @@ def _summarize(
     run_watched(
         con, scan.statement(source), parameters={}, watch=progress, path=stats.path, size=Path(path).stat().st_size
     )
-    total = con.execute(
-        "SELECT n, n_retry, coalesce(unsure, false), coalesce(overflow, false) FROM upstreamkit_scan WHERE g = ?",
-        [(1 << len(scan.keys)) - 1],
+    total = con.execute(  # the time set groups every row
+        "SELECT sum(n), sum(n_retry), coalesce(bool_or(unsure), false), coalesce(bool_or(overflow), false)"
+        f" FROM upstreamkit_scan WHERE g = {scan.mask('time')}"
     ).fetchone()
-    if total is None:
+    if total is None or total[0] is None:
         return False
     clean, retry, unsure, overflow = total
     if unsure or overflow or not _groups_valid(con, scan):
@@ -349,11 +358,15 @@ def _groups_valid(con: duckdb.DuckDBPyConnection, scan: _Plan) -> bool:
 def _conditions(scan: _Plan) -> dict[str, list[str]]:
     """Per grouping set, the conditions on its texts."""
     conditions = {name: list(checks) for name, checks in scan.per_set.items()}
+    ts, time_checks = time_value(scan.time, scan.fmt.time_format)
+    conditions["time"] += [*time_checks, f"{ts} IS NOT NULL"]
     if scan.status is not None:  # three digits, as the scan's test of a failure reads them
-        conditions["status"].append(f"strlen({scan.status}) = 3 AND ltrim({scan.status}, '0123456789') = ''")
+        conditions["small"].append(f"strlen({scan.status}) = 3 AND ltrim({scan.status}, '0123456789') = ''")
     for column in ("upstream_ms", "duration_ms"):
         if column in scan.value:
-            conditions["latency"].append(number_value(scan.value[column], 1.0)[1])
+            conditions["small"].append(number_value(scan.value[column], 1.0)[1])
+    if scan.upstream is not None:
+        conditions["small"].append(f"regexp_full_match({scan.upstream}, {_PRINTABLE})")
     if "endpoint" in conditions:
         # the request's printable check is the endpoint's: the steps read only the target of it
         conditions["endpoint"].append(f"(_endpoint IS NULL OR regexp_full_match(_endpoint, {_PRINTABLE}))")
@@ -386,8 +399,9 @@ def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
             f" FROM {source}, (VALUES (false), (true)) AS split(failed))"
         )
 
+    ts = time_value(scan.time, scan.fmt.time_format)[0]
     con.execute(
-        f"INSERT INTO sum_time SELECT _ts, true, failed, sum(rows) FROM {split('time')} WHERE rows > 0 GROUP BY ALL"
+        f"INSERT INTO sum_time SELECT {ts}, true, failed, sum(rows) FROM {split('time')} WHERE rows > 0 GROUP BY ALL"
     )
     latency = [
         number_value(scan.value[column], scan.fmt.scale.get(column, 1.0))[0]
@@ -397,15 +411,23 @@ def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
     if latency:
         con.execute(
             f"INSERT INTO sum_latency SELECT ms, sum(n) FROM (SELECT coalesce({', '.join(latency)}) AS ms, n"
-            f" {_where(scan, 'latency')}) WHERE ms IS NOT NULL GROUP BY ALL"
+            f" {_where(scan, 'small')}) WHERE ms IS NOT NULL GROUP BY ALL"
         )
     keys = {column: _dimension_value(column, value) for column, value in scan.dimensions.items()}
+    if scan.upstream is not None:
+        key = _dimension_value("upstream", scan.upstream)
+        con.execute(
+            f"INSERT INTO sum_keys SELECT 'upstream', {key} AS key, true, failed, sum(rows) FROM {split('small')}"
+            " WHERE key IS NOT NULL AND rows > 0 GROUP BY ALL"
+        )
+        keys["upstream"] = key
+    insert = {column: key for column, key in keys.items() if column != "upstream"}
     if scan.target is not None:
         con.execute(
             f"INSERT INTO sum_keys SELECT 'endpoint', _endpoint, true, failed, sum(rows)"
             f" FROM {split('endpoint', 'upstreamkit_endpoints')} WHERE _endpoint IS NOT NULL AND rows > 0 GROUP BY ALL"
         )
-    for column, key in keys.items():
+    for column, key in insert.items():
         con.execute(
             f"INSERT INTO sum_keys SELECT '{column}', {key} AS key, true, failed, sum(rows) FROM {split(column)}"
             " WHERE key IS NOT NULL AND rows > 0 GROUP BY ALL"
@@ -413,10 +435,12 @@ def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
     kind = kind_of(int_value(_prefixed(scan, scan.status))) if scan.status else "NULL::VARCHAR"
     values = {column: _prefixed(scan, key) for column, key in keys.items()} | {"endpoint": "_endpoint"}
     dimensions = ", ".join(values.get(column, "NULL::VARCHAR") for column in DIMENSIONS)
-    relation = scan.endpoint(f"(SELECT * {_where(scan, 'failed')})", _prefixed(scan, scan.target or "NULL"))
+    relation = scan.endpoint(
+        f"(SELECT * {_where(scan, 'failed')} AND f_texts IS NOT NULL)", _prefixed(scan, scan.target or "NULL")
+    )
     con.execute(
-        f"INSERT INTO sum_fail SELECT f__ts, true, {kind} AS kind, {dimensions}, NULL, n FROM {relation}"
-        " WHERE kind IS NOT NULL"
+        f"INSERT INTO sum_fail SELECT {_prefixed(scan, ts)}, true, {kind} AS kind, {dimensions}, NULL, n"
+        f" FROM {relation} WHERE kind IS NOT NULL"
     )
 
 
@@ -425,7 +449,7 @@ def _read_retry(con: duckdb.DuckDBPyConnection, scan: _Plan, plan: SqlFormat, st
     from upstreamkit.analyze.engine import FileStats, create_events, load_python_lines  # noqa: PLC0415 - a cycle
 
     create_events(con)
-    lines = f"SELECT _line AS line FROM (SELECT _line, unnest(range(n_retry)) {_where(scan, 'retry', 'n_retry')})"
+    lines = f"SELECT _line AS line FROM (SELECT _line, unnest(range(n_retry)) {_where(scan, 'failed', 'n_retry')})"
     counted = FileStats(path=stats.path, format=stats.format)
     leftovers = read_lines_with_sql(con, lines, plan, counted, file_index=0)
     load_python_lines(con, leftovers, scan.fmt, counted, credential_field=scan.credential_field, file_index=0)
