@@ -3,7 +3,8 @@
 nginx writes one 502 for a refused connection, a reset, a closed one or a failed TLS handshake; its access log
 line says "502" (read as ``upstream_outage``), its error log says ``connect() failed (111: Connection refused)``
 for the same request. When a run has both, each failed request whose kind came from its status alone takes
-the cause the error log gave for the same endpoint within a second (its most frequent one there), so the
+the cause the error log gave for the same endpoint within a second (its most frequent one there; of two as
+frequent, the first by name, so that a run gives the same answer every time), so the
 incident reads "connection refused", not "outage". One pass, linear: the error events are grouped per endpoint
 and second first (each also counts for the seconds on either side: whole-second timestamps round apart).
 """
@@ -26,7 +27,7 @@ def explain_requests(con: Any) -> int:
         f"""
         UPDATE events SET kind = causes.kind
         FROM (
-            SELECT endpoint, second, arg_max(kind, lines) AS kind
+            SELECT endpoint, second, first(kind ORDER BY lines DESC, kind) AS kind
             FROM (
                 SELECT endpoint, CAST(floor(ts) AS BIGINT) + shift AS second, kind, count(*) AS lines
                 FROM events, (VALUES (-1), (0), (1)) AS shifts(shift)
