@@ -35,15 +35,15 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock. A zero or negative wait returns at once: ``time.sleep(0)`` alone costs ~74 µs."""
+    """The real clock. A zero or negative wait returns at once: ``time.sleep(0)`` alone costs ~74 µs.
 
-    def monotonic(self) -> float:
-        """``time.monotonic()``."""
-        return time.monotonic()
+    ``monotonic()`` is ``time.monotonic()`` and ``time()`` is ``time.time()``, the functions themselves: the
+    transport reads the clock two or three times a request, and a Python method around each cost ~1k
+    instructions apiece (bench/RESULTS.md, transport overhead).
+    """
 
-    def time(self) -> float:
-        """``time.time()``."""
-        return time.time()
+    monotonic = staticmethod(time.monotonic)
+    time = staticmethod(time.time)
 
     def sleep(self, seconds: float) -> None:
         """``time.sleep`` for positive waits only."""

@@ -8,6 +8,7 @@ import itertools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -69,22 +70,16 @@ def should_read_body(response: httpx.Response) -> bool:
 _KEYS: dict[tuple[object, ...], str] = {}
 
 
-def _key_fields(url: httpx.URL) -> tuple[object, ...]:
-    """What ``scheme://host:port`` is made of, as cheaply as httpx gives it: its parsed reference's fields
-    (private, read with a fallback; ``url.netloc`` builds bytes on every call), else the public properties.
-    tests/adapters check that both name the same upstream."""
-    ref = getattr(url, "_uri_reference", None)
-    if ref is not None:
-        try:
-            return (ref.scheme, ref.host, ref.port)
-        except AttributeError:
-            pass
-    return (url.raw_scheme, url.netloc)
-
-
 def upstream_key(url: httpx.URL) -> str:
     """``scheme://host:port``: the key of per-upstream state and the label of metrics."""
-    raw = _key_fields(url)
+    # Cached by what the key is made of, read as cheaply as httpx gives it: its parsed reference's fields
+    # (private, read with a fallback; ``url.netloc`` builds bytes on every call), else the public properties.
+    # tests/adapters check that both name the same upstream.
+    ref: Any = getattr(url, "_uri_reference", None)
+    try:
+        raw: tuple[object, ...] = (ref.scheme, ref.host, ref.port)
+    except AttributeError:  # no such reference (None has no scheme), or one without these fields
+        raw = (url.raw_scheme, url.netloc)
     key = _KEYS.get(raw)
     if key is None:
         scheme = url.scheme
@@ -95,21 +90,19 @@ def upstream_key(url: httpx.URL) -> str:
     return key
 
 
-class _RequestIds:
-    """Request ids: a random per-process prefix and a counter, 32 hex digits like a uuid4's hex.
-
-    ``uuid.uuid4()`` reads 16 bytes from the OS for every request (~2 µs); ids need to be unique, not secret.
-    """
-
-    def __init__(self) -> None:
-        self._prefix = os.urandom(8).hex()
-        self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
-
-    def __call__(self) -> str:
-        return f"{self._prefix}{next(self._counter):016x}"  # 2**32 start + 2**63 calls: never past 16 digits
+# Request ids: a random per-process prefix and a counter, 32 hex digits like a uuid4's hex. ``uuid.uuid4()``
+# reads 16 bytes from the OS for every request (~2 µs); ids need to be unique, not secret. The counter holds
+# the prefix in its top 64 bits (the top one set, so hex() always gives 32 digits) and counts from a random
+# 32-bit start in the low 64 (2**32 + 2**63 calls never carry into the prefix): hex() of one int is the
+# cheapest way to print it, half an f-string with a format spec.
+_REQUEST_IDS = itertools.count(
+    ((int.from_bytes(os.urandom(8), "big") | 1 << 63) << 64) + int.from_bytes(os.urandom(4), "big")
+)
 
 
-new_request_id = _RequestIds()
+def new_request_id() -> str:
+    """A new request id: 32 hex digits, unique in this process and, by its random prefix, across processes."""
+    return hex(next(_REQUEST_IDS))[2:]
 
 
 def map_stream_error(exc: Exception, request: httpx.Request, request_id_header: str) -> UpstreamError:
@@ -130,9 +123,9 @@ def success(status: int) -> Outcome:
 PLAIN_SUCCESS = success(200)
 
 
-def is_read(response: httpx.Response) -> bool:
+def read_body(response: httpx.Response) -> bytes:
+    """The body the transport read, or b"" when the caller streams it."""
     try:
-        _ = response.content
+        return response.content
     except httpx.ResponseNotRead:
-        return False
-    return True
+        return b""

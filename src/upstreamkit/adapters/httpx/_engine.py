@@ -33,8 +33,8 @@ from upstreamkit.adapters.httpx._commands import (
     Refresh,
     Send,
     Sleep,
-    is_read,
     new_request_id,
+    read_body,
     success,
     upstream_key,
 )
@@ -71,12 +71,10 @@ PASS_THROUGH = frozenset({ErrorKind.HTTP_REQUEST_ERROR, ErrorKind.PAYLOAD_REJECT
 _TIMEOUT_PARTS = ("connect", "read", "write", "pool")
 
 
-@dataclass(slots=True)
-class Quick:
-    """A first attempt prepared by :meth:`Engine.quick_start`: its upstream's state and its start time."""
-
-    state: UpstreamState
-    started: float
+Quick = tuple[UpstreamState, float, Clock]
+"""A first attempt prepared by :meth:`Engine.quick_start`: its upstream's state, its start time and the clock
+it was read on (its end is read on the same one). A tuple, not a dataclass: making an instance of a class
+costs as much as a Python call, and this is made on every request."""
 
 
 @dataclass(slots=True)
@@ -195,10 +193,19 @@ class Engine:
         extensions = request.extensions
         if self.auth is not None or self.hooks or EXTENSION in extensions:
             return None
-        timeout = extensions.get("timeout")
         limit = self._first_limit
-        if limit is not None and _longest(timeout) > limit:
-            return None  # some part of the caller's timeout is longer than the policy allows: _prepare caps it
+        if limit is not None:
+            # `_longest(timeout) > limit` without the call (httpx's timeout is a dict of four numbers): when some
+            # part of the caller's timeout is longer than the policy allows, _prepare caps it. A None part (max()
+            # cannot compare it), an empty dict or no dict is inf to _longest. tests/adapters check they agree.
+            timeout = extensions.get("timeout")
+            if not isinstance(timeout, dict):
+                return None
+            try:
+                if max(timeout.values()) > limit:
+                    return None
+            except (TypeError, ValueError):
+                return None
         clock = self._clock if self._clock is not None else get_clock()  # self.clock, without the property call
         now = clock.monotonic()
         upstream, _, _ = self._identify(request)
@@ -208,20 +215,23 @@ class Engine:
             return None
         if budget is not None:
             budget.record_request(now)
-        return Quick(state, now)
+        return state, now, clock
 
     def quick_finish(self, quick: Quick, result: httpx.Response | BaseException) -> httpx.Response | None:
         """The response when the quick attempt is a plain success (recorded as such), else None: then the
         driver hands the result to :meth:`run` with ``resume``, which takes it as the first attempt."""
         if isinstance(result, BaseException) or not 200 <= result.status_code < 300:
             return None
-        body = result.content if is_read(result) else b""
+        try:  # read_body(result), without the call
+            body = result.content
+        except httpx.ResponseNotRead:  # a streamed body: the caller reads it
+            body = b""
         if not teaches_nothing(result.headers) or not is_plain_success(result.status_code, (), body):
             return None
-        state = quick.state
+        state, started, clock = quick
         if state.breaker is not None:
-            done = (self._clock if self._clock is not None else get_clock()).monotonic()
-            state.breaker.record_success(done, done - quick.started)
+            done = clock.monotonic()
+            state.breaker.record_success(done, done - started)
         if state.budget is not None:
             state.budget.record_success()
         return result
@@ -268,7 +278,7 @@ class Engine:
         if isinstance(result, BaseException):
             return classify_exception(result), None
         headers = result.headers
-        body = result.content if is_read(result) else b""
+        body = read_body(result)
         names = lower_names(headers)
         if is_plain_success(result.status_code, names, body):
             return PLAIN_SUCCESS if result.status_code == 200 else success(result.status_code), result
@@ -325,7 +335,8 @@ class Engine:
         if resume is None:
             call = self._start(request, clock.monotonic())
         else:
-            call = self._start(request, resume[0].started, deposit=False)
+            _, started, _ = resume[0]
+            call = self._start(request, started, deposit=False)
         policy, deadline = call.policy, call.deadline
         attempt = 0
         previous_delay: float | None = None
