@@ -73,8 +73,8 @@ _TIMEOUT_PARTS = ("connect", "read", "write", "pool")
 
 Quick = tuple[UpstreamState, float, Clock]
 """A first attempt prepared by :meth:`Engine.quick_start`: its upstream's state, its start time and the clock
-it was read on (its end is read on the same one). A tuple, not a dataclass: making an instance of a class
-costs as much as a Python call, and this is made on every request."""
+it was read on (its end is read on the same one). A tuple, not a dataclass: on Python 3.11 making a class
+instance costs ~2k instructions (the call goes through C), a tuple next to nothing, and one is made per request."""
 
 
 @dataclass(slots=True)
