@@ -31,19 +31,17 @@ Exactness, the Python reader being the definition:
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from upstreamkit.analyze.csvformat import CsvLayout, csv_layout
+from upstreamkit.analyze.csvformat import csv_layout
 from upstreamkit.analyze.formats import MAX_LINE, LogFormat
+from upstreamkit.analyze.scanplan import COLUMN, EXTRA_COLUMNS, ScanPlan, all_of, columns_of
 from upstreamkit.analyze.sqlformat import (
     SqlFormat,
     credential_value,
     int_value,
     kind_of,
-    normalized_path,
     number_value,
     origin,
     sql_format,
@@ -52,7 +50,6 @@ from upstreamkit.analyze.sqlformat import (
     time_value,
 )
 from upstreamkit.analyze.sqlread import holds_any, read_lines_with_sql, run_watched
-from upstreamkit.analyze.steps import status_kinds
 from upstreamkit.analyze.tables import DIMENSIONS, compact, tables_from_events
 
 if TYPE_CHECKING:
@@ -62,22 +59,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EXTRA_COLUMNS", "summarize"]
 
-EXTRA_COLUMNS = 16
-"""Columns past the format's for the tokens of per-attempt lists (``502, 502`` is two tokens: ingress-nginx's
-four lists of four attempts make twelve more); a row that fills the last of them may have had more, which the
-tokenizer drops: the file then goes the exact way."""
-_COLUMN = re.compile(r"\bcolumn\d\d\b")
 _GZIP_MAGIC = b"\x1f\x8b"
 _PRINTABLE = "'[ -~]*'"
-
-
-def _columns(expression: str) -> list[str]:
-    """The CSV columns an expression reads, in order, once each."""
-    return list(dict.fromkeys(_COLUMN.findall(expression)))
-
-
-def _and(conditions: list[str]) -> str:
-    return "coalesce(" + " AND ".join(conditions) + ", false)" if conditions else "true"
 
 
 def _plain_file(path: str) -> bool:
@@ -86,175 +69,6 @@ def _plain_file(path: str) -> bool:
         if handle.read(2) in (_GZIP_MAGIC, b""):
             return False
     return not holds_any(path, (b"\r", b"\x00"))
-
-
-@dataclass(frozen=True, slots=True)
-class _Set:
-    """One grouping set: its name and key columns (names in the scan's relation)."""
-
-    name: str
-    keys: tuple[str, ...]
-
-
-def _layers(source: str, layers: list[str]) -> str:
-    """Each SELECT reads the one before it (``{prev}``), the first ``source``: a value computed in one layer is
-    computed once (an expression written inside another is evaluated as many times as it is written)."""
-    query = source
-    for layer in layers:
-        query = f"({layer.replace('{prev}', query)})"
-    return query
-
-
-def latency_columns(scan: _Plan) -> list[str]:
-    """The CSV columns of the latency fields (not a failed row's: the failed set does not need them)."""
-    fields = [scan.value[column] for column in ("upstream_ms", "duration_ms") if column in scan.value]
-    return [column for value in fields for column in _columns(value)]
-
-
-class _Plan:
-    """The scan statement of one format and the queries that read its groups."""
-
-    def __init__(self, fmt: LogFormat, layout: CsvLayout, fields: dict[str, str], credential_field: str | None) -> None:
-        self.fmt, self.layout, self.credential_field = fmt, layout, credential_field
-        self.value = {column: layout.fields[name] for column, name in fields.items() if name in layout.fields}
-        self.status = self.value.get("status")
-        self.time = layout.fields[fmt.time_field]
-        self.dimensions = {
-            column: self.value[column]
-            for column in ("upstream", "credential", "gateway", "client")
-            if column in self.value
-        }
-        self.target = self.value.get("endpoint", self.value.get("request"))
-        latency = [self.value[column] for column in ("upstream_ms", "duration_ms") if column in self.value]
-        # Each grouping set is one more pass over DuckDB's copy of the rows: the status, the latency texts and the
-        # upstream share one (an upstream's latencies are its own: a few thousand groups, not their product); the
-        # failed rows and the rows read again share another (each is NULL where the other is not).
-        small = [*(_columns(self.status) if self.status else []), *(c for v in latency for c in _columns(v))]
-        small += _columns(self.dimensions.pop("upstream")) if "upstream" in self.dimensions else []
-        self.small_upstream = "upstream" in self.value
-        sets = [
-            _Set("time", tuple(_columns(self.time))),
-            _Set("small", tuple(dict.fromkeys(small))),
-            _Set("endpoint", tuple(_columns(self.target)) if self.target else ()),
-            *(_Set(column, tuple(_columns(value))) for column, value in self.dimensions.items()),
-        ]
-        failed_keys = dict.fromkeys(key for item in sets for key in item.keys if key not in latency_columns(self))
-        # a failed row's texts in one list (NULL for the other rows: one column, not one per text, in DuckDB's
-        # copy of the rows that GROUPING SETS makes)
-        sets.append(_Set("failed", ("f_texts", "_line")))
-        self.sets = [item for item in sets if item.keys]
-        self.failed_texts = list(failed_keys)
-        self.keys = list(dict.fromkeys(key for item in self.sets for key in item.keys))
-        # a condition is checked on the distinct texts when every column it reads is a key of one set
-        self.per_row: list[str] = []
-        self.per_set: dict[str, list[str]] = {item.name: [] for item in self.sets}
-        read_in_part = {layout.fields[fields[column]] for column in ("request", "method") if column in fields}
-        for check in (*layout.checks, *layout.texts):
-            used = set(_columns(check))
-            home = next((item.name for item in self.sets[:-1] if used <= set(item.keys)), None)
-            if home is not None:
-                self.per_set[home].append(check)
-            elif check not in layout.texts or not any(f"({value}," in check for value in read_in_part):
-                self.per_row.append(check)
-            # else: the printable check of the request (or method), which the steps read only the target of:
-            # the endpoint made of it is checked instead (_conditions)
-
-    @property
-    def upstream(self) -> str | None:
-        """The upstream field's value over the CSV columns (counted in the ``small`` set)."""
-        return self.value.get("upstream")
-
-    def failed(self, status: str | None) -> str:
-        """Whether the status text ``status`` (three digits: checked on the distinct texts) is a failure's:
-        the status ranges of steps.status_kinds compared as text, no number made per row."""
-        if status is None:
-            return "false"
-        ranges: list[list[int]] = []
-        for code in sorted(status_kinds()):
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1][1] = code
-            else:
-                ranges.append([code, code])
-        tests = [
-            f"{status} = '{low:03d}'" if low == high else f"{status} BETWEEN '{low:03d}' AND '{high:03d}'"
-            for low, high in ranges
-        ]
-        return "coalesce(" + " OR ".join(tests) + ", false)"
-
-    def statement(self, source: str) -> str:
-        """The scan: ``CREATE TABLE upstreamkit_scan AS`` the groups of ``source`` (the CSV columns)."""
-        layout = self.layout
-        last, extra = f"column{layout.columns - 1:02d}", f"column{layout.columns:02d}"
-        quoted = _columns(" ".join(part for part in layout.line.split(" || ' ' || ") if part.startswith("'\"'")))
-        extras = [f"column{index:02d}" for index in range(layout.columns, layout.columns + EXTRA_COLUMNS)]
-        clean = _and([*self.per_row, f"{last} IS NOT NULL", f"{extra} IS NULL"])
-        # A row rebuilt as its line must be the line (the tokenizer is strict: a quote out of place is an error,
-        # and the file goes the exact way): every quoted column read (an unquoted empty field is NULL), all the
-        # format's columns there, and extra tokens only from per-attempt lists: every column before the first
-        # list passes its checks (the same tokens as a row without lists), and no quoted column after it.
-        before = [
-            check
-            for check in (*layout.checks, *layout.texts)
-            if all(int(column[6:]) < layout.list_start for column in _columns(check))
-        ]
-        lists = _and(before) if layout.lists_last else "false"
-        faithful = [f"{column} IS NOT NULL" for column in [*quoted, last]]
-        faithful.append(f"({extra} IS NULL OR {lists})")
-        line = f"concat_ws(' ', {layout.line}, {', '.join(extras)})"
-        layers = [
-            (
-                f"SELECT {', '.join(layout.names + extras)}, {clean} AS _clean,"
-                f" {self.failed(self.status)} AS _failed FROM {{prev}}"
-            ),
-            (
-                f"SELECT *, CASE WHEN _clean AND _failed THEN [{', '.join(self.failed_texts)}] END AS f_texts,"
-                f" CASE WHEN NOT _clean THEN {line} END AS _line,"
-                f" CASE WHEN _clean THEN false ELSE NOT {_and(faithful)} END AS _unsure,"
-                f" {extras[-1]} IS NOT NULL AS _overflow FROM {{prev}}"
-            ),
-        ]
-        grouping = ", ".join("(" + ", ".join(item.keys) + ")" for item in self.sets)
-        return (
-            f"CREATE OR REPLACE TEMP TABLE upstreamkit_scan AS SELECT GROUPING({', '.join(self.keys)}) AS g,"
-            f" {', '.join(self.keys)}, count(*) FILTER (WHERE _clean) AS n,"
-            " count(*) FILTER (WHERE _clean AND _failed) AS n_failed, count(*) FILTER (WHERE NOT _clean)"
-            " AS n_retry, count(*) AS n_rows, bool_or(_unsure) AS unsure, bool_or(_overflow) AS overflow"
-            f" FROM {_layers(source, layers)} GROUP BY GROUPING SETS ({grouping})"
-        )
-
-    def endpoint(self, relation: str, target: str) -> str:
-        """``relation`` with column ``_endpoint``: steps' endpoint of the request (or endpoint) text ``target``.
-
-        steps.request_line: the request's text, its first two words (split on " "), the target's path when
-        absolute; a request of one word, "" or "-" has none. A format with an endpoint field gives it as is."""
-        if self.target is None:
-            return f"(SELECT *, NULL::VARCHAR AS _endpoint FROM {relation})"
-        if "endpoint" in self.value:
-            layers = [f"SELECT *, {target} AS _whole FROM {{prev}}"]
-        else:
-            rest = "substr(_request, strpos(_request, ' ') + 1)"
-            word = f"CASE WHEN strpos({rest}, ' ') > 0 THEN left({rest}, strpos({rest}, ' ') - 1) ELSE {rest} END"
-            after = "substr(_target, strpos(_target, '://') + 3)"
-            path = f"CASE WHEN strpos({after}, '/') > 0 THEN substr({after}, strpos({after}, '/') + 1) ELSE '' END"
-            layers = [
-                f"SELECT *, {text_value(target)} AS _request FROM {{prev}}",
-                f"SELECT *, CASE WHEN strpos(_request, ' ') > 0 THEN {word} END AS _target FROM {{prev}}",
-                (
-                    f"SELECT *, CASE WHEN strpos(_target, '://') > 0 THEN '/' || {path} ELSE _target END AS _whole"
-                    " FROM {prev}"
-                ),
-            ]
-        layers += [
-            f"SELECT *, {text_value('_whole')} AS _path FROM {{prev}}",
-            f"SELECT *, {normalized_path('_path')} AS _endpoint FROM {{prev}}",
-        ]
-        return _layers(relation, layers)
-
-    def mask(self, name: str) -> int:
-        """The GROUPING() value of set ``name``: a bit per key, set where the key is not grouped."""
-        item = next(item for item in self.sets if item.name == name)
-        width = len(self.keys)
-        return sum(1 << (width - 1 - index) for index, key in enumerate(self.keys) if key not in item.keys)
 
 
 def summarize(
@@ -282,7 +96,7 @@ def summarize(
     resolved = str(Path(path).resolve())
     if layout is None or not _plain_file(resolved):
         return False
-    scan = _Plan(fmt, layout, fields, credential_field)
+    scan = ScanPlan(fmt, layout, fields, credential_field)
     try:
         return _summarize(con, scan, plan, resolved, stats, progress=progress)
     except duckdb.Error:
@@ -304,7 +118,7 @@ def _source(path: str, columns: int) -> str:
 
 def _summarize(
     con: duckdb.DuckDBPyConnection,
-    scan: _Plan,
+    scan: ScanPlan,
     plan: SqlFormat,
     path: str,
     stats: FileStats,
@@ -332,14 +146,14 @@ def _summarize(
     return True
 
 
-def _where(scan: _Plan, name: str, count: str = "n") -> str:
+def _where(scan: ScanPlan, name: str, count: str = "n") -> str:
     return f"FROM upstreamkit_scan WHERE g = {scan.mask(name)} AND {count} > 0"
 
 
-def _groups_valid(con: duckdb.DuckDBPyConnection, scan: _Plan) -> bool:
+def _groups_valid(con: duckdb.DuckDBPyConnection, scan: ScanPlan) -> bool:
     """Whether every counted group's texts pass the conditions the regex statement puts on them."""
     if scan.target is not None:  # the endpoints, made once: checked here, counted by _insert_groups
-        columns = ", ".join([*_columns(scan.target), "n", "n_failed"])
+        columns = ", ".join([*columns_of(scan.target), "n", "n_failed"])
         relation = scan.endpoint(f"(SELECT {columns} {_where(scan, 'endpoint')})", scan.target)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE upstreamkit_endpoints AS SELECT {columns}, _endpoint FROM {relation}"
@@ -349,13 +163,13 @@ def _groups_valid(con: duckdb.DuckDBPyConnection, scan: _Plan) -> bool:
         if not conditions or name not in scan.per_set:
             continue
         relation = "upstreamkit_endpoints" if name == "endpoint" else f"(SELECT * {_where(scan, name)})"
-        row = con.execute(f"SELECT count(*) FROM {relation} WHERE NOT {_and(conditions)}").fetchone()
+        row = con.execute(f"SELECT count(*) FROM {relation} WHERE NOT {all_of(conditions)}").fetchone()
         if row is None or row[0]:
             return False
     return True
 
 
-def _conditions(scan: _Plan) -> dict[str, list[str]]:
+def _conditions(scan: ScanPlan) -> dict[str, list[str]]:
     """Per grouping set, the conditions on its texts."""
     conditions = {name: list(checks) for name, checks in scan.per_set.items()}
     ts, time_checks = time_value(scan.time, scan.fmt.time_format)
@@ -375,9 +189,9 @@ def _conditions(scan: _Plan) -> dict[str, list[str]]:
     return conditions
 
 
-def _prefixed(scan: _Plan, expression: str) -> str:
-    """``expression`` over the failed set's texts (``f_texts[2]`` for the second of :attr:`_Plan.failed_texts`)."""
-    return _COLUMN.sub(lambda match: f"f_texts[{scan.failed_texts.index(match.group(0)) + 1}]", expression)
+def _prefixed(scan: ScanPlan, expression: str) -> str:
+    """``expression`` over the failed set's texts (``f_texts[2]`` for the second of :attr:`ScanPlan.failed_texts`)."""
+    return COLUMN.sub(lambda match: f"f_texts[{scan.failed_texts.index(match.group(0)) + 1}]", expression)
 
 
 def _dimension_value(column: str, value: str) -> str:
@@ -388,7 +202,7 @@ def _dimension_value(column: str, value: str) -> str:
     return text_value(value)
 
 
-def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
+def _insert_groups(con: duckdb.DuckDBPyConnection, scan: ScanPlan) -> None:
     """The groups' counts into the summary tables, read by the regex statement's expressions."""
 
     def split(name: str, relation: str | None = None) -> str:
@@ -444,7 +258,7 @@ def _insert_groups(con: duckdb.DuckDBPyConnection, scan: _Plan) -> None:
     )
 
 
-def _read_retry(con: duckdb.DuckDBPyConnection, scan: _Plan, plan: SqlFormat, stats: FileStats) -> dict[str, int]:
+def _read_retry(con: duckdb.DuckDBPyConnection, scan: ScanPlan, plan: SqlFormat, stats: FileStats) -> dict[str, int]:
     """The rows that are not plainly of the format, as their lines, read the exact way; their counts."""
     from upstreamkit.analyze.engine import FileStats, create_events, load_python_lines  # noqa: PLC0415 - a cycle
 
