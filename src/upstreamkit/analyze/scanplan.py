@@ -82,7 +82,6 @@ class ScanPlan:
         # failed rows and the rows read again share another (each is NULL where the other is not).
         small = [*(columns_of(self.status) if self.status else []), *(c for v in latency for c in columns_of(v))]
         small += columns_of(self.dimensions.pop("upstream")) if "upstream" in self.dimensions else []
-        self.small_upstream = "upstream" in self.value
         sets = [
             GroupingSet("time", tuple(columns_of(self.time))),
             GroupingSet("small", tuple(dict.fromkeys(small))),

@@ -136,7 +136,10 @@ def _summarize(
     if total is None or total[0] is None:
         return False
     clean, retry, unsure, overflow = total
-    if unsure or overflow or not _groups_valid(con, scan):
+    if unsure or overflow:
+        return False
+    _endpoints(con, scan)
+    if not _groups_valid(con, scan):
         return False
     _insert_groups(con, scan)
     counts = _read_retry(con, scan, plan, stats) if retry else {}
@@ -150,15 +153,19 @@ def _where(scan: ScanPlan, name: str, count: str = "n") -> str:
     return f"FROM upstreamkit_scan WHERE g = {scan.mask(name)} AND {count} > 0"
 
 
+def _endpoints(con: duckdb.DuckDBPyConnection, scan: ScanPlan) -> None:
+    """Table ``upstreamkit_endpoints``: the endpoint set's groups with their endpoints, made once (checked by
+    :func:`_groups_valid`, counted by :func:`_insert_groups`); the scan table keeps the other sets."""
+    if scan.target is None:
+        return
+    columns = ", ".join([*columns_of(scan.target), "n", "n_failed"])
+    relation = scan.endpoint(f"(SELECT {columns} {_where(scan, 'endpoint')})", scan.target)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE upstreamkit_endpoints AS SELECT {columns}, _endpoint FROM {relation}")
+    con.execute(f"DELETE FROM upstreamkit_scan WHERE g = {scan.mask('endpoint')}")  # most of its rows
+
+
 def _groups_valid(con: duckdb.DuckDBPyConnection, scan: ScanPlan) -> bool:
     """Whether every counted group's texts pass the conditions the regex statement puts on them."""
-    if scan.target is not None:  # the endpoints, made once: checked here, counted by _insert_groups
-        columns = ", ".join([*columns_of(scan.target), "n", "n_failed"])
-        relation = scan.endpoint(f"(SELECT {columns} {_where(scan, 'endpoint')})", scan.target)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE upstreamkit_endpoints AS SELECT {columns}, _endpoint FROM {relation}"
-        )
-        con.execute(f"DELETE FROM upstreamkit_scan WHERE g = {scan.mask('endpoint')}")  # most of its rows
     for name, conditions in _conditions(scan).items():
         if not conditions or name not in scan.per_set:
             continue
@@ -227,23 +234,20 @@ def _insert_groups(con: duckdb.DuckDBPyConnection, scan: ScanPlan) -> None:
             f"INSERT INTO sum_latency SELECT ms, sum(n) FROM (SELECT coalesce({', '.join(latency)}) AS ms, n"
             f" {_where(scan, 'small')}) WHERE ms IS NOT NULL GROUP BY ALL"
         )
+    # each dimension's keys from its own set; the upstream's from the set it shares with the status
     keys = {column: _dimension_value(column, value) for column, value in scan.dimensions.items()}
+    sets = dict.fromkeys(keys)
     if scan.upstream is not None:
-        key = _dimension_value("upstream", scan.upstream)
-        con.execute(
-            f"INSERT INTO sum_keys SELECT 'upstream', {key} AS key, true, failed, sum(rows) FROM {split('small')}"
-            " WHERE key IS NOT NULL AND rows > 0 GROUP BY ALL"
-        )
-        keys["upstream"] = key
-    insert = {column: key for column, key in keys.items() if column != "upstream"}
+        keys["upstream"], sets["upstream"] = _dimension_value("upstream", scan.upstream), "small"
     if scan.target is not None:
         con.execute(
             f"INSERT INTO sum_keys SELECT 'endpoint', _endpoint, true, failed, sum(rows)"
             f" FROM {split('endpoint', 'upstreamkit_endpoints')} WHERE _endpoint IS NOT NULL AND rows > 0 GROUP BY ALL"
         )
-    for column, key in insert.items():
+    for column, key in keys.items():
+        source = split(sets[column] or column)
         con.execute(
-            f"INSERT INTO sum_keys SELECT '{column}', {key} AS key, true, failed, sum(rows) FROM {split(column)}"
+            f"INSERT INTO sum_keys SELECT '{column}', {key} AS key, true, failed, sum(rows) FROM {source}"
             " WHERE key IS NOT NULL AND rows > 0 GROUP BY ALL"
         )
     kind = kind_of(int_value(_prefixed(scan, scan.status))) if scan.status else "NULL::VARCHAR"
