@@ -18,7 +18,7 @@ from upstreamkit.analyze.incidents import Bucket, Span, failing_spans
 from upstreamkit.analyze.options import AnalyzeOptions, AnalyzeUsageError, rfc3339
 from upstreamkit.analyze.sources import SourceError, open_lines
 from upstreamkit.analyze.summary import summarize
-from upstreamkit.analyze.tables import DIMENSIONS, create_tables, quantiles, tables_from_events
+from upstreamkit.analyze.tables import DIMENSIONS, create_tables, duckdb_blend, quantiles, tables_from_events
 from upstreamkit.analyze.templates import TemplateMiner
 
 __all__ = ["DIMENSIONS", "MAX_BUCKETS", "analyze"]
@@ -160,7 +160,7 @@ def _series(con: Any, basis: str, bucket_s: float, first: float, last: float) ->
 
 def _latency(con: Any) -> dict[str, float | None]:
     histogram = con.execute("SELECT ms, sum(n)::BIGINT FROM sum_latency GROUP BY ms ORDER BY ms").fetchall()
-    values = quantiles(histogram, (0.5, 0.95, 0.99))
+    values = quantiles(histogram, (0.5, 0.95, 0.99), duckdb_blend(con))
     return {name: _round(value, 3) for name, value in zip(("p50", "p95", "p99"), values, strict=True)}
 
 

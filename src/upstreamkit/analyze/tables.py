@@ -22,10 +22,10 @@ Adding is ``INSERT`` then :func:`compact` (the same keys summed). The tables:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["DIMENSIONS", "TABLES", "compact", "create_tables", "quantiles", "tables_from_events"]
+__all__ = ["DIMENSIONS", "TABLES", "compact", "create_tables", "duckdb_blend", "quantiles", "tables_from_events"]
 
 DIMENSIONS = ("endpoint", "upstream", "credential", "gateway", "client")
 TABLES: dict[str, dict[str, str]] = {
@@ -73,10 +73,17 @@ def compact(con: Any) -> None:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {keys}, sum(n)::BIGINT AS n FROM {table} GROUP BY ALL")
 
 
-def quantiles(histogram: Sequence[tuple[float, int]], points: Sequence[float]) -> list[float | None]:
+def quantiles(
+    histogram: Sequence[tuple[float, int]],
+    points: Sequence[float],
+    blend: Callable[[float, float, float], float] | None = None,
+) -> list[float | None]:
     """DuckDB's ``quantile_cont(value, points)`` over the values that ``histogram`` ((value, count), sorted
-    by value) counts: the same interpolation (``lo + (hi - lo) * d`` between the values at ``floor`` and
-    ``ceil`` of ``(n - 1) * point``), so the figures are those of the query over every row."""
+    by value) counts: between the values at ``floor`` and ``ceil`` of ``(n - 1) * point``, ``blend(lo, hi, d)``
+    with ``d`` the fraction. DuckDB's own blend is ``lo * (1 - d) + hi * d`` as its compiler arranged the
+    floating-point steps: :func:`duckdb_blend` has DuckDB compute it, so the figures equal the query's over every
+    row on any build (tests/analyze/test_tables.py); without one, Python's is used (the same to the last bit or
+    two)."""
     total = sum(count for _, count in histogram)
     if total == 0:
         return [None for _ in points]
@@ -85,8 +92,25 @@ def quantiles(histogram: Sequence[tuple[float, int]], points: Sequence[float]) -
         position = (total - 1) * point
         low_index, high_index = math.floor(position), math.ceil(position)
         low, high = _value_at(histogram, low_index), _value_at(histogram, high_index)
-        result.append(low if low_index == high_index else low + (high - low) * (position - low_index))
+        weight = position - low_index
+        if low_index == high_index:
+            result.append(low)
+        else:
+            result.append(blend(low, high, weight) if blend else low * (1.0 - weight) + high * weight)
     return result
+
+
+def duckdb_blend(con: Any) -> Callable[[float, float, float], float]:
+    """``blend`` for :func:`quantiles` computed by DuckDB itself: ``quantile_cont`` over the two values at
+    ``d`` (for two values DuckDB's position is ``1 * d``: exactly ``d``)."""
+
+    def blend(low: float, high: float, weight: float) -> float:
+        row = con.execute(
+            "SELECT quantile_cont(v, ?) FROM (VALUES (?), (?)) AS pair(v)", [weight, low, high]
+        ).fetchone()
+        return float(row[0])
+
+    return blend
 
 
 def _value_at(histogram: Sequence[tuple[float, int]], index: int) -> float:
