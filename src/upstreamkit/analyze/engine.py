@@ -122,7 +122,8 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def _create(con: duckdb.DuckDBPyConnection) -> None:
+def create_events(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty ``events`` table, as the loaders fill it (with the working columns ``state`` and ``line``)."""
     columns = ", ".join(f"{column} {_TYPES.get(column, 'VARCHAR')}" for column in COLUMNS)
     # while files load, a row also says what became of its line (sqlformat.State) and keeps the lines left to
     # Python; every row left at the end is an event, and the two columns go
@@ -145,7 +146,7 @@ def load_events(
     ``custom_format`` is ``--log-format`` compiled: tried first by ``auto``, and what ``nginx`` means. nginx-family
     files are read by DuckDB itself (:mod:`.sqlread`); the other formats, and the lines SQL leaves to Python, by
     the Python reader."""
-    _create(con)
+    create_events(con)
     all_stats: list[FileStats] = []
     with tempfile.TemporaryDirectory(prefix="upstreamkit-analyze-") as scratch:
         staged = Path(scratch) / "events.csv"
@@ -190,11 +191,6 @@ def _insert_staged(con: duckdb.DuckDBPyConnection, staged: Path) -> None:
         " escape = '\"', columns = $columns, auto_detect = false)".replace("$columns", _struct(columns)),
         [str(staged)],
     )
-
-
-def create_events(con: duckdb.DuckDBPyConnection) -> None:
-    """An empty ``events`` table, as the loaders fill it (with the working columns ``state`` and ``line``)."""
-    _create(con)
 
 
 def load_python_lines(

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from upstreamkit.analyze.csvformat import CsvLayout
 from upstreamkit.analyze.formats import LogFormat
-from upstreamkit.analyze.sqlformat import normalized_path, text_value
-from upstreamkit.analyze.steps import status_kinds
+from upstreamkit.analyze.sqlformat import normalized_path, status_ranges, text_value
 
 __all__ = ["COLUMN", "EXTRA_COLUMNS", "ScanPlan", "all_of", "columns_of"]
 
@@ -119,15 +118,9 @@ class ScanPlan:
         the status ranges of steps.status_kinds compared as text, no number made per row."""
         if status is None:
             return "false"
-        ranges: list[list[int]] = []
-        for code in sorted(status_kinds()):
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1][1] = code
-            else:
-                ranges.append([code, code])
         tests = [
             f"{status} = '{low:03d}'" if low == high else f"{status} BETWEEN '{low:03d}' AND '{high:03d}'"
-            for low, high in ranges
+            for low, high, _ in status_ranges(by_kind=False)
         ]
         return "coalesce(" + " OR ".join(tests) + ", false)"
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from upstreamkit.analyze.csvformat import CsvLayout, csv_layout
 from upstreamkit.analyze.formats import MAX_LINE, LogFormat
@@ -108,14 +108,21 @@ def _is_number(text: str) -> str:
     )
 
 
-def _kind(status: str) -> str:
-    """The kind a status gives (steps._status_kind), as ranges of statuses with one kind."""
+def status_ranges(*, by_kind: bool) -> list[tuple[int, int, str]]:
+    """The failing statuses (steps.status_kinds) as runs of consecutive codes: of one kind each (``by_kind``), or
+    whatever their kinds (then each run names its first code's kind)."""
     ranges: list[tuple[int, int, str]] = []
     for code, kind in sorted(status_kinds().items()):
-        if ranges and ranges[-1][1] == code - 1 and ranges[-1][2] == kind:
-            ranges[-1] = (ranges[-1][0], code, kind)
+        if ranges and ranges[-1][1] == code - 1 and (not by_kind or ranges[-1][2] == kind):
+            ranges[-1] = (ranges[-1][0], code, ranges[-1][2])
         else:
             ranges.append((code, code, kind))
+    return ranges
+
+
+def _kind(status: str) -> str:
+    """The kind a status gives (steps._status_kind), as ranges of statuses with one kind."""
+    ranges = status_ranges(by_kind=True)
     whens = " ".join(
         f"WHEN {status} = {low} THEN {_quote(kind)}"
         if low == high
@@ -202,6 +209,10 @@ class SqlFormat:
     fast: str | None = None
     """The same over ``{source}`` read by the CSV tokenizer (:mod:`.csvformat`), when the format splits so."""
     csv_columns: int = 0
+    layout: CsvLayout | None = None
+    """The CSV layout :attr:`fast` reads (None when there is none)."""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """Event column -> the format's group, the credential field included."""
 
 
 def _cut(text: str, last_open: int) -> str:
@@ -398,4 +409,6 @@ def sql_format(  # noqa: PLR0915 - one format's columns, in the steps' order
         select=select,
         fast=fast.select if fast is not None else None,
         csv_columns=csv.columns if csv is not None else 0,
+        layout=csv,
+        fields=fields,
     )

@@ -34,7 +34,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from upstreamkit.analyze.csvformat import csv_layout
 from upstreamkit.analyze.formats import MAX_LINE, LogFormat
 from upstreamkit.analyze.scanplan import COLUMN, EXTRA_COLUMNS, ScanPlan, all_of, columns_of
 from upstreamkit.analyze.sqlformat import (
@@ -45,7 +44,6 @@ from upstreamkit.analyze.sqlformat import (
     number_value,
     origin,
     sql_format,
-    text_fields,
     text_value,
     time_value,
 )
@@ -89,14 +87,10 @@ def summarize(
     plan = sql_format(fmt, credential_field)
     if plan is None or plan.fast is None:
         return False
-    fields = dict(fmt.fields)
-    if credential_field:
-        fields["credential"] = credential_field.lstrip("$")
-    layout = csv_layout(fmt, text_fields(fields))
     resolved = str(Path(path).resolve())
-    if layout is None or not _plain_file(resolved):
+    if plan.layout is None or not _plain_file(resolved):
         return False
-    scan = ScanPlan(fmt, layout, fields, credential_field)
+    scan = ScanPlan(fmt, plan.layout, dict(plan.fields), credential_field)
     try:
         return _summarize(con, scan, plan, resolved, stats, progress=progress)
     except duckdb.Error:
