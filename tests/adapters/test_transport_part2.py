@@ -461,3 +461,60 @@ def test_a_probe_does_not_use_up_the_callers_attempts() -> None:
         response = http.get(URL)  # 503 x2 (trips), then probes at 0.5 s, 1.5 s (fail), 3.5 s (succeeds)
     assert response.status_code == 200
     assert upstream.seen == 5  # more than its three attempts reached the upstream: the extra ones were probes
+
+
+# response.elapsed: httpx's Client sets it when the response closes, through the stream it wraps around the
+# transport's; a body the transport reads is closed before that, so the transport sets it (the call's time).
+
+
+def _constant(conn: socket.socket, n: int) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
+    conn.close()
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_elapsed_is_set_as_plain_httpx_sets_it(raw_server: Callable[[Script], RawServer], streamed: bool) -> None:
+    server = raw_server(_constant)
+    for transport in (None, ResilientTransport()):
+        with httpx.Client(transport=transport) as http:
+            if streamed:
+                with http.stream("GET", server.url + "/v1/items") as response:
+                    response.read()
+            else:
+                response = http.get(server.url + "/v1/items")
+        assert response.json() == {"ok": True}
+        assert response.elapsed.total_seconds() >= 0, transport
+
+
+def test_async_elapsed_is_set(raw_server: Callable[[Script], RawServer]) -> None:
+    server = raw_server(_constant)
+
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(transport=AsyncResilientTransport()) as http:
+            return await http.get(server.url + "/v1/items")
+
+    assert asyncio.run(call()).elapsed.total_seconds() >= 0
+
+
+class _SlowThenHealthy:
+    """Each attempt takes 0.25 s of the fake clock; the first answers 503."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock, self.seen = clock, 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen += 1
+        self.clock.advance(0.25)
+        return httpx.Response(503 if self.seen == 1 else 200, json={"ok": self.seen > 1})
+
+
+@pytest.mark.parametrize("retried", [False, True])
+def test_elapsed_is_the_whole_calls_time_retries_and_waits_included(clock: FakeClock, retried: bool) -> None:
+    upstream = _SlowThenHealthy(clock)
+    upstream.seen = 0 if retried else 1
+    policy = RetryPolicy(backoff=Backoff(base=0.5, cap=0.5, jitter="none"))
+    with httpx.Client(transport=ResilientTransport(httpx.MockTransport(upstream), policy=policy)) as http:
+        response = http.get(URL)
+    assert response.status_code == 200
+    # One attempt: 0.25 s. Two: 0.25 + the 0.5 s wait + 0.25.
+    assert response.elapsed.total_seconds() == pytest.approx(1.0 if retried else 0.25)

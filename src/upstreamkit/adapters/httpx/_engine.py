@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from datetime import timedelta
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -229,11 +230,12 @@ class Engine:
         if not teaches_nothing(result.headers) or not is_plain_success(result.status_code, (), body):
             return None
         state, started, clock = quick
+        done = clock.monotonic()
         if state.breaker is not None:
-            done = clock.monotonic()
             state.breaker.record_success(done, done - started)
         if state.budget is not None:
             state.budget.record_success()
+        result.elapsed = timedelta(seconds=done - started)  # see run()
         return result
 
     def _start(self, request: httpx.Request, now: float, *, deposit: bool = True) -> _Call:
@@ -324,19 +326,29 @@ class Engine:
         if self.attempt_header and attempt > 1:
             request.headers[self.attempt_header] = str(attempt)
 
-    def run(  # noqa: PLR0915 - the call's timeline, top to bottom
+    def run(
         self, request: httpx.Request, resume: tuple[Quick, httpx.Response | BaseException] | None = None
     ) -> Generator[Command, Any, httpx.Response]:
         """One logical call: attempts, waits, refreshes; returns the response or raises UpstreamError.
 
         ``resume``: the first attempt was made by :meth:`quick_start` and the driver; this is its result.
+
+        The response's ``elapsed`` is the whole call's time, retries and waits included. httpx's Client sets it
+        when a response closes, through the stream it wraps around the transport's; a body read here (every
+        small one) is closed before that, so without this ``response.elapsed`` raised, as it does for a
+        response made already read (``httpx.MockTransport``'s). A streamed body's is set again when it closes.
         """
         clock = self.clock
-        if resume is None:
-            call = self._start(request, clock.monotonic())
-        else:
-            _, started, _ = resume[0]
-            call = self._start(request, started, deposit=False)
+        started = clock.monotonic() if resume is None else resume[0][1]
+        response = yield from self._run(request, started, resume)
+        response.elapsed = timedelta(seconds=clock.monotonic() - started)
+        return response
+
+    def _run(  # noqa: PLR0915 - the call's timeline, top to bottom
+        self, request: httpx.Request, started: float, resume: tuple[Quick, httpx.Response | BaseException] | None
+    ) -> Generator[Command, Any, httpx.Response]:
+        clock = self.clock
+        call = self._start(request, started, deposit=resume is None)
         policy, deadline = call.policy, call.deadline
         attempt = 0
         previous_delay: float | None = None
