@@ -468,7 +468,7 @@ def test_a_probe_does_not_use_up_the_callers_attempts() -> None:
 
 
 def _constant(conn: socket.socket, n: int) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
+    conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{"ok":true}')
     conn.close()
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import math
 import random
-from datetime import timedelta
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
