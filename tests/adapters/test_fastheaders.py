@@ -9,7 +9,8 @@ from typing import cast
 import httpx
 import pytest
 
-from upstreamkit.adapters.httpx._commands import upstream_key
+from upstreamkit.adapters.httpx import _commands
+from upstreamkit.adapters.httpx._commands import BODY_READ_LIMIT, should_read_body, upstream_key
 from upstreamkit.adapters.httpx._fastheaders import add_header, ensure_header, header, lower_names, teaches_nothing
 from upstreamkit.core.classify import is_plain_success
 
@@ -126,3 +127,35 @@ def test_ensure_header_keeps_or_adds_once(opaque: bool, raw: list[tuple[str, str
     assert len(calls) == int(made)
     if made:
         assert expected in headers.get_list("x-request-id")
+
+
+def test_the_upstream_key_is_read_from_httpx_parsed_reference_today() -> None:
+    """The quick read is in use on the installed httpx (else every key takes the public, slower way)."""
+    assert _commands._REFERENCE is not None
+    first, second = httpx.URL("http://a.example:81/same"), httpx.URL("http://b.example:81/same")
+    assert (upstream_key(first), upstream_key(second)) == ("http://a.example:81", "http://b.example:81")
+
+
+class _Response:
+    """A response whose headers are given as they are (httpx's own would validate some away)."""
+
+    def __init__(self, status: int, headers: httpx.Headers | _Opaque) -> None:
+        self.status_code, self.headers = status, headers
+
+
+@pytest.mark.parametrize("opaque", [False, True])
+@pytest.mark.parametrize(
+    "length",
+    [None, b"0", b"12", b"0012", b"262144", b"262145", b"", b" 12", b"12 ", b"1e3", b"-1", b"+5", b"1_000",
+     "\u0663".encode(), b"\xb2", b"9" * 40],
+)  # fmt: skip
+def test_should_read_body_agrees_with_reading_the_length_as_text(opaque: bool, length: bytes | None) -> None:
+    raw = [(b"Content-Type", b"application/json")] + ([(b"Content-Length", length)] if length is not None else [])
+    headers = httpx.Headers(raw)
+    text = header(headers, b"content-length")
+    # The definition: a declared length of ASCII digits (h11 refuses any other from a server; a transport that
+    # makes its own responses may give "²", which str.isdigit() takes and int() refuses) within the limit.
+    expected = text is not None and text.isascii() and text.isdigit() and int(text) <= BODY_READ_LIMIT
+    probe = _Opaque(headers) if opaque else headers
+    assert should_read_body(cast("httpx.Response", _Response(200, probe))) is expected
+    assert should_read_body(cast("httpx.Response", _Response(503, probe))) is True  # failures: always

@@ -63,23 +63,40 @@ def should_read_body(response: httpx.Response) -> bool:
     """Read failures' bodies and every body small enough by its declared length (see BODY_READ_LIMIT)."""
     if response.status_code >= 300:
         return True
-    length = header(response.headers, b"content-length")
-    return length is not None and length.isdigit() and int(length) <= BODY_READ_LIMIT
+    headers = response.headers
+    items = getattr(headers, "_list", None)  # _fastheaders.header(), inlined, and the length read as bytes
+    if not isinstance(items, list):
+        found = headers.get("content-length")
+        return found is not None and found.isascii() and found.isdigit() and int(found) <= BODY_READ_LIMIT
+    for _, key, value in items:
+        if key == b"content-length":
+            # ASCII digits only: bytes.isdigit() knows no others (str.isdigit() takes "²", which int() refuses).
+            return value.isdigit() and int(value) <= BODY_READ_LIMIT
+    return False
 
 
 _KEYS: dict[tuple[object, ...], str] = {}
+
+
+def _reference_type() -> type[tuple[Any, ...]] | None:
+    """The type of httpx's parsed URL reference when its first four fields are the authority's, else None."""
+    ref = getattr(httpx.URL("http://h:1/"), "_uri_reference", None)
+    fields = getattr(type(ref), "_fields", ())
+    return type(ref) if isinstance(ref, tuple) and tuple(fields[:4]) == ("scheme", "userinfo", "host", "port") else None
+
+
+_REFERENCE = _reference_type()
 
 
 def upstream_key(url: httpx.URL) -> str:
     """``scheme://host:port``: the key of per-upstream state and the label of metrics."""
     # Cached by what the key is made of, read as cheaply as httpx gives it: its parsed reference's fields
     # (private, read with a fallback; ``url.netloc`` builds bytes on every call), else the public properties.
-    # tests/adapters check that both name the same upstream.
+    # tests/adapters check that both name the same upstream. The reference is a named tuple (scheme, userinfo,
+    # host, port, path, ...): its first four fields, sliced as one tuple, are what the key is made of (userinfo
+    # aside, which only splits the cache).
     ref: Any = getattr(url, "_uri_reference", None)
-    try:
-        raw: tuple[object, ...] = (ref.scheme, ref.host, ref.port)
-    except AttributeError:  # no such reference (None has no scheme), or one without these fields
-        raw = (url.raw_scheme, url.netloc)
+    raw: tuple[object, ...] = ref[:4] if type(ref) is _REFERENCE else (url.raw_scheme, url.netloc)
     key = _KEYS.get(raw)
     if key is None:
         scheme = url.scheme
