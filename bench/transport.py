@@ -1,6 +1,6 @@
 """Requests/s of httpx with ResilientTransport versus plain httpx, sync and async, against a fast constant server.
 
-    .venv/bin/python bench/transport.py [--requests 3000] [--rounds 9] [--seconds 10] [--server httptools]
+    .venv/bin/python bench/transport.py [--requests 2000] [--rounds 12] [--seconds 10] [--server httptools]
     .venv/bin/python bench/transport.py --compare-servers     # which constant server is faster, then exit
 
 The upstream is a constant 200 JSON response served from its own process (``_fast_server.serve_constant``:
@@ -10,17 +10,21 @@ transport's overhead. ``--server uvicorn`` serves the same constant from uvicorn
 Four clients, each with one keep-alive connection doing sequential GETs: ``httpx.Client()``,
 ``httpx.Client(transport=ResilientTransport())``, ``httpx.AsyncClient()`` and
 ``httpx.AsyncClient(transport=AsyncResilientTransport())``, every upstreamkit default on. The four take turns,
-``--rounds`` rounds of ``--requests`` each, so drift on the machine hits them alike; each figure is the median
-round; a round stops at ``--seconds`` whatever its count. Reported: req/s, µs a request, the ratio to the plain
-client of the same kind (of the medians, and the median of the rounds' own ratios), the overhead per request
-in µs, and this process's CPU time per request (``time.process_time``; the server's is not in it), the figure
-least moved by other load on a shared machine. Goal (issue 10): sync ratio at least 0.95.
+``--rounds`` rounds of ``--requests`` each, every other round in reverse order, so drift on the machine hits
+them alike and no client always follows the same one; each figure is the median round; a round stops at
+``--seconds`` whatever its count. The server and this client run on a CPU each (``--no-pin`` to leave them to
+the OS). Reported: req/s, µs a request, the ratio to the plain client of the same kind (of the medians, and the
+median of the rounds' own ratios), the overhead per request in µs, and this process's CPU time per request
+(``time.process_time``; the server's is not in it), the figure least moved by other load on a shared machine.
+Goal (issue 10): sync ratio at least 0.95.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -94,8 +98,12 @@ def measure(jobs: dict[str, tuple[str, str]], args: argparse.Namespace) -> dict[
         for label in jobs:
             one(label, 300)  # warm up: the connection, caches, the state per upstream
         rates: dict[str, list[Round]] = {label: [] for label in jobs}
-        for _ in range(args.rounds):
-            for label in jobs:
+        labels = list(jobs)
+        for index in range(args.rounds):
+            # Every other round in reverse order (A B C D, D C B A, ...): a client that always ran right after
+            # another would inherit its state (caches, the allocator, the CPU's clock) and a steady drift would
+            # always favour the one that runs first; over a reversed pair both cancel.
+            for label in labels if index % 2 == 0 else reversed(labels):
                 rates[label].append(one(label, args.requests))
         return rates
     finally:
@@ -125,12 +133,33 @@ def compare_servers(args: argparse.Namespace) -> None:
         print(f"| {server} | {sync:,.0f} | {async_:,.0f} |")
 
 
+def pin(wanted: bool) -> str:
+    """Put the server (the one child process) and this client on CPUs of their own, when there are two: sharing
+    one, or migrating between them, the server's scheduling showed up as overhead of whichever client it met
+    (the rounds' ratios spread 0.89..0.98 unpinned, 0.947..0.956 pinned, same code). Returns what was done."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    children = multiprocessing.active_children()
+    if not wanted or len(cpus) < 2 or len(children) != 1 or children[0].pid is None:
+        return "not pinned"
+    os.sched_setaffinity(children[0].pid, {cpus[1]})
+    os.sched_setaffinity(0, {cpus[0]})
+    return f"client on CPU {cpus[0]}, server on CPU {cpus[1]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000, help="GETs per client per round (default 3000)")
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
+    parser.add_argument("--requests", type=int, default=2000, help="GETs per client per round (default 2000)")
+    parser.add_argument(
+        "--rounds", type=int, default=12, help="interleaved rounds, every other one in reverse order (default 12)"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="time cap of one client's round (default 10)")
     parser.add_argument("--server", choices=sorted(SERVERS), default="httptools")
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="leave the client and the server where the OS puts them (default: a CPU each)",
+    )
     parser.add_argument("--compare-servers", action="store_true", help="plain clients against both servers, then exit")
     args = parser.parse_args()
     if args.compare_servers:
@@ -138,9 +167,11 @@ def main() -> None:
         return
     with child_process(SERVERS[args.server], name=args.server) as port:
         url = f"http://127.0.0.1:{port}/v1/items"
+        pinned = pin(args.pin)
         rates = measure({name: (url, name) for name in (PLAIN, RESILIENT, ASYNC_PLAIN, ASYNC_RESILIENT)}, args)
     print(f"Python {sys.version.split()[0]}, httpx {httpx.__version__}; constant server: {args.server} "
-          f"(own process); {args.rounds} rounds x {args.requests} sequential keep-alive GETs per client\n")  # fmt: skip
+          f"(own process); {args.rounds} rounds x {args.requests} sequential keep-alive GETs per client; "
+          f"{pinned}\n")  # fmt: skip
     print("| client | req/s (median round) | µs/request | ratio to plain | ratio, median of rounds | overhead "
           "µs/request | client CPU µs/request | CPU overhead µs/request | rounds min..max req/s |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
