@@ -8,6 +8,7 @@ FakeClock. No test asserts a timing: the hung-server tests count attempts and re
 from __future__ import annotations
 
 import asyncio
+import gzip
 import random
 import socket
 import threading
@@ -518,3 +519,58 @@ def test_elapsed_is_the_whole_calls_time_retries_and_waits_included(clock: FakeC
     assert response.status_code == 200
     # One attempt: 0.25 s. Two: 0.25 + the 0.5 s wait + 0.25.
     assert response.elapsed.total_seconds() == pytest.approx(1.0 if retried else 0.25)
+
+
+# A body the transport reads inside the call still streams as plain httpx streams it: raw (still compressed)
+# through iter_raw(), decoded through iter_bytes(); a caller of client.stream() cannot tell the difference.
+
+_GZIPPED = gzip.compress(b'{"ok":true,"items":[1,2,3]}', mtime=0)
+
+
+def _gzip_reply(conn: socket.socket, n: int) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+    conn.sendall(head % len(_GZIPPED) + _GZIPPED)
+    conn.close()
+
+
+def _seen(response: httpx.Response, how: str, chunks: list[bytes]) -> dict[str, object]:
+    # is_closed after client.get(): plain httpx closes the response as it reads it; here the body was read in
+    # the call and the Client's read finds it there, so it stays False until closed (the connection itself is
+    # back in the pool either way). After client.stream() both are closed.
+    closed = response.is_closed if how != "get" else None
+    return {"how": how, "body": b"".join(chunks), "bytes": response.num_bytes_downloaded,
+            "elapsed": response.elapsed.total_seconds() >= 0, "closed": closed}  # fmt: skip
+
+
+@pytest.mark.parametrize("script", [_constant, _gzip_reply], ids=["identity", "gzip"])
+def test_a_body_read_in_the_call_streams_as_plain_httpx_streams_it(
+    raw_server: Callable[[Script], RawServer], script: Script
+) -> None:
+    server = raw_server(script)
+    seen: dict[str, list[dict[str, object]]] = {}
+    for name, transport in (("plain", None), ("resilient", ResilientTransport())):
+        with httpx.Client(transport=transport) as http:
+            runs = []
+            for how in ("iter_raw", "iter_bytes", "read"):
+                with http.stream("GET", server.url + "/v1/items") as response:
+                    chunks = list(getattr(response, how)()) if how != "read" else [response.read()]
+                runs.append(_seen(response, how, chunks))
+            response = http.get(server.url + "/v1/items")
+            runs.append(_seen(response, "get", [response.content]))
+        seen[name] = runs
+    assert seen["resilient"] == seen["plain"]
+    assert seen["plain"][0]["body"] == (_GZIPPED if script is _gzip_reply else b'{"ok":true}')
+
+
+def test_async_a_body_read_in_the_call_streams_raw_as_plain_httpx(
+    raw_server: Callable[[Script], RawServer],
+) -> None:
+    server = raw_server(_gzip_reply)
+
+    async def raw(transport: httpx.AsyncBaseTransport | None) -> tuple[bytes, bytes]:
+        async with httpx.AsyncClient(transport=transport) as http:
+            async with http.stream("GET", server.url + "/v1/items") as response:
+                streamed = b"".join([chunk async for chunk in response.aiter_raw()])
+            return streamed, (await http.get(server.url + "/v1/items")).content
+
+    assert asyncio.run(raw(AsyncResilientTransport())) == asyncio.run(raw(None))

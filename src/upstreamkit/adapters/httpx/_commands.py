@@ -140,6 +140,25 @@ def success(status: int) -> Outcome:
 PLAIN_SUCCESS = success(200)
 
 
+def keep_body(response: httpx.Response, raw: bytes) -> None:
+    """Hold a body the call read (``raw``: as it came, still compressed) the way a plain httpx response holds it
+    before its caller reads it: ``content`` decoded, and the raw bytes there again for ``iter_raw()``.
+
+    The call reads small bodies to classify them; ``response.read()`` alone would leave the response closed
+    and its stream consumed, so a caller of ``client.stream()`` got ``StreamConsumed`` from ``iter_raw()``.
+    The stream becomes the raw bytes in memory (``httpx.ByteStream``, which replays). A body without a
+    Content-Encoding is its own decoding: ``content`` is set to it as httpx's ``read()`` would (a second pass
+    through httpx's reader costs as much as the rest of the transport's work a request); another is decoded
+    by that pass. tests/adapters/test_transport_part2.py holds both to what plain httpx gives."""
+    response.stream = httpx.ByteStream(raw)
+    response.is_stream_consumed = response.is_closed = False  # as before iter_raw()
+    if header(response.headers, b"content-encoding") is None:
+        response._content = raw  # what read() sets: the content property reads it
+        return
+    response.read()  # decodes (gzip, br, ...) from memory, and leaves the response closed again
+    response.is_stream_consumed = response.is_closed = False  # for the caller's iter_raw()
+
+
 def read_body(response: httpx.Response) -> bytes:
     """The body the transport read, or b"" when the caller streams it."""
     try:

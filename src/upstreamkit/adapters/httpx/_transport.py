@@ -27,6 +27,7 @@ from upstreamkit.adapters.httpx._commands import (
     Refresh,
     Send,
     Sleep,
+    keep_body,
     map_stream_error,
     should_read_body,
 )
@@ -175,12 +176,15 @@ class ResilientTransport(httpx.BaseTransport):
             response = self.transport.handle_request(request)
         except Exception as exc:  # noqa: BLE001 - every failure is classified by the engine, then raised as UpstreamError
             return exc
+        if response.is_stream_consumed:  # made already read (httpx.MockTransport's): nothing to read
+            return response
         if should_read_body(response):
             try:
-                response.read()
+                raw = b"".join(response.iter_raw())
             except Exception as exc:  # noqa: BLE001 - a body cut short is a failure of this attempt
                 response.close()
                 return exc
+            keep_body(response, raw)
         else:
             response.stream = _MappedStream(response.stream, request, self.engine.request_id_header)
         return response
@@ -282,12 +286,15 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
             response = await self.transport.handle_async_request(request)
         except Exception as exc:  # noqa: BLE001 - every failure is classified by the engine
             return exc
+        if response.is_stream_consumed:  # made already read (httpx.MockTransport's): nothing to read
+            return response
         if should_read_body(response):
             try:
-                await response.aread()
+                raw = b"".join([chunk async for chunk in response.aiter_raw()])
             except Exception as exc:  # noqa: BLE001 - a body cut short is a failure of this attempt
                 await response.aclose()
                 return exc
+            keep_body(response, raw)
         else:
             response.stream = _AsyncMappedStream(response.stream, request, self.engine.request_id_header)
         return response
