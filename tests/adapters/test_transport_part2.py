@@ -574,3 +574,21 @@ def test_async_a_body_read_in_the_call_streams_raw_as_plain_httpx(
             return streamed, (await http.get(server.url + "/v1/items")).content
 
     assert asyncio.run(raw(AsyncResilientTransport())) == asyncio.run(raw(None))
+
+
+def _bad_gzip(conn: socket.socket, n: int) -> None:
+    body = b"not gzip at all"
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    conn.close()
+
+
+def test_a_body_that_does_not_decode_is_a_failed_attempt_raised_as_the_taxonomys_error(
+    raw_server: Callable[[Script], RawServer],
+) -> None:
+    server = raw_server(_bad_gzip)
+    with httpx.Client() as http, pytest.raises(httpx.DecodingError):
+        http.get(server.url + "/v1/items")  # plain httpx
+    with httpx.Client(transport=ResilientTransport()) as http, pytest.raises(UpstreamError) as info:
+        http.get(server.url + "/v1/items")
+    assert info.value.kind is ErrorKind.HTTP_RESPONSE_CONTENT_CODING
+    assert isinstance(info.value.__cause__, httpx.DecodingError)

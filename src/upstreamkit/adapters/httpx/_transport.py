@@ -180,11 +180,10 @@ class ResilientTransport(httpx.BaseTransport):
             return response
         if should_read_body(response):
             try:
-                raw = b"".join(response.iter_raw())
-            except Exception as exc:  # noqa: BLE001 - a body cut short is a failure of this attempt
+                keep_body(response, b"".join(response.iter_raw()))
+            except Exception as exc:  # noqa: BLE001 - a body cut short or not decodable fails this attempt
                 response.close()
                 return exc
-            keep_body(response, raw)
         else:
             response.stream = _MappedStream(response.stream, request, self.engine.request_id_header)
         return response
@@ -290,11 +289,10 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
             return response
         if should_read_body(response):
             try:
-                raw = b"".join([chunk async for chunk in response.aiter_raw()])
-            except Exception as exc:  # noqa: BLE001 - a body cut short is a failure of this attempt
+                keep_body(response, b"".join([chunk async for chunk in response.aiter_raw()]))
+            except Exception as exc:  # noqa: BLE001 - a body cut short or not decodable fails this attempt
                 await response.aclose()
                 return exc
-            keep_body(response, raw)
         else:
             response.stream = _AsyncMappedStream(response.stream, request, self.engine.request_id_header)
         return response
