@@ -81,6 +81,11 @@ def _assert_incidents(document: dict[str, Any], run: Run, *, upstream: str | Non
     if upstream is not None:
         assert refused["top"]["upstream"] == upstream
     assert document["unparsed"] == 0, document["formats"]
+    # The error log explains the access log's failures, it does not add to them: kinds count each failed request
+    # once, under the cause the error log gave it (a refused connect is one 502 line and one error line).
+    assert sum(document["kinds"].values()) == sum(bucket["failures"] for bucket in document["series"])
+    for incident in document["incidents"]:
+        assert sum(incident["kinds"].values()) == incident["failures"], incident
 
 
 def test_the_script_made_the_failures_it_meant(run: Run) -> None:

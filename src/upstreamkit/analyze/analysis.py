@@ -131,7 +131,9 @@ def _document(con: Any, stats: list[FileStats], options: AnalyzeOptions) -> dict
         ],
         "latency": _latency(con),
         "kinds": dict(
-            con.execute("SELECT kind, sum(n)::BIGINT FROM sum_fail GROUP BY kind ORDER BY 2 DESC, 1").fetchall()
+            con.execute(
+                f"SELECT kind, sum(n)::BIGINT FROM sum_fail WHERE {basis} GROUP BY kind ORDER BY 2 DESC, 1"  # noqa: S608
+            ).fetchall()
         ),
         "incidents": [_incident(con, basis, series, span, options) for span in spans],
         "clusters": {f"by_{dimension}": _clusters(con, basis, dimension) for dimension in DIMENSIONS},
@@ -176,7 +178,8 @@ def _incident(con: Any, basis: str, series: Sequence[Bucket], span: Span, option
     ).fetchone()[0]
     kinds = dict(
         con.execute(
-            "SELECT kind, sum(n)::BIGINT FROM sum_fail WHERE ts >= ? AND ts < ? GROUP BY kind ORDER BY 2 DESC, 1",
+            f"SELECT kind, sum(n)::BIGINT FROM sum_fail WHERE {basis} AND ts >= ? AND ts < ?"  # noqa: S608
+            " GROUP BY kind ORDER BY 2 DESC, 1",
             [low, high],
         ).fetchall()
     )
