@@ -98,7 +98,11 @@ class Traffic:
     def _client(self, offset: int) -> None:
         paths = itertools.cycle(self.paths)
         keys = itertools.cycle(KEYS[offset:] + KEYS[:offset])
-        with httpx.Client(base_url=self.base, timeout=self.timeout_s) as client:
+        # A connection per request: a kept-alive one that the proxy closes (after an error answer, or its idle
+        # timeout) just as the client reuses it fails with "Server disconnected without sending a response",
+        # a race of the client's, not an answer of the proxy's (seen once through HAProxy on a loaded machine).
+        limits = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=self.base, timeout=self.timeout_s, limits=limits) as client:
             while not self._stop.is_set() and next(self._budget) < MAX_REQUESTS:
                 key = next(keys)
                 headers = {"X-Api-Key": api_key(key), "X-Api-Key-Id": key}
