@@ -178,7 +178,6 @@ class CircuitBreaker:
         self._probes = 0  # probes in flight (HALF_OPEN)
         self._probe_successes = 0
         self._consecutive = 0
-        self._head_slot = 0  # the ring slot of bucket _head, kept with it: the hot paths index by it
         self._head = -math.inf
         # Ring of buckets: slot i counts the outcomes of bucket number _stamps[i].
         self._stamps: list[float] = [-math.inf] * BUCKETS
@@ -221,7 +220,7 @@ class CircuitBreaker:
         head = self._head
         if self._state is _CLOSED and (slow_after is None or duration <= slow_after) and now // self._width == head:
             self._consecutive = 0
-            self._calls[self._head_slot] += 1
+            self._calls[int(head % BUCKETS)] += 1
             return
         with self._lock:
             fired = self._advance(now)
@@ -341,10 +340,8 @@ class CircuitBreaker:
         bucket = math.floor(now / self._width) if math.isfinite(now) else self._head
         if bucket < self._head or not math.isfinite(bucket):  # a late clock reading counts as the newest
             bucket = self._head if math.isfinite(self._head) else 0
-        # The slot first: a lock-free reader that sees the new head sees its slot (one that sees the old head and
-        # the new slot counts a late reading as the newest, as this method does).
-        slot = self._head_slot = int(bucket % BUCKETS)
         self._head = bucket
+        slot = int(bucket % BUCKETS)
         if self._stamps[slot] != bucket:
             self._stamps[slot] = bucket
             self._calls[slot] = self._failures[slot] = self._slow[slot] = 0

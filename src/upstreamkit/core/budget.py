@@ -81,8 +81,7 @@ class RetryBudget:
     """A thread-safe retry budget for one upstream (see the module docstring for the algorithm)."""
 
     __slots__ = (
-        "_config", "_deposits", "_head", "_head_slot", "_lock", "_reserve", "_stamps", "_tokens", "_width",
-        "_withdrawals",
+        "_config", "_deposits", "_head", "_lock", "_reserve", "_stamps", "_tokens", "_width", "_withdrawals",
     )  # fmt: skip
 
     def __init__(self, config: BudgetConfig = BudgetConfig()) -> None:
@@ -96,7 +95,6 @@ class RetryBudget:
         self._stamps = [-math.inf] * BUCKETS
         self._deposits = [0] * BUCKETS
         self._withdrawals = [0] * BUCKETS
-        self._head_slot = 0  # the ring slot of bucket _head, kept with it: the hot paths index by it
         self._head = -math.inf
         self._tokens = config.max_tokens if config.max_tokens is not None else math.inf
 
@@ -111,7 +109,7 @@ class RetryBudget:
         if now // self._width == head:
             # The hot path, without the lock: the newest bucket is current. Two threads racing here may lose
             # one deposit of thousands, which errs on the side of fewer retries.
-            self._deposits[self._head_slot] += 1
+            self._deposits[int(head % BUCKETS)] += 1
             return
         with self._lock:
             slot = self._slot(now)
@@ -165,10 +163,8 @@ class RetryBudget:
         bucket = math.floor(now / self._width) if math.isfinite(now) else self._head
         if bucket < self._head or not math.isfinite(bucket):  # late or odd clock reading: count it as the newest
             bucket = self._head if math.isfinite(self._head) else 0
-        # The slot first: a lock-free reader that sees the new head sees its slot (one that sees the old head and
-        # the new slot counts a late reading as the newest, as this method does).
-        slot = self._head_slot = int(bucket % BUCKETS)
         self._head = bucket
+        slot = int(bucket % BUCKETS)
         if self._stamps[slot] != bucket:
             self._stamps[slot] = bucket
             self._deposits[slot] = 0

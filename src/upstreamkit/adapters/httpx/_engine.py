@@ -334,9 +334,9 @@ class Engine:
         ``resume``: the first attempt was made by :meth:`quick_start` and the driver; this is its result.
 
         The response's ``elapsed`` is the whole call's time, retries and waits included. httpx's Client sets it
-        when a response closes, through the stream it wraps around the transport's; a body read here (every
-        small one) is closed before that, so without this ``response.elapsed`` raised, as it does for a
-        response made already read (``httpx.MockTransport``'s). A streamed body's is set again when it closes.
+        when its own read closes the response; a body the call read (every small one) is already there, so that
+        read closes nothing and ``response.elapsed`` raised without this, as it does for a response made already
+        read (``httpx.MockTransport``'s). A streamed body's is set again when it closes.
         """
         clock = self.clock
         started = clock.monotonic() if resume is None else resume[0][1]
