@@ -128,3 +128,23 @@ def test_rewritten_patterns_match_either_order(status: int, body: str, signature
     found = match_signature(status, {}, body, [s for s in signatures() if s.id == signature_id])
     assert found is not None
     assert found.id == signature_id
+
+
+_RESPONSES = [
+    ({}, ""),
+    ({"retry-after": "1"}, '{"error": "too many requests"}'),
+    ({"server": "cloudflare", "cf-ray": "8a1b2c3d4e5f6a7b-AMS"}, "error code: 1020"),
+    ({"server": "nginx"}, "<html><head><title>502 Bad Gateway</title></head></html>"),
+    ({"content-type": "application/json"}, '{"ok": false, "error": "token_expired"}'),
+    ({"x-amzn-errortype": "ThrottlingException"}, '{"message": "Rate exceeded"}'),
+    ({"proxy-status": "envoy; error=connection_timeout"}, "upstream connect error or disconnect/reset before headers"),
+    ({"www-authenticate": 'Bearer error="invalid_token"'}, '{"code": 600, "error": "upstream_error"}'),
+]
+
+
+@pytest.mark.parametrize(("headers", "body"), _RESPONSES)
+def test_the_status_index_finds_what_a_scan_of_every_signature_finds(headers: dict[str, str], body: str) -> None:
+    """match_signature tries only the signatures that can match the status: the same answer as trying them all."""
+    every = signatures()
+    for status in [None, 0, *range(100, 1000), 1234]:
+        assert match_signature(status, headers, body) is match_signature(status, headers, body, every), status

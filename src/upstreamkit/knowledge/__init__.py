@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any, Literal
 
@@ -289,7 +289,14 @@ def match_signature(
 ) -> Signature | None:
     """The most specific signature whose conditions all hold, or None. ``headers``: lower-case names."""
     body = body[:BODY_SCAN_LIMIT]  # once: each signature's own cut of a shorter text is then free
-    for signature in signatures() if candidates is None else candidates:
+    for signature in _for_status(status) if candidates is None else candidates:
         if signature.matches(status, headers, body):
             return signature
     return None
+
+
+@lru_cache(maxsize=1024)
+def _for_status(status: int | None) -> tuple[Signature, ...]:
+    """The signatures a response of ``status`` can match, in :func:`signatures`' order: those that list it and
+    those that list no status (most list a few: a 503 is tried against 51 of the 197 today, not all of them)."""
+    return tuple(signature for signature in signatures() if not signature.statuses or status in signature.statuses)
